@@ -1,0 +1,101 @@
+"""``mmon baseline``: statistics and suggested constraints of a reference dataset.
+
+profile states (per file, streamed in batches) -> merged state -> statistics.json -> suggested
+constraints.json -> both validated and written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmon.documents import encode_document
+from mmon.errors import InputError
+from mmon.readers import DatasetFile, dataset_files, iter_batches
+from mmon.stats.profile import ProfileState, profile_batches
+from mmon.stats.statistics import to_statistics
+from mmon.store import Store, join
+from mmon.suggest import suggest_constraints
+
+STATISTICS_FILE = "statistics.json"
+CONSTRAINTS_FILE = "constraints.json"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Profiled:
+    state: ProfileState
+    files: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def profile_files(
+    store: Store, files: list[DatasetFile], progress: Progress | None = None, threads: int = 2
+) -> Profiled:
+    """Profile every file (each one a sequential stream, like one Spark partition) and merge them."""
+    total = ProfileState()
+    warnings: list[str] = []
+    columns_seen: dict[str, int] = {}
+    for i, f in enumerate(files):
+        if progress:
+            progress(f.url, i, len(files))
+        state = profile_batches(iter_batches(store, f), threads=threads)
+        for name, col in state.columns.items():
+            columns_seen[name] = columns_seen.get(name, 0) + 1
+            if col.n_nonfinite:
+                warnings.append(f"{f.url}: column {name!r} has {col.n_nonfinite} NaN/infinite values, counted as missing")
+        total.merge(state)
+    if progress:
+        progress("", len(files), len(files))
+    if len(files) > 1:
+        for name, seen in columns_seen.items():
+            if seen < len(files):
+                warnings.append(f"column {name!r} is in {seen} of {len(files)} files; counted as missing in the others")
+    for name, col in total.columns.items():
+        if total.rows and col.present == 0:
+            warnings.append(f"column {name!r} is empty in every row: inferred type Unknown")
+    return Profiled(total, [f.url for f in files], warnings)
+
+
+@dataclass
+class BaselineResult:
+    statistics: dict[str, Any]
+    constraints: dict[str, Any]
+    files: list[str]
+    outputs: dict[str, str]
+    warnings: list[str]
+
+    @property
+    def item_count(self) -> int:
+        return int(self.statistics["dataset"]["item_count"])
+
+
+def run_baseline(
+    store: Store,
+    inputs: list[str],
+    output: str,
+    fmt: str | None = None,
+    header: bool = True,
+    progress: Progress | None = None,
+    categorical_drift_method: str | None = None,
+) -> BaselineResult:
+    """Profile ``inputs`` and write statistics.json and constraints.json under ``output``."""
+    store.check_writable(output)
+    files = dataset_files(store, inputs, fmt, header)
+    profiled = profile_files(store, files, progress)
+    if profiled.state.rows == 0:
+        raise InputError(f"{', '.join(profiled.files)}: no data rows to baseline")
+    statistics = to_statistics(profiled.state)
+    constraints = suggest_constraints(statistics, categorical_drift_method)
+    stats_url, cons_url = join(output, STATISTICS_FILE), join(output, CONSTRAINTS_FILE)
+    # Both bodies are validated and serialised before anything is written; constraints.json is
+    # written last because a baseline is usable only with both files present.
+    store.write_many(
+        {
+            cons_url: encode_document(constraints, "constraints", cons_url),
+            stats_url: encode_document(statistics, "statistics", stats_url),
+        }
+    )
+    return BaselineResult(statistics, constraints, profiled.files, {"statistics": stats_url, "constraints": cons_url}, profiled.warnings)

@@ -1,0 +1,66 @@
+"""The ``mmon`` command: sub-commands, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from mmon import __version__
+from mmon.cli import baseline_cmd
+from mmon.cli.console import err
+from mmon.cli.options import EXIT_CODES_HELP
+from mmon.errors import EXIT_INPUT, MmonError
+
+app = typer.Typer(
+    name="mmon",
+    help="Model monitor for ML models in production: SageMaker Model Monitor's baselines, checks and "
+    "reports on local disk, S3, MinIO or any fsspec store.",
+    epilog=EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mmon {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    pass
+
+
+baseline_cmd.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every failure ends as one line on stderr and a documented exit code."""
+    try:
+        # Standalone mode: typer prints usage errors itself and exits 2.
+        app(args=argv, prog_name="mmon")
+    except MmonError as exc:
+        err.print(f"[red]mmon: error:[/] {exc.message}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("mmon: interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - no traceback for users; MMON_DEBUG=1 shows it
+        if os.environ.get("MMON_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        err.print(
+            f"[red]mmon: internal error:[/] {type(exc).__name__}: {first} (set MMON_DEBUG=1 for a traceback)",
+            markup=True,
+            highlight=False,
+        )
+        sys.exit(EXIT_INPUT)

@@ -1,0 +1,48 @@
+"""Where output goes: results on stdout, progress, warnings and errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def warn(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        err.print(f"[yellow]mmon: warning:[/] {message}", markup=True, highlight=False)
+
+
+@contextmanager
+def file_progress(description: str, quiet: bool = False) -> Iterator[Any]:
+    """A progress callback ``(url, done, total)``: a rich bar on a terminal, silent when piped."""
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[current]}", style="dim"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None, current="")
+
+        def update(url: str, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, current=url.rsplit("/", 1)[-1])
+
+        yield update

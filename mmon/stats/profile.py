@@ -1,0 +1,312 @@
+"""Profile states: the mergeable summary of a column, built batch by batch with polars.
+
+Like Deequ's analyzers, each statistic has a state that two halves of a dataset can merge into the
+state of the whole: counts add; moments merge with Chan et al.'s formula; min/max take min/max;
+the KLL sketch merges as Deequ merges partition sketches; HyperLogLog registers take the maximum;
+exact category counts add until a column has more than ``CATEGORY_CAP`` distinct values.
+
+The same code profiles a baseline dataset and every window of current data, so a monitoring run
+compares like with like.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from mmon.stats import dtypes, hll
+from mmon.stats.kll import KLLSketch
+
+# Exact value counts are kept while a column has at most this many distinct values. SageMaker
+# writes categorical buckets only up to 120 distinct values (Deequ's cardinality threshold), so any
+# cap above 120 decides that exactly; 1000 keeps the state small and merges stay exact.
+CATEGORY_CAP = 1000
+
+
+@dataclass
+class ColumnState:
+    """Everything mmon keeps about one column of a dataset, mergeable."""
+
+    name: str
+    rows: int = 0
+    nulls: int = 0
+    n_integral: int = 0
+    n_fractional: int = 0
+    n_boolean: int = 0
+    n_string: int = 0
+    # Non-finite floats of typed columns: counted as missing, reported to the user.
+    n_nonfinite: int = 0
+    # Moments of the values that are numbers (Integral or Fractional).
+    num_n: int = 0
+    num_sum: float = 0.0
+    num_mean: float = 0.0
+    num_m2: float = 0.0
+    num_min: float = math.inf
+    num_max: float = -math.inf
+    kll: KLLSketch = field(default_factory=KLLSketch)
+    registers: np.ndarray = field(default_factory=hll.empty)
+    # value -> count (first-seen order) while distinct <= CATEGORY_CAP; None once over the cap.
+    categories: dict[str, int] | None = field(default_factory=dict)
+    # "text" when the values are classified from their text (CSV, JSON strings); else the typed kind.
+    kind: str = "text"
+
+    # -- derived --------------------------------------------------------------------------------
+    @property
+    def present(self) -> int:
+        return self.rows - self.nulls
+
+    @property
+    def inferred_type(self) -> str:
+        return dtypes.column_type(self.n_integral, self.n_fractional, self.n_boolean, self.n_string)
+
+    def distinct(self) -> float:
+        if self.categories is not None:
+            return float(len(self.categories))
+        return hll.estimate(self.registers)
+
+    def std_dev(self) -> float:
+        return math.sqrt(self.num_m2 / self.num_n) if self.num_n else 0.0
+
+    # -- merging --------------------------------------------------------------------------------
+    def merge(self, other: ColumnState) -> ColumnState:
+        """Fold ``other`` (later rows of the same column) into this state, in place."""
+        self.rows += other.rows
+        self.nulls += other.nulls
+        self.n_integral += other.n_integral
+        self.n_fractional += other.n_fractional
+        self.n_boolean += other.n_boolean
+        self.n_string += other.n_string
+        self.n_nonfinite += other.n_nonfinite
+        self._merge_moments(other)
+        self.kll.merge(other.kll)
+        self.registers = hll.merge(self.registers, other.registers)
+        self._merge_categories(other.categories)
+        if other.kind != self.kind and other.rows:
+            self.kind = "text" if "text" in (self.kind, other.kind) else other.kind
+        return self
+
+    def _merge_moments(self, o: ColumnState) -> None:
+        # Chan, Golub, LeVeque (1979): pairwise update of count, mean and M2.
+        if o.num_n == 0:
+            return
+        if self.num_n == 0:
+            self.num_n, self.num_sum, self.num_mean, self.num_m2 = o.num_n, o.num_sum, o.num_mean, o.num_m2
+            self.num_min, self.num_max = o.num_min, o.num_max
+            return
+        n = self.num_n + o.num_n
+        delta = o.num_mean - self.num_mean
+        self.num_m2 = self.num_m2 + o.num_m2 + delta * delta * self.num_n * o.num_n / n
+        self.num_sum += o.num_sum
+        self.num_n = n
+        self.num_mean = self.num_sum / n
+        self.num_min = min(self.num_min, o.num_min)
+        self.num_max = max(self.num_max, o.num_max)
+
+    def _merge_categories(self, other: dict[str, int] | None) -> None:
+        if self.categories is None:
+            if other is not None:
+                hll.update(self.registers, pl.Series(list(other), dtype=pl.String))
+            return
+        if other is None:
+            hll.update(self.registers, pl.Series(list(self.categories), dtype=pl.String))
+            self.categories = None
+            return
+        for k, v in other.items():
+            self.categories[k] = self.categories.get(k, 0) + v
+        if len(self.categories) > CATEGORY_CAP:
+            hll.update(self.registers, pl.Series(list(self.categories), dtype=pl.String))
+            self.categories = None
+
+
+@dataclass
+class ProfileState:
+    """Column states of a dataset, in column order, plus the row count."""
+
+    columns: dict[str, ColumnState] = field(default_factory=dict)
+    rows: int = 0
+    # Sums continued sequentially from a running state (see profile_batch); applied by the caller.
+    continued_sums: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def merge(self, other: ProfileState) -> ProfileState:
+        """Fold ``other`` into this profile. Columns absent from one side count as all-null there."""
+        for name, col in other.columns.items():
+            if name not in self.columns:
+                missing = ColumnState(name=name, rows=self.rows, nulls=self.rows, kind=col.kind)
+                self.columns[name] = missing
+            self.columns[name].merge(col)
+        for name, col in self.columns.items():
+            if name not in other.columns and other.rows:
+                col.merge(ColumnState(name=name, rows=other.rows, nulls=other.rows, kind=col.kind))
+        self.rows += other.rows
+        return self
+
+
+# -- building a state from one batch --------------------------------------------------------------
+
+
+def _value_expr(name: str, kind: str) -> pl.Expr:
+    if kind == "text":
+        return dtypes.text_value(name)
+    if kind in ("integral", "fractional"):
+        v = pl.col(name).cast(pl.Float64)
+        return pl.when(v.is_finite()).then(v)
+    return pl.lit(None, pl.Float64)
+
+
+def _class_expr(name: str, kind: str) -> pl.Expr:
+    if kind == "text":
+        return dtypes.text_class(name)
+    code = {
+        "integral": dtypes.C_INTEGRAL,
+        "fractional": dtypes.C_FRACTIONAL,
+        "boolean": dtypes.C_BOOLEAN,
+    }.get(kind, dtypes.C_STRING)
+    s = pl.col(name)
+    if kind == "fractional":
+        valid = s.is_not_null() & s.cast(pl.Float64).is_finite()
+    else:
+        valid = s.is_not_null()
+    return pl.when(valid).then(pl.lit(code, pl.Int8)).otherwise(pl.lit(dtypes.C_NULL, pl.Int8))
+
+
+def _prepare(batch: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Normalise dtypes: odd types (dates, nested) become text, as Spark would hand them over."""
+    kinds: dict[str, str] = {}
+    casts = []
+    for name, dtype in batch.schema.items():
+        kind = dtypes.native_kind(dtype)
+        if kind == "other":
+            casts.append(pl.col(name).cast(pl.String))
+            kind = "text"
+        elif kind == "null":
+            casts.append(pl.col(name).cast(pl.String))
+            kind = "text"
+        elif dtype != pl.String and kind == "text":
+            casts.append(pl.col(name).cast(pl.String))
+        kinds[name] = kind
+    if casts:
+        batch = batch.with_columns(casts)
+    return batch, kinds
+
+
+def profile_batch(batch: pl.DataFrame, threads: int = 2, running: ProfileState | None = None) -> ProfileState:
+    """Profile one batch of rows: one polars pass for counts and moments, then sketches per column.
+
+    With ``running`` (the state of the earlier batches of the same file) the batch's values go
+    straight into the running KLL sketches, so a file is sketched in one sequential stream exactly
+    as Deequ sketches one Spark partition; the returned state then has empty sketches and is merged
+    into ``running`` by the caller.
+    """
+    batch, kinds = _prepare(batch)
+    names = list(batch.columns)
+    n = batch.height
+    if not names:
+        return ProfileState(rows=n)
+    # Per-value class codes and numeric values, materialised once and reused by every aggregate.
+    work = batch.select(
+        [_class_expr(c, kinds[c]).alias(f"k{i}") for i, c in enumerate(names)]
+        + [_value_expr(c, kinds[c]).alias(f"v{i}") for i, c in enumerate(names)]
+    )
+    aggs: list[pl.Expr] = []
+    for i in range(len(names)):
+        k, v = pl.col(f"k{i}"), pl.col(f"v{i}")
+        aggs += [
+            (k == dtypes.C_NULL).sum().alias(f"null{i}"),
+            (k == dtypes.C_INTEGRAL).sum().alias(f"int{i}"),
+            (k == dtypes.C_FRACTIONAL).sum().alias(f"frac{i}"),
+            (k == dtypes.C_BOOLEAN).sum().alias(f"bool{i}"),
+            (k == dtypes.C_STRING).sum().alias(f"str{i}"),
+            v.count().alias(f"n{i}"),
+            v.sum().alias(f"sum{i}"),
+            v.mean().alias(f"mean{i}"),
+            v.var(ddof=0).alias(f"var{i}"),
+            v.min().alias(f"min{i}"),
+            v.max().alias(f"max{i}"),
+        ]
+    row = work.select(aggs).row(0, named=True)
+
+    states: dict[str, ColumnState] = {}
+    for i, name in enumerate(names):
+        kind = kinds[name]
+        raw_nulls = batch[name].null_count()
+        st = ColumnState(
+            name=name,
+            rows=n,
+            nulls=int(row[f"null{i}"]),
+            n_integral=int(row[f"int{i}"]),
+            n_fractional=int(row[f"frac{i}"]),
+            n_boolean=int(row[f"bool{i}"]),
+            n_string=int(row[f"str{i}"]),
+            kind=kind,
+        )
+        st.n_nonfinite = st.nulls - raw_nulls if kind == "fractional" else 0
+        cnt = int(row[f"n{i}"])
+        if cnt:
+            st.num_n = cnt
+            st.num_sum = float(row[f"sum{i}"])
+            st.num_mean = float(row[f"mean{i}"])
+            st.num_m2 = float(row[f"var{i}"]) * cnt
+            st.num_min = float(row[f"min{i}"])
+            st.num_max = float(row[f"max{i}"])
+        states[name] = st
+
+    continued: dict[str, float] = {}
+
+    def sketch(i: int) -> None:
+        name = names[i]
+        st = states[name]
+        if st.num_n:
+            values = np.ascontiguousarray(work.get_column(f"v{i}").drop_nulls().to_numpy(), dtype=np.float64)
+            prior = running.columns.get(name) if running is not None else None
+            # SageMaker's sum is a left-to-right double sum in row order; cumsum adds in that order
+            # (np.sum and polars add pairwise, which differs in the last bits).
+            if prior is not None:
+                continued[name] = float(np.cumsum(np.concatenate(([prior.num_sum], values)))[-1])
+                prior.kll.update(values)
+            else:
+                st.num_sum = float(np.cumsum(values)[-1])
+                st.kll.update(values)
+        col = batch.get_column(name)
+        if st.kind in ("integral", "fractional"):
+            # Typed numbers never get categorical buckets: distinct count only.
+            st.categories = None
+            hll.update(st.registers, col.filter(work.get_column(f"k{i}") != dtypes.C_NULL))
+            return
+        text = col if col.dtype == pl.String else col.cast(pl.String)
+        text = text.drop_nulls()
+        counts = text.value_counts(sort=False, name="n").filter(pl.col(text.name).is_not_null())
+        if counts.height > CATEGORY_CAP:
+            st.categories = None
+            hll.update(st.registers, text)
+        else:
+            # First-seen order, so small maps keep insertion order as Scala's Map1..Map4 do.
+            order = text.unique(maintain_order=True)
+            lookup = dict(zip(counts.get_column(text.name).to_list(), counts.get_column("n").to_list(), strict=True))
+            st.categories = {v: int(lookup[v]) for v in order.to_list()}
+
+    if threads > 1 and len(names) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(sketch, range(len(names))))
+    else:
+        for i in range(len(names)):
+            sketch(i)
+    return ProfileState(columns=states, rows=n, continued_sums=continued)
+
+
+def profile_batches(batches: Iterable[pl.DataFrame], threads: int = 2) -> ProfileState:
+    """Profile the batches of one file (in order) into one state, sketching values sequentially."""
+    total: ProfileState | None = None
+    for batch in batches:
+        if total is None:
+            total = profile_batch(batch, threads=threads)
+        else:
+            part = profile_batch(batch, threads=threads, running=total)
+            total.merge(part)
+            for name, value in part.continued_sums.items():
+                total.columns[name].num_sum = value
+    return total if total is not None else ProfileState()

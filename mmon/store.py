@@ -1,0 +1,384 @@
+"""One storage layer for every command: local disk, S3 (MinIO, SeaweedFS, AWS), memory, any fsspec URL.
+
+Settings come from the standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``) or from
+``--storage-option key=value`` pairs, and the same settings are handed to polars when it scans a
+file on S3 itself, so a dataset never has to be copied into Python to be read.
+
+Writes are atomic: local files go to a temporary name in the same folder and are renamed over the
+final name; object stores receive one PUT of the whole body, which S3 makes visible all at once.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import os
+import posixpath
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+
+from mmon.errors import InputError, StorageError
+
+_S3 = ("s3", "s3a")
+
+# Keys a user may pass with --storage-option for S3, and the polars/object_store names they map to.
+_S3_POLARS_KEYS = {
+    "endpoint_url": "aws_endpoint_url",
+    "key": "aws_access_key_id",
+    "secret": "aws_secret_access_key",
+    "token": "aws_session_token",
+    "region": "aws_region",
+}
+
+
+def protocol_of(url: str) -> str:
+    if "://" not in url:
+        return "file"
+    return url.split("://", 1)[0].lower()
+
+
+def is_local(url: str) -> bool:
+    return protocol_of(url) == "file"
+
+
+def local_path(url: str) -> str:
+    return url[len("file://") :] if url.startswith("file://") else url
+
+
+def join(base: str, *names: str) -> str:
+    """Join path parts the way the URL's store expects (``/`` for URLs, os.sep for local paths)."""
+    if is_local(base):
+        return os.path.join(local_path(base), *names)
+    return posixpath.join(base.rstrip("/"), *names)
+
+
+def parse_storage_options(pairs: Iterable[str]) -> dict[str, str]:
+    """Turn ``key=value`` strings from the command line into a dict."""
+    options: dict[str, str] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"--storage-option {pair!r}: expected key=value")
+        key, value = pair.split("=", 1)
+        options[key.strip()] = value
+    return options
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[0] if text else type(exc).__name__
+    return msg if len(msg) <= 300 else msg[:297] + "..."
+
+
+@dataclass
+class Store:
+    """Opens URLs with fsspec using one set of storage options.
+
+    ``options`` are the user's ``--storage-option`` pairs; AWS environment variables fill in what
+    they leave out. One filesystem object is cached per protocol so connections are reused.
+    """
+
+    options: Mapping[str, str] = field(default_factory=dict)
+    _fs: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- settings -----------------------------------------------------------------------------
+    def s3_settings(self) -> dict[str, str]:
+        env = os.environ
+        s: dict[str, str] = {}
+        endpoint = self.options.get("endpoint_url") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            s["endpoint_url"] = endpoint
+        key = self.options.get("key") or env.get("AWS_ACCESS_KEY_ID")
+        secret = self.options.get("secret") or env.get("AWS_SECRET_ACCESS_KEY")
+        token = self.options.get("token") or env.get("AWS_SESSION_TOKEN")
+        region = self.options.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        if key:
+            s["key"] = key
+        if secret:
+            s["secret"] = secret
+        if token:
+            s["token"] = token
+        if region:
+            s["region"] = region
+        if str(self.options.get("anon", "")).lower() in ("1", "true", "yes"):
+            s["anon"] = "true"
+        return s
+
+    def fs(self, url: str) -> Any:
+        proto = protocol_of(url)
+        with self._lock:
+            if proto in self._fs:
+                return self._fs[proto]
+            if proto in _S3:
+                s = self.s3_settings()
+                client_kwargs: dict[str, Any] = {}
+                if "endpoint_url" in s:
+                    client_kwargs["endpoint_url"] = s["endpoint_url"]
+                if "region" in s:
+                    client_kwargs["region_name"] = s["region"]
+                # Fail fast on a dead endpoint: botocore's default retries make cron jobs hang for minutes.
+                config_kwargs = {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}}
+                fs = fsspec.filesystem(
+                    "s3",
+                    key=s.get("key"),
+                    secret=s.get("secret"),
+                    token=s.get("token"),
+                    anon=s.get("anon") == "true",
+                    client_kwargs=client_kwargs,
+                    config_kwargs=config_kwargs,
+                    use_listings_cache=False,
+                    skip_instance_cache=True,
+                    retries=1,
+                )
+            else:
+                extra = {k: v for k, v in self.options.items() if k not in _S3_POLARS_KEYS and k != "anon"}
+                try:
+                    fs = fsspec.filesystem(proto, **extra) if proto != "file" else fsspec.filesystem("file")
+                except (ImportError, ValueError) as exc:
+                    raise InputError(f"{url}: unsupported storage protocol {proto!r}: {_describe(exc)}") from exc
+            self._fs[proto] = fs
+            return fs
+
+    def polars_options(self, url: str) -> dict[str, str] | None:
+        """Storage options for polars' own readers, or None when polars needs none (local files)."""
+        if protocol_of(url) not in _S3:
+            return None
+        s = self.s3_settings()
+        opts = {_S3_POLARS_KEYS[k]: v for k, v in s.items() if k in _S3_POLARS_KEYS}
+        if opts.get("aws_endpoint_url", "").startswith("http://"):
+            opts["aws_allow_http"] = "true"
+        opts.setdefault("aws_region", "us-east-1")
+        if s.get("anon") == "true":
+            opts["aws_skip_signature"] = "true"
+        return opts
+
+    def polars_native(self, url: str) -> bool:
+        """Whether polars can read this URL itself (local paths and S3); others go through fsspec."""
+        return protocol_of(url) in ("file", *_S3)
+
+    # -- error translation --------------------------------------------------------------------
+    def _storage_error(self, url: str, action: str, exc: BaseException) -> Exception:
+        if isinstance(exc, (InputError, StorageError)):
+            return exc
+        if isinstance(exc, FileNotFoundError):
+            return InputError(f"{url}: no such file or folder")
+        if isinstance(exc, IsADirectoryError):
+            return InputError(f"{url}: is a folder, expected a file")
+        if isinstance(exc, PermissionError):
+            return StorageError(f"{url}: permission denied while trying to {action}: {_describe(exc)}")
+        return StorageError(f"{url}: cannot {action}: {_describe(exc)}")
+
+    # -- reading ------------------------------------------------------------------------------
+    def read_bytes(self, url: str) -> bytes:
+        try:
+            if is_local(url):
+                with open(local_path(url), "rb") as f:
+                    return f.read()
+            return bytes(self.fs(url).cat_file(url))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a one-line error
+            raise self._storage_error(url, "read", exc) from exc
+
+    def read_text(self, url: str) -> str:
+        data = self.read_bytes(url)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputError(f"{url}:{line}: not valid UTF-8 (byte offset {exc.start})") from exc
+
+    def exists(self, url: str) -> bool:
+        try:
+            if is_local(url):
+                return os.path.exists(local_path(url))
+            return bool(self.fs(url).exists(url))
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "look up", exc) from exc
+
+    def isdir(self, url: str) -> bool:
+        try:
+            if is_local(url):
+                return os.path.isdir(local_path(url))
+            return bool(self.fs(url).isdir(url))
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "look up", exc) from exc
+
+    def size(self, url: str) -> int:
+        try:
+            if is_local(url):
+                return os.path.getsize(local_path(url))
+            return int(self.fs(url).size(url))
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "look up", exc) from exc
+
+    def open(self, url: str, mode: str = "rb") -> Any:
+        try:
+            if is_local(url):
+                return open(local_path(url), mode)
+            return self.fs(url).open(url, mode)
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "open", exc) from exc
+
+    def _with_proto(self, url: str, paths: Iterable[str]) -> list[str]:
+        proto = protocol_of(url)
+        if proto == "file":
+            return sorted(paths)
+        prefix = f"{proto}://"
+        return sorted(p if p.startswith(prefix) else prefix + p.lstrip("/") for p in paths)
+
+    def find(self, url: str) -> list[str]:
+        """Every file below a folder, recursively, sorted."""
+        try:
+            if is_local(url):
+                root = local_path(url)
+                out = []
+                for dirpath, _dirs, files in os.walk(root):
+                    out.extend(os.path.join(dirpath, f) for f in files)
+                return sorted(out)
+            return self._with_proto(url, self.fs(url).find(url))
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "list", exc) from exc
+
+    def glob(self, pattern: str) -> list[str]:
+        try:
+            if is_local(pattern):
+                return sorted(p for p in _glob.glob(local_path(pattern), recursive=True) if os.path.isfile(p))
+            fs = self.fs(pattern)
+            return self._with_proto(pattern, [p for p in fs.glob(pattern) if not fs.isdir(p)])
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(pattern, "list", exc) from exc
+
+    def ls(self, url: str) -> list[str]:
+        """Direct children of a folder (files and folders), sorted; [] if it does not exist."""
+        try:
+            if is_local(url):
+                root = local_path(url)
+                if not os.path.isdir(root):
+                    return []
+                return sorted(os.path.join(root, n) for n in os.listdir(root))
+            fs = self.fs(url)
+            if not fs.exists(url):
+                return []
+            return self._with_proto(url, fs.ls(url, detail=False))
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "list", exc) from exc
+
+    def expand(self, inputs: Iterable[str], suffixes: tuple[str, ...] = ()) -> list[str]:
+        """Resolve files, folders (recursively) and globs to a sorted, de-duplicated file list.
+
+        Hidden files and Spark/Hadoop markers (``_SUCCESS``, ``.crc``) inside folders are skipped;
+        in a folder only files with one of ``suffixes`` count when suffixes are given.
+        """
+        out: list[str] = []
+        for item in inputs:
+            if any(ch in item for ch in "*?["):
+                found = self.glob(item)
+                if not found:
+                    raise InputError(f"{item}: the pattern matches no file")
+                out.extend(found)
+                continue
+            if self.isdir(item):
+                found = [
+                    p
+                    for p in self.find(item)
+                    if not posixpath.basename(p).startswith((".", "_"))
+                    and not p.endswith(".crc")
+                    and (not suffixes or p.lower().endswith(suffixes))
+                ]
+                if not found:
+                    kinds = "/".join(suffixes) if suffixes else "data"
+                    raise InputError(f"{item}: the folder holds no {kinds} files")
+                out.extend(found)
+                continue
+            if not self.exists(item):
+                raise InputError(f"{item}: no such file or folder")
+            out.append(item)
+        seen: set[str] = set()
+        unique = []
+        for p in out:
+            if p not in seen:
+                seen.add(p)
+                unique.append(p)
+        return unique
+
+    # -- writing ------------------------------------------------------------------------------
+    def write_bytes(self, url: str, data: bytes) -> None:
+        """Write a whole file atomically: never a half-written file under the final name."""
+        try:
+            if is_local(url):
+                path = local_path(url)
+                folder = os.path.dirname(os.path.abspath(path))
+                os.makedirs(folder, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=".mmon-", suffix=".tmp", dir=folder)
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    os.replace(tmp, path)
+                except BaseException:
+                    try:
+                        os.unlink(tmp)
+                    except FileNotFoundError:
+                        pass
+                    raise
+                return
+            # One PUT: object stores make the object visible only once it is complete.
+            self.fs(url).pipe_file(url, data)
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "write", exc) from exc
+
+    def write_text(self, url: str, text: str) -> None:
+        self.write_bytes(url, text.encode("utf-8"))
+
+    def write_many(self, files: Mapping[str, bytes]) -> None:
+        """Write several files of one report; a failure before the first write leaves nothing.
+
+        Bodies are built before anything is written, so a bad run never writes a partial report; each
+        file is itself atomic. The last file written is the first key, so callers put the file that
+        marks a complete report first.
+        """
+        items = list(files.items())
+        for url, data in items[1:]:
+            self.write_bytes(url, data)
+        if items:
+            self.write_bytes(items[0][0], items[0][1])
+
+    def check_writable(self, url: str) -> None:
+        """Fail early (before long work) when an output location cannot be written."""
+        if is_local(url):
+            path = os.path.abspath(local_path(url))
+            probe = path
+            while not os.path.exists(probe):
+                parent = os.path.dirname(probe)
+                if parent == probe:
+                    break
+                probe = parent
+            if os.path.isfile(probe):
+                raise StorageError(f"{url}: cannot write: {probe} is a file, not a folder")
+            if not os.access(probe, os.W_OK):
+                raise StorageError(f"{url}: cannot write: permission denied on {probe}")
+            return
+        # For object stores a cheap existence check proves the endpoint and credentials work.
+        try:
+            fs = self.fs(url)
+            bucket = url.split("://", 1)[1].split("/", 1)[0]
+            fs.exists(f"{protocol_of(url)}://{bucket}")
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "reach the store", exc) from exc
+
+    def delete(self, url: str) -> None:
+        try:
+            if is_local(url):
+                if os.path.exists(local_path(url)):
+                    os.unlink(local_path(url))
+                return
+            fs = self.fs(url)
+            if fs.exists(url):
+                fs.rm_file(url)
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "delete", exc) from exc
