@@ -31,10 +31,28 @@ class Profiled:
     warnings: list[str] = field(default_factory=list)
 
 
+def _row_where(f: DatasetFile, row: int | None) -> str:
+    if row is None:
+        return ""
+    if f.format == "csv":
+        return f", first at line {row + (2 if f.header else 1)}"
+    if f.format == "jsonl":
+        return f", first at line {row + 1}"
+    return f", first at row {row}"
+
+
 def profile_files(
-    store: Store, files: list[DatasetFile], progress: Progress | None = None, threads: int = 2
+    store: Store,
+    files: list[DatasetFile],
+    progress: Progress | None = None,
+    threads: int = 2,
+    allow_non_finite: bool = True,
 ) -> Profiled:
-    """Profile every file (each one a sequential stream, like one Spark partition) and merge them."""
+    """Profile every file (each one a sequential stream, like one Spark partition) and merge them.
+
+    NaN and infinite numbers are counted as missing. With ``allow_non_finite=False`` (the baseline's
+    default) they are refused instead: a baseline's mean and spread must not rest on them.
+    """
     total = ProfileState()
     warnings: list[str] = []
     columns_seen: dict[str, int] = {}
@@ -45,7 +63,11 @@ def profile_files(
         for name, col in state.columns.items():
             columns_seen[name] = columns_seen.get(name, 0) + 1
             if col.n_nonfinite:
-                warnings.append(f"{f.url}: column {name!r} has {col.n_nonfinite} NaN/infinite values, counted as missing")
+                where = _row_where(f, col.first_nonfinite_row)
+                msg = f"{f.url}: column {name!r} has {col.n_nonfinite} NaN or infinite values{where}"
+                if not allow_non_finite:
+                    raise InputError(f"{msg}; fix the data or pass --allow-non-finite to count them as missing")
+                warnings.append(f"{msg}, counted as missing")
         total.merge(state)
     if progress:
         progress("", len(files), len(files))
@@ -56,6 +78,10 @@ def profile_files(
     for name, col in total.columns.items():
         if total.rows and col.present == 0:
             warnings.append(f"column {name!r} is empty in every row: inferred type Unknown")
+        elif col.inferred_type == "String" and col.n_string and col.n_string * 100 < col.num_n:
+            warnings.append(
+                f"column {name!r} is String because {col.n_string} of {col.present} values are not numbers"
+            )
     return Profiled(total, [f.url for f in files], warnings)
 
 
@@ -80,11 +106,12 @@ def run_baseline(
     header: bool = True,
     progress: Progress | None = None,
     categorical_drift_method: str | None = None,
+    allow_non_finite: bool = False,
 ) -> BaselineResult:
     """Profile ``inputs`` and write statistics.json and constraints.json under ``output``."""
     store.check_writable(output)
     files = dataset_files(store, inputs, fmt, header)
-    profiled = profile_files(store, files, progress)
+    profiled = profile_files(store, files, progress, allow_non_finite=allow_non_finite)
     if profiled.state.rows == 0:
         raise InputError(f"{', '.join(profiled.files)}: no data rows to baseline")
     statistics = to_statistics(profiled.state)

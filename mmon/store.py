@@ -133,8 +133,9 @@ class Store:
                     config_kwargs=config_kwargs,
                     use_listings_cache=False,
                     skip_instance_cache=True,
-                    retries=1,
                 )
+                # s3fs retries some errors 5 times with back-off on top of botocore's own retries.
+                fs.retries = 2
             else:
                 extra = {k: v for k, v in self.options.items() if k not in _S3_POLARS_KEYS and k != "anon"}
                 try:

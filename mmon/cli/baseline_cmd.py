@@ -69,6 +69,9 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="LInfinity (default) or ChiSquared, written into the suggested constraints."),
         ] = None,
+        allow_non_finite: Annotated[
+            bool, typer.Option("--allow-non-finite", help="Count NaN and infinite numbers as missing instead of refusing them.")
+        ] = False,
         storage_option: StorageOption = None,
         json_output: JsonOutput = False,
         quiet: Quiet = False,
@@ -79,7 +82,7 @@ def register(app: typer.Typer) -> None:
         with file_progress("Profiling", quiet or json_output) as progress:
             result = run_baseline(
                 store, dataset, output, fmt=fmt, header=header, progress=progress,
-                categorical_drift_method=categorical_drift_method,
+                categorical_drift_method=categorical_drift_method, allow_non_finite=allow_non_finite,
             )
         for w in result.warnings:
             warn(w, quiet)

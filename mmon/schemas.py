@@ -1,0 +1,109 @@
+"""Validation of SageMaker-format JSON documents against the repo's JSON Schemas.
+
+The schemas (draft 2020-12) live in the top-level ``schemas/`` folder:
+``statistics.schema.json``, ``constraints.schema.json`` and
+``constraint_violations.schema.json``; they cover data-quality and model-quality files, old and
+new formats (format study ``shared/reference/sagemaker-formats.md`` §1-§4). A failed validation
+raises :class:`mmon.errors.SchemaError` (exit code 2) with a one-line message naming the source
+and the JSON pointer of the first (``jsonschema.exceptions.best_match``) error.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from mmon import jsonfmt
+from mmon.errors import InputError, SchemaError
+
+__all__ = ["Kind", "KINDS", "SCHEMA_DIR", "load_json", "validate", "load_document", "json_pointer"]
+
+Kind = Literal["statistics", "constraints", "constraint_violations"]
+KINDS: tuple[str, ...] = ("statistics", "constraints", "constraint_violations")
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+
+# The pattern of the schemas' "num" definition (number or non-finite string); errors on it get a
+# readable message instead of the raw regex.
+_NUM_PATTERN = "^(NaN|Infinity|-Infinity)$"
+_MAX_REPR = 60
+
+
+@cache
+def _validator(kind: str) -> Draft202012Validator:
+    if kind not in KINDS:
+        raise ValueError(f"unknown document kind {kind!r}; expected one of {', '.join(KINDS)}")
+    path = SCHEMA_DIR / f"{kind}.schema.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def json_pointer(path: Any) -> str:
+    """RFC 6901 pointer for a jsonschema error path (``/`` for the document root)."""
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
+    return "/" + "/".join(parts)
+
+
+def _brief(instance: Any) -> str:
+    r = repr(instance)
+    return r if len(r) <= _MAX_REPR else r[: _MAX_REPR - 1] + "…"
+
+
+def _message(error: ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    alternatives = error.validator_value if error.validator in ("anyOf", "oneOf") else None
+    if error.validator in ("type", "pattern") and schema.get("pattern") == _NUM_PATTERN:
+        msg = f"{_brief(error.instance)} is not a number (nor 'NaN', 'Infinity', '-Infinity')"
+    elif isinstance(alternatives, list) and all(
+        isinstance(s, dict) and set(s) == {"required"} and len(s["required"]) == 1 for s in alternatives
+    ):
+        # "anyOf": [{"required": [k1]}, {"required": [k2]}, …]: say which keys would do.
+        keys = ", ".join(repr(s["required"][0]) for s in alternatives)
+        msg = f"object needs one of the keys {keys}"
+    else:
+        msg = error.message
+        # jsonschema starts most messages with repr(instance), which can be a whole document.
+        full = repr(error.instance)
+        if len(full) > _MAX_REPR and msg.startswith(full):
+            msg = _brief(error.instance) + msg[len(full) :]
+    return msg.replace("\r", " ").replace("\n", " ")  # one line
+
+
+def validate(doc: Any, kind: Kind, source: str) -> None:
+    """Validate a parsed document against the schema of ``kind``.
+
+    Raises ``SchemaError(f"{source}: {message} at {json_pointer}")`` for the best-matching error,
+    e.g. ``baseline/statistics.json: 'Float' is not one of [...] at /features/3/inferred_type``.
+    """
+    error = best_match(_validator(kind).iter_errors(doc))
+    if error is not None:
+        raise SchemaError(f"{source}: {_message(error)} at {json_pointer(error.absolute_path)}")
+
+
+def load_json(text: str | bytes, source: str) -> Any:
+    """Parse JSON text with :func:`mmon.jsonfmt.loads`; a parse error becomes ``InputError``.
+
+    Message: ``{source}: not valid JSON: {msg} (line L, column C)``.
+    """
+    try:
+        return jsonfmt.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{source}: not valid JSON: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+
+
+def load_document(text: str | bytes, kind: Kind, source: str) -> Any:
+    """:func:`load_json` then :func:`validate`; returns the parsed document."""
+    doc = load_json(text, source)
+    validate(doc, kind, source)
+    return doc

@@ -1,0 +1,1 @@
+"""Statistics computed the way SageMaker Model Monitor computes them."""
