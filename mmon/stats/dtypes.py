@@ -30,10 +30,19 @@ NUMERIC_RE = r"^[-+]? ?\d+(?:\.\d+)?(?:[Ee][-+]?\d+)?$"
 C_NULL, C_INTEGRAL, C_FRACTIONAL, C_BOOLEAN, C_STRING = 0, 1, 2, 3, 4
 
 
-def text_class(col: str) -> pl.Expr:
-    """Class code of each value of a text column (see module docstring)."""
+def is_numeric_text(col: str) -> pl.Expr:
+    """Whether each value is Integral or Fractional text (one regex pass; materialise and reuse)."""
+    return pl.col(col).str.contains(NUMERIC_RE)
+
+
+def text_class(col: str, numeric: pl.Expr | None = None) -> pl.Expr:
+    """Class code of each value of a text column (see module docstring).
+
+    ``numeric`` is the result of ``is_numeric_text`` when the caller has it already.
+    """
     s = pl.col(col)
-    numeric = s.str.contains(NUMERIC_RE)
+    if numeric is None:
+        numeric = is_numeric_text(col)
     return (
         pl.when(s.is_null())
         .then(pl.lit(C_NULL, pl.Int8))
@@ -47,14 +56,19 @@ def text_class(col: str) -> pl.Expr:
     )
 
 
-def text_value(col: str) -> pl.Expr:
+def text_value(col: str, numeric: pl.Expr | None = None, spaced: bool = False) -> pl.Expr:
     """Numeric value of a text column where the text is Deequ-numeric, else null.
 
     Polars would also parse ``inf``, ``NaN`` or ``.5``; Deequ calls those String, so they must
-    not reach the numeric statistics.
+    not reach the numeric statistics. Deequ also accepts a space after the sign (``- 4``), which
+    polars does not parse: ``spaced=True`` removes spaces first (slower; callers use it only for
+    the rare batch where the plain cast missed values).
     """
     s = pl.col(col)
-    return pl.when(s.str.contains(NUMERIC_RE)).then(s.str.replace(" ", "", literal=True).cast(pl.Float64, strict=False))
+    if numeric is None:
+        numeric = is_numeric_text(col)
+    text = s.str.replace_all(" ", "", literal=True) if spaced else s
+    return pl.when(numeric).then(text.cast(pl.Float64, strict=False))
 
 
 def native_kind(dtype: pl.DataType) -> str:

@@ -153,18 +153,18 @@ class ProfileState:
 # -- building a state from one batch --------------------------------------------------------------
 
 
-def _value_expr(name: str, kind: str) -> pl.Expr:
+def _value_expr(name: str, kind: str, numeric: pl.Expr | None = None) -> pl.Expr:
     if kind == "text":
-        return dtypes.text_value(name)
+        return dtypes.text_value(name, numeric)
     if kind in ("integral", "fractional"):
         v = pl.col(name).cast(pl.Float64)
         return pl.when(v.is_finite()).then(v)
     return pl.lit(None, pl.Float64)
 
 
-def _class_expr(name: str, kind: str) -> pl.Expr:
+def _class_expr(name: str, kind: str, numeric: pl.Expr | None = None) -> pl.Expr:
     if kind == "text":
-        return dtypes.text_class(name)
+        return dtypes.text_class(name, numeric)
     code = {
         "integral": dtypes.C_INTEGRAL,
         "fractional": dtypes.C_FRACTIONAL,
@@ -220,11 +220,28 @@ def profile_batch(
     n = batch.height
     if not names:
         return ProfileState(rows=n)
-    # Per-value class codes and numeric values, materialised once and reused by every aggregate.
-    work = batch.select(
-        [_class_expr(c, kinds[c]).alias(f"k{i}") for i, c in enumerate(names)]
-        + [_value_expr(c, kinds[c]).alias(f"v{i}") for i, c in enumerate(names)]
+    # Per-value class codes and numeric values, materialised once and reused by every aggregate;
+    # the regex runs once per text column.
+    text_cols = [i for i, c in enumerate(names) if kinds[c] == "text"]
+    work = batch.with_columns([dtypes.is_numeric_text(names[i]).alias(f"r{i}") for i in text_cols])
+    numeric = {i: pl.col(f"r{i}") for i in text_cols}
+    work = work.select(
+        [_class_expr(c, kinds[c], numeric.get(i)).alias(f"k{i}") for i, c in enumerate(names)]
+        + [_value_expr(c, kinds[c], numeric.get(i)).alias(f"v{i}") for i, c in enumerate(names)]
     )
+    # Deequ-numeric text polars cannot cast ('- 4', ' 7'): redo those columns with spaces removed.
+    missed = work.select(
+        [
+            (pl.col(f"k{i}").is_in([dtypes.C_INTEGRAL, dtypes.C_FRACTIONAL]) & pl.col(f"v{i}").is_null()).any().alias(str(i))
+            for i in text_cols
+        ]
+    ).row(0) if text_cols else ()
+    respaced = [i for i, bad in zip(text_cols, missed, strict=True) if bad]
+    if respaced:
+        redo = batch.select(
+            [dtypes.text_value(names[i], dtypes.is_numeric_text(names[i]), spaced=True).alias(f"v{i}") for i in respaced]
+        )
+        work = work.with_columns(redo)
     aggs: list[pl.Expr] = []
     for i in range(len(names)):
         k, v = pl.col(f"k{i}"), pl.col(f"v{i}")
@@ -307,15 +324,21 @@ def profile_batch(
         if st.kind == "text" and st.n_nonfinite:
             text = text.filter(~_nonfinite_text(batch, name))
         text = text.drop_nulls()
-        counts = text.value_counts(sort=False, name="n").filter(pl.col(text.name).is_not_null())
+        prior = running.columns.get(name) if running is not None else None
+        # Exact counts only while the column can still be categorical: a cheap HLL estimate
+        # (polars' approx_n_unique) rules out high-cardinality columns before any group-by.
+        if (prior is not None and prior.categories is None) or text.approx_n_unique() > CATEGORY_CAP * 1.2:
+            st.categories = None
+            hll.update(st.registers, text)
+            return
+        # group_by(maintain_order) gives first-seen order, so small maps keep insertion order as
+        # Scala's Map1..Map4 do.
+        counts = text.to_frame("v").group_by("v", maintain_order=True).len()
         if counts.height > CATEGORY_CAP:
             st.categories = None
             hll.update(st.registers, text)
         else:
-            # First-seen order, so small maps keep insertion order as Scala's Map1..Map4 do.
-            order = text.unique(maintain_order=True)
-            lookup = dict(zip(counts.get_column(text.name).to_list(), counts.get_column("n").to_list(), strict=True))
-            st.categories = {v: int(lookup[v]) for v in order.to_list()}
+            st.categories = dict(zip(counts.get_column("v").to_list(), counts.get_column("len").to_list(), strict=True))
 
     if threads > 1 and len(names) > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
