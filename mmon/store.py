@@ -68,6 +68,13 @@ def parse_storage_options(pairs: Iterable[str]) -> dict[str, str]:
     return options
 
 
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     msg = text[0] if text else type(exc).__name__
@@ -307,47 +314,61 @@ class Store:
         return unique
 
     # -- writing ------------------------------------------------------------------------------
+    def _stage_local(self, path: str, data: bytes) -> str:
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".mmon-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return tmp
+
     def write_bytes(self, url: str, data: bytes) -> None:
         """Write a whole file atomically: never a half-written file under the final name."""
-        try:
-            if is_local(url):
-                path = local_path(url)
-                folder = os.path.dirname(os.path.abspath(path))
-                os.makedirs(folder, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=".mmon-", suffix=".tmp", dir=folder)
-                try:
-                    with os.fdopen(fd, "wb") as f:
-                        f.write(data)
-                        f.flush()
-                        os.fsync(f.fileno())
-                    os.replace(tmp, path)
-                except BaseException:
-                    try:
-                        os.unlink(tmp)
-                    except FileNotFoundError:
-                        pass
-                    raise
-                return
-            # One PUT: object stores make the object visible only once it is complete.
-            self.fs(url).pipe_file(url, data)
-        except Exception as exc:  # noqa: BLE001
-            raise self._storage_error(url, "write", exc) from exc
+        self.write_many({url: data})
 
     def write_text(self, url: str, text: str) -> None:
         self.write_bytes(url, text.encode("utf-8"))
 
     def write_many(self, files: Mapping[str, bytes]) -> None:
-        """Write several files of one report; a failure before the first write leaves nothing.
+        """Write the files of one report so that a failure never leaves a mixed or partial report.
 
-        Bodies are built before anything is written, so a bad run never writes a partial report; each
-        file is itself atomic. The last file written is the first key, so callers put the file that
-        marks a complete report first.
+        Local files: every body is first written and fsync'ed under a temporary name in its folder;
+        only when all are staged are they renamed over their final names (renames do not fail for
+        want of space). Object stores: one PUT per file, each visible only once complete; the first
+        key is written last, so callers put the file that completes a report first.
         """
         items = list(files.items())
-        for url, data in items[1:]:
-            self.write_bytes(url, data)
-        if items:
-            self.write_bytes(items[0][0], items[0][1])
+        current = ""
+        try:
+            if all(is_local(u) for u, _ in items):
+                staged: list[tuple[str, str]] = []
+                try:
+                    for url, data in items:
+                        current = url
+                        staged.append((self._stage_local(local_path(url), data), local_path(url)))
+                except BaseException:
+                    for tmp, _ in staged:
+                        _unlink_quietly(tmp)
+                    raise
+                for tmp, final in staged[1:] + staged[:1]:
+                    current = final
+                    os.replace(tmp, final)
+                return
+            for url, data in items[1:] + items[:1]:
+                current = url
+                if is_local(url):
+                    tmp = self._stage_local(local_path(url), data)
+                    os.replace(tmp, local_path(url))
+                else:
+                    self.fs(url).pipe_file(url, data)
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(current, "write", exc) from exc
 
     def check_writable(self, url: str) -> None:
         """Fail early (before long work) when an output location cannot be written."""
