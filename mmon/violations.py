@@ -1,0 +1,46 @@
+"""Reading a ``constraint_violations.json`` report: SageMaker's or mmon's, any generation."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from mmon.documents import load_document
+from mmon.store import Store, join
+
+VIOLATIONS_FILE = "constraint_violations.json"
+
+
+@dataclass(frozen=True)
+class Violation:
+    feature: str
+    check: str
+    description: str
+    raw: dict[str, Any]
+
+
+def report_url(store: Store, report: str) -> str:
+    """A report file, or a folder that holds ``constraint_violations.json``."""
+    if posixpath.basename(report.rstrip("/")) != VIOLATIONS_FILE and store.isdir(report):
+        return join(report, VIOLATIONS_FILE)
+    return report
+
+
+def read_violations(store: Store, report: str) -> tuple[str, list[Violation]]:
+    url = report_url(store, report)
+    doc = load_document(store, url, "constraint_violations")
+    out = []
+    for v in doc.get("violations", []):
+        # Model-quality and bias reports name a metric instead of a feature.
+        feature = v.get("feature_name") or v.get("metric_name") or ""
+        out.append(Violation(feature, v.get("constraint_check_type", ""), v.get("description", ""), v))
+    return url, out
+
+
+def select(violations: list[Violation], check_types: list[str] | None, features: list[str] | None) -> list[Violation]:
+    return [
+        v
+        for v in violations
+        if (not check_types or v.check in check_types) and (not features or v.feature in features)
+    ]
