@@ -22,7 +22,7 @@ def test_filters(shared_dir: Path, capsys) -> None:
     report = shared_dir / "dq-constraint_violations.old-format.sdk-test.json"
     code, out, _ = run_cli(["violations", report, "--json", "-c", "data_type_check"], capsys)
     doc = json.loads(out)
-    assert code == 1 and doc["count"] == 4 and {v["constraint_check_type"] for v in doc["violations"]} == {"data_type_check"}
+    assert code == 1 and doc["count"] == 5 and {v["constraint_check_type"] for v in doc["violations"]} == {"data_type_check"}
     code, out, _ = run_cli(["violations", report, "--json", "--feature", "extra", "-c", "completeness_check"], capsys)
     assert code == 0 and json.loads(out)["count"] == 0
 
