@@ -243,7 +243,7 @@ class Store:
         try:
             if is_local(url):
                 root = local_path(url)
-                out = []
+                out: list[str] = []
                 for dirpath, _dirs, files in os.walk(root):
                     out.extend(os.path.join(dirpath, f) for f in files)
                 return sorted(out)

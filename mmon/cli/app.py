@@ -8,7 +8,7 @@ import sys
 import typer
 
 from mmon import __version__
-from mmon.cli import baseline_cmd, violations_cmd
+from mmon.cli import baseline_cmd, run_cmd, violations_cmd
 from mmon.cli.console import err
 from mmon.cli.options import EXIT_CODES_HELP
 from mmon.errors import EXIT_INPUT, MmonError
@@ -39,6 +39,7 @@ def _root(
 
 
 baseline_cmd.register(app)
+run_cmd.register(app)
 violations_cmd.register(app)
 
 

@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -283,12 +284,12 @@ def profile_batch(
             # 'inf' or 'NaN' among numbers: Deequ would call the column String; mmon counts them as
             # missing numbers and reports them (the baseline refuses them unless told otherwise).
             mask = _nonfinite_text(batch, name)
-            k = int(mask.sum())
-            if k:
-                st.n_nonfinite = k
+            bad_count = int(mask.sum())
+            if bad_count:
+                st.n_nonfinite = bad_count
                 st.first_nonfinite_row = row_offset + int(mask.arg_true()[0])
-                st.nulls += k
-                st.n_string -= k
+                st.nulls += bad_count
+                st.n_string -= bad_count
         if cnt:
             st.num_n = cnt
             st.num_sum = float(row[f"sum{i}"])
@@ -327,7 +328,7 @@ def profile_batch(
         prior = running.columns.get(name) if running is not None else None
         # Exact counts only while the column can still be categorical: a cheap HLL estimate
         # (polars' approx_n_unique) rules out high-cardinality columns before any group-by.
-        if (prior is not None and prior.categories is None) or text.approx_n_unique() > CATEGORY_CAP * 1.2:
+        if (prior is not None and prior.categories is None) or cast(int, text.approx_n_unique()) > CATEGORY_CAP * 1.2:
             st.categories = None
             hll.update(st.registers, text)
             return

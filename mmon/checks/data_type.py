@@ -1,0 +1,76 @@
+"""``data_type_check``: the share of current values whose type matches the baseline's type.
+
+SageMaker (format study §2.4): every non-null value of the current window is classified by its
+text with Deequ's regexes (Integral, Fractional, Boolean, String -- ``mmon.stats.dtypes``); the
+fraction of values matching the baseline ``inferred_type`` is compared with
+``datatype_check_threshold`` (default 1.0 = every value must match); violation when
+``observed < threshold``. The fraction is per value on the raw text (both real runs' inputs
+reproduce SageMaker's printed percentages this way).
+
+Which value classes match which baseline type (mmon's reading where SageMaker is not public):
+
+* ``Integral``: Integral values only (``37.0`` does not match: REAL-DQ-2021 prints "Only 0.0% of
+  data is Integral" for values serialised as ``0.0``/``1.0``).
+* ``Fractional``: Fractional **and Integral** values (the safe reading: a clean Fractional column
+  often holds ``12`` next to ``12.5``; Deequ's ``Numeric`` class; format study open question (b)).
+* ``String``: **every** value. A String column may hold number-like text -- SageMaker itself
+  inferred String for REAL-2024's ``zipcode`` where 89 % of the values read ``85086.0`` -- so
+  requiring String-class values would flag the baseline's own data. This includes Boolean-class
+  values (mmon reports a pure true/false column as String).
+* ``Boolean`` (not written by SageMaker; accepted in hand-edited constraints): Boolean values.
+* ``Unknown`` (an all-null baseline column): nothing is expected; the check is not run.
+
+A current column without any non-null value is not checked (``completeness_check`` covers it).
+
+Description (SageMaker's wording, numbers as Java ``Double.toString`` of ``fraction * 100``):
+``Data type match requirement is not met. Expected data type: Integral, Expected match: 100.0%.
+Observed: Only 0.0% of data is Integral.``
+"""
+
+from __future__ import annotations
+
+from mmon.jsonfmt import java_double_str
+from mmon.stats import dtypes
+from mmon.stats.profile import ColumnState
+
+
+def match_fraction(
+    expected_type: str, n_integral: int, n_fractional: int, n_boolean: int, n_string: int
+) -> float | None:
+    """Share of non-null values that match ``expected_type``; None when nothing can be judged."""
+    total = n_integral + n_fractional + n_boolean + n_string
+    if total == 0:
+        return None
+    if expected_type == dtypes.INTEGRAL:
+        matching = n_integral
+    elif expected_type == dtypes.FRACTIONAL:
+        matching = n_integral + n_fractional
+    elif expected_type == dtypes.STRING:
+        matching = total
+    elif expected_type == dtypes.BOOLEAN:
+        matching = n_boolean
+    else:  # Unknown or an unrecognised type: no expectation
+        return None
+    return matching / total
+
+
+def column_match_fraction(expected_type: str, col: ColumnState) -> float | None:
+    return match_fraction(expected_type, col.n_integral, col.n_fractional, col.n_boolean, col.n_string)
+
+
+def description(expected_type: str, threshold: float, observed: float) -> str:
+    return (
+        f"Data type match requirement is not met. Expected data type: {expected_type}, "
+        f"Expected match: {java_double_str(threshold * 100)}%. "
+        f"Observed: Only {java_double_str(observed * 100)}% of data is {expected_type}."
+    )
+
+
+def check(expected_type: str, col: ColumnState, threshold: float) -> tuple[bool, str | None]:
+    """(evaluated, description of the violation or None)."""
+    observed = column_match_fraction(expected_type, col)
+    if observed is None:
+        return False, None
+    if observed < threshold:
+        return True, description(expected_type, threshold, observed)
+    return True, None

@@ -1,0 +1,162 @@
+"""``mmon run``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mmon.cli.console import err, file_progress, out, print_json, warn
+from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
+from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
+from mmon.store import Store, parse_storage_options
+
+HELP = """Run a monitoring job: check current data against a baseline and write SageMaker's report.
+
+DATA is the current window: tabular files, folders or globs, or the output of mmon capture-merge.
+OUTPUT receives statistics.json of the current data, constraint_violations.json, CloudWatch metric
+records (cloudwatch_metrics.jsonl) and a Prometheus textfile (metrics.prom). Exits 1 when
+violations are found (unless --no-fail-on-violations).
+
+[bold]Examples[/]
+
+  mmon run current.csv --baseline-statistics base/statistics.json --baseline-constraints base/constraints.json --output out/run
+
+  mmon run s3://bucket/merged/2026/11/21/13/ --baseline-statistics s3://bucket/base/statistics.json --baseline-constraints s3://bucket/base/constraints.json --output s3://bucket/reports/13 --endpoint churn --schedule hourly
+
+  mmon run current.parquet --baseline-statistics S --baseline-constraints C -o out --drift-test psi=0.2 --drift-test ks --disable age:data_type_check
+"""
+
+RUN_TYPES = ("data-quality",)
+
+
+def _feature_rows(result: Any) -> list[dict[str, Any]]:
+    by_feature: dict[str, list[str]] = {}
+    for v in result.violations:
+        by_feature.setdefault(v["feature_name"], []).append(v["constraint_check_type"])
+    rows = []
+    for f in result.report.features:
+        rows.append(
+            {
+                "name": f.name,
+                "inferred_type": f.inferred_type,
+                "completeness": f.completeness,
+                "drift_distance": f.drift_distance,
+                "drift_method": f.drift_method,
+                "extra": f.extra,
+                "violations": by_feature.get(f.name, []),
+            }
+        )
+    return rows
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run", help=HELP, epilog=EXIT_CODES_HELP)
+    def run(
+        data: Annotated[list[str], typer.Argument(help="Current data: files, folders or globs.", metavar="DATA...")],
+        output: Annotated[str, typer.Option("--output", "-o", help="Folder or URL for the report.")],
+        baseline_statistics: Annotated[
+            str | None, typer.Option("--baseline-statistics", help="The baseline's statistics.json (SageMaker's or mmon's).")
+        ] = None,
+        baseline_constraints: Annotated[
+            str | None, typer.Option("--baseline-constraints", help="The baseline's constraints.json (SageMaker's or mmon's).")
+        ] = None,
+        run_type: Annotated[str, typer.Option("--type", help="Monitoring type: data-quality.")] = "data-quality",
+        fmt: Format = None,
+        header: Header = True,
+        endpoint: Annotated[str | None, typer.Option(help="Endpoint name: the metrics' Endpoint dimension.")] = None,
+        schedule: Annotated[
+            str | None, typer.Option(help="Monitoring schedule name: the metrics' MonitoringSchedule dimension.")
+        ] = None,
+        metric_time: Annotated[
+            str | None, typer.Option(help="Timestamp of the metric records (ISO 8601, UTC). Default: now.")
+        ] = None,
+        drift_test: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--drift-test",
+                help="Extra drift test reported per feature: ks, wasserstein, psi, js, chi2; with =THRESHOLD it "
+                "also raises violations (e.g. psi=0.2). Repeatable.",
+            ),
+        ] = None,
+        disable: Annotated[
+            list[str] | None,
+            typer.Option("--disable", help="Switch a check off for a feature: FEATURE:CHECK ('*' for all). Repeatable."),
+        ] = None,
+        postprocessor: Annotated[
+            str | None, typer.Option(help="Python file with postprocess_handler() (SageMaker's contract), run after the report.")
+        ] = None,
+        fail_on_violations: Annotated[
+            bool, typer.Option("--fail-on-violations/--no-fail-on-violations", help="Exit 1 when violations are found.")
+        ] = True,
+        storage_option: StorageOption = None,
+        json_output: JsonOutput = False,
+        quiet: Quiet = False,
+    ) -> None:
+        from mmon.checks import CheckOptions, parse_disable, parse_drift_test
+        from mmon.run import run_data_quality
+
+        if run_type not in RUN_TYPES:
+            raise InputError(f"--type {run_type!r}: expected one of {', '.join(RUN_TYPES)}")
+        if not baseline_statistics or not baseline_constraints:
+            raise InputError("a data-quality run needs --baseline-statistics and --baseline-constraints")
+        options = CheckOptions(
+            disabled={parse_disable(d) for d in disable or []},
+            drift_tests=[parse_drift_test(t) for t in drift_test or []],
+        )
+        store = Store(parse_storage_options(storage_option or []))
+        with file_progress("Checking", quiet or json_output) as progress:
+            result = run_data_quality(
+                store, data, baseline_statistics, baseline_constraints, output, fmt=fmt, header=header,
+                options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
+                postprocessor=postprocessor, progress=progress,
+            )  # fmt: skip
+        for w in result.warnings:
+            warn(w, quiet)
+        n = len(result.violations)
+        code = EXIT_VIOLATIONS if n and fail_on_violations else EXIT_OK
+        if result.postprocessor_error:
+            err.print(f"[red]mmon: error:[/] {result.postprocessor_error} (the report was written)", markup=True, highlight=False)
+            code = code or EXIT_INPUT
+        if json_output:
+            print_json(
+                {
+                    "status": "CompletedWithViolations" if n else "Completed",
+                    "violations": result.violations,
+                    "violation_count": n,
+                    "item_count": result.item_count,
+                    "files": result.files,
+                    "outputs": result.outputs,
+                    "warnings": result.warnings,
+                    "features": _feature_rows(result),
+                    "postprocessor_error": result.postprocessor_error,
+                }
+            )
+            raise typer.Exit(code)
+        table = Table(title=f"Data quality of {result.item_count} rows from {len(result.files)} file(s)")
+        rows = _feature_rows(result)
+        extra = any(r["extra"] for r in rows)
+        for col in ("feature", "type", "complete", "drift", "method", *(["drift tests"] if extra else []), "violations"):
+            table.add_column(col, justify="right" if col in ("complete", "drift") else "left")
+        for r in rows:
+            tests = [" ".join(f"{k}={_fmt(v)}" for k, v in r["extra"].items() if not k.endswith("_statistic"))] if extra else []
+            table.add_row(
+                r["name"], _fmt(r["inferred_type"]), _fmt(r["completeness"]), _fmt(r["drift_distance"]),
+                _fmt(r["drift_method"]), *tests, ", ".join(r["violations"]), style="red" if r["violations"] else None,
+            )  # fmt: skip
+        out.print(table)
+        if n:
+            out.print(f"[red bold]{n} violation(s)[/] — {result.outputs['constraint_violations']}", highlight=False)
+            out.print(f"See them with: mmon violations {output}", highlight=False)
+        else:
+            out.print(f"[green]No violations[/] — {result.outputs['constraint_violations']}", highlight=False)
+        raise typer.Exit(code)

@@ -1,0 +1,197 @@
+"""Metrics of a data-quality run: CloudWatch records as SageMaker emits them, and Prometheus text.
+
+CloudWatch (format study §6; DG ``model-monitor-interpreting-cloudwatch``,
+``model-monitor-byoc-cloudwatch``): one JSON object per line, shaped like a ``PutMetricData``
+datum; the namespace is not in the record (the platform adds it: real-time endpoints
+``aws/sagemaker/Endpoints/data-metrics``, batch ``aws/sagemaker/ModelMonitoring/data-metrics``).
+
+* ``feature_data_{name}`` -- numeric features only: a statistic set
+  ``{"SampleCount", "Sum", "Minimum", "Maximum"}`` of the current window's values
+  (``num_present``, ``sum``, ``min``, ``max`` of the current statistics.json);
+* ``feature_non_null_{name}`` -- every feature: ``Value`` = completeness (non-null fraction);
+* ``feature_baseline_drift_{name}`` -- features whose ``baseline_drift_check`` ran: ``Value`` = the
+  drift distance (the chi-squared p-value for the ChiSquared method).
+
+Metric names use the raw feature name, as SageMaker does. ``Dimensions``: ``Endpoint`` (when an
+endpoint is given) and ``MonitoringSchedule`` (when a schedule is given; batch jobs have only
+this one); ``Timestamp`` = the run's metric time as given (SageMaker: the window start,
+``2019-11-26T03:00:00Z``). Non-finite values are not published (CloudWatch rejects them).
+``emit_metrics: Disabled`` globally gives no records; per feature it drops that feature's.
+
+Prometheus (mmon addition, for node-exporter's textfile collector): text exposition format 0.0.4,
+every family a ``gauge`` with ``# HELP`` and ``# TYPE`` lines, no timestamps (the textfile
+collector rejects them). The feature goes into a ``feature`` label rather than the metric name,
+so names stay valid and one alert rule covers every feature; labels ``endpoint`` / ``schedule``
+when given. Families (prefix ``mmon_`` by default, sanitised to ``[a-zA-Z_:][a-zA-Z0-9_:]*``):
+``data_quality_feature_sample_count`` / ``_sum`` / ``_minimum`` / ``_maximum`` (numeric features),
+``data_quality_feature_non_null``, ``data_quality_feature_baseline_drift``,
+``data_quality_feature_drift_test{test="psi"}`` (extra drift tests' values) and
+``data_quality_violations{check="…"}`` (violation count per check type, zeros included so an
+alert on ``> 0`` has a series to watch).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import Any, TypeGuard
+
+from mmon.checks.model import CHECK_TYPES, CheckReport
+
+_NAME_BAD = re.compile(r"[^a-zA-Z0-9_:]")
+
+
+def _finite(x: Any) -> TypeGuard[float]:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _dimensions(endpoint: str | None, schedule: str | None) -> list[dict[str, str]]:
+    dims = []
+    if endpoint:
+        dims.append({"Name": "Endpoint", "Value": endpoint})
+    if schedule:
+        dims.append({"Name": "MonitoringSchedule", "Value": schedule})
+    return dims
+
+
+def _numeric_stats(current_statistics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for f in current_statistics.get("features", []):
+        ns = f.get("numerical_statistics")
+        if isinstance(ns, dict):
+            out[f["name"]] = ns
+    return out
+
+
+def _statistic_set(ns: dict[str, Any]) -> dict[str, float] | None:
+    count = ns.get("common", {}).get("num_present", 0)
+    total, low, high = ns.get("sum"), ns.get("min"), ns.get("max")
+    if not (_finite(count) and count > 0 and _finite(total) and _finite(low) and _finite(high)):
+        return None
+    return {"SampleCount": float(count), "Sum": float(total), "Minimum": float(low), "Maximum": float(high)}
+
+
+def cloudwatch_records(
+    current_statistics: dict[str, Any],
+    report: CheckReport,
+    endpoint: str | None,
+    schedule: str | None,
+    metric_time: str,
+) -> list[dict[str, Any]]:
+    """The CloudWatch metric records of one run, per feature: data, non-null, baseline drift."""
+    if not report.emit_metrics:
+        return []
+    dims = _dimensions(endpoint, schedule)
+    numeric = _numeric_stats(current_statistics)
+    records: list[dict[str, Any]] = []
+
+    def record(name: str, **value: Any) -> None:
+        records.append({"MetricName": name, "Timestamp": metric_time, "Dimensions": [dict(d) for d in dims], **value})
+
+    for fr in report.features:
+        if not fr.emit_metrics:
+            continue
+        ns = numeric.get(fr.name)
+        if ns is not None:
+            sset = _statistic_set(ns)
+            if sset is not None:
+                record(f"feature_data_{fr.name}", StatisticValues=sset)
+        if _finite(fr.completeness):
+            record(f"feature_non_null_{fr.name}", Value=float(fr.completeness))
+        if _finite(fr.drift_distance):
+            record(f"feature_baseline_drift_{fr.name}", Value=float(fr.drift_distance))
+    return records
+
+
+# -- Prometheus ------------------------------------------------------------------------------------
+
+
+def sanitize_metric_name(name: str) -> str:
+    """A valid Prometheus metric name: invalid characters become ``_``, no leading digit."""
+    out = _NAME_BAD.sub("_", name)
+    if not out or out[0].isdigit():
+        out = "_" + out
+    return out
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _format_value(x: float) -> str:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    return repr(float(x))
+
+
+def _labels(pairs: Iterable[tuple[str, str | None]]) -> str:
+    body = ",".join(f'{k}="{_escape_label(v)}"' for k, v in pairs if v is not None)
+    return "{" + body + "}" if body else ""
+
+
+_HELP = {
+    "data_quality_feature_sample_count": "Number of numeric values of the feature in the current window (CloudWatch feature_data SampleCount).",
+    "data_quality_feature_sum": "Sum of the feature's numeric values in the current window (CloudWatch feature_data Sum).",
+    "data_quality_feature_minimum": "Minimum of the feature's numeric values in the current window (CloudWatch feature_data Minimum).",
+    "data_quality_feature_maximum": "Maximum of the feature's numeric values in the current window (CloudWatch feature_data Maximum).",
+    "data_quality_feature_non_null": "Non-null fraction of the feature in the current window (CloudWatch feature_non_null).",
+    "data_quality_feature_baseline_drift": "Drift distance from the baseline compared by baseline_drift_check (CloudWatch feature_baseline_drift).",
+    "data_quality_feature_drift_test": "Value of an extra drift test (ks and chi2: p-values; wasserstein, psi, js: distances).",
+    "data_quality_violations": "Number of constraint violations of the run, per check type.",
+}
+
+
+def prometheus_text(
+    current_statistics: dict[str, Any],
+    report: CheckReport,
+    endpoint: str | None,
+    schedule: str | None,
+    prefix: str = "mmon",
+) -> str:
+    """The run's metrics in Prometheus text exposition format (empty when emit_metrics is Disabled)."""
+    if not report.emit_metrics:
+        return ""
+    pre = sanitize_metric_name(prefix) + "_" if prefix else ""
+    common: list[tuple[str, str | None]] = [("endpoint", endpoint), ("schedule", schedule)]
+    families: dict[str, list[str]] = {k: [] for k in _HELP}
+    numeric = _numeric_stats(current_statistics)
+
+    def sample(family: str, labels: list[tuple[str, str | None]], value: float) -> None:
+        families[family].append(f"{pre}{family}{_labels(common + labels)} {_format_value(value)}")
+
+    for fr in report.features:
+        if not fr.emit_metrics:
+            continue
+        feat: list[tuple[str, str | None]] = [("feature", fr.name)]
+        ns = numeric.get(fr.name)
+        sset = _statistic_set(ns) if ns is not None else None
+        if sset is not None:
+            sample("data_quality_feature_sample_count", feat, sset["SampleCount"])
+            sample("data_quality_feature_sum", feat, sset["Sum"])
+            sample("data_quality_feature_minimum", feat, sset["Minimum"])
+            sample("data_quality_feature_maximum", feat, sset["Maximum"])
+        if fr.completeness is not None:
+            sample("data_quality_feature_non_null", feat, fr.completeness)
+        if fr.drift_distance is not None:
+            sample("data_quality_feature_baseline_drift", feat, fr.drift_distance)
+        for test, value in fr.extra.items():
+            sample("data_quality_feature_drift_test", feat + [("test", test)], value)
+    counts = dict.fromkeys(CHECK_TYPES, 0)
+    for v in report.violations:
+        check = v.get("constraint_check_type", "")
+        counts[check] = counts.get(check, 0) + 1
+    for check, n in counts.items():
+        sample("data_quality_violations", [("check", check)], float(n))
+
+    lines: list[str] = []
+    for family, samples in families.items():
+        if not samples:
+            continue
+        name = pre + family
+        lines.append(f"# HELP {name} {_HELP[family]}")
+        lines.append(f"# TYPE {name} gauge")
+        lines.extend(samples)
+    return "\n".join(lines) + "\n" if lines else ""
