@@ -192,3 +192,26 @@ def test_disabled_drift_check_computes_no_tests() -> None:
     report = check_data_quality(read_statistics(stats), suggest_constraints(stats), profile_batch(cur), opts)
     assert report.features[0].extra == {} and report.features[0].drift_distance is None
     assert [v["feature_name"] for v in report.violations] == ["cat", "cat"]
+
+
+def test_ks_on_large_compacted_sketches_does_not_call_same_distribution_drifted() -> None:
+    """Sketch rank error must not masquerade as drift: two 600k samples of one distribution."""
+    import numpy as np
+
+    from mmon.checks.drift_tests import ks_test
+    from mmon.stats.kll import KLLSketch
+
+    pvalues = []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        a, b = KLLSketch(), KLLSketch()
+        a.update(rng.normal(0, 1, 600_000))
+        b.update(rng.normal(0, 1, 600_000))
+        pvalues.append(ks_test(a, b)[1])
+    assert min(pvalues) > 0.001, pvalues
+    # ...while a real shift of a tenth of a standard deviation is still found.
+    rng = np.random.default_rng(9)
+    a, b = KLLSketch(), KLLSketch()
+    a.update(rng.normal(0, 1, 600_000))
+    b.update(rng.normal(0.1, 1, 600_000))
+    assert ks_test(a, b)[1] < 1e-6
