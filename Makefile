@@ -31,10 +31,19 @@ lint: venv
 	$(PY) -m ruff check mmon tests bench
 	$(PY) -m mypy mmon
 
+# The whole pipeline on local disk: baseline -> capture-merge -> run -> violations. The run finds
+# violations (the demo's traffic drifts), so its exit code 1 is expected here.
+DEMO_HOUR ?= 2024-01-01T18:00:00Z
 demo: venv
 	@rm -rf $(DEMO)
 	$(PY) -m mmon.demo data $(DEMO)
 	$(MMON) baseline $(DEMO)/train.csv --output $(DEMO)/baseline
+	$(MMON) capture-merge --capture $(DEMO)/datacapture/demo-endpoint/AllTraffic \
+	  --scheduled-time $(DEMO_HOUR) --header-from $(DEMO)/baseline/statistics.json --output $(DEMO)/merged
+	$(MMON) run $(DEMO)/merged --baseline-statistics $(DEMO)/baseline/statistics.json \
+	  --baseline-constraints $(DEMO)/baseline/constraints.json --output $(DEMO)/report \
+	  --endpoint demo-endpoint --no-fail-on-violations
+	$(MMON) violations $(DEMO)/report || [ $$? -eq 1 ]
 
 bench: venv
 	$(PY) bench/baseline.py

@@ -1,9 +1,10 @@
-"""Demo data for ``make demo``: a seeded loan-approval model's training set and its traffic.
+"""Demo data for ``make demo``: a seeded loan-approval model's training set and a day of its traffic.
 
 ``python -m mmon.demo data OUT`` writes ``OUT/train.csv`` (the baseline dataset, prediction
-column first as SageMaker lays out captured rows) and, where the capture tools exist, a day of
-endpoint capture whose later hours drift (incomes and ages shift, a client starts sending ages as
-``37.0``) so the monitoring run has something real to find.
+column first as SageMaker lays out captured rows) and a day of endpoint capture and ground truth
+in SageMaker's layout (``OUT/datacapture/demo-endpoint/AllTraffic/yyyy/mm/dd/hh/``,
+``OUT/groundtruth/yyyy/mm/dd/hh/``) whose second half drifts: younger customers, lower incomes,
+and a client that sends ages as ``23.0`` — so the monitoring run has something real to find.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def make_frame(n: int, seed: int, drift: bool = False) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "approved_probability": np.round(prob, 6),
-            "age": age,
+            # After the drift a client also starts sending ages as floats ("23.0"): a type violation.
+            "age": age.astype(np.float64) if drift else age,
             "income": np.round(income, 2),
             "credit_score": credit,
             "tenure_months": tenure,
@@ -47,19 +49,26 @@ def make_frame(n: int, seed: int, drift: bool = False) -> pl.DataFrame:
     )
 
 
-def write_data(out: Path) -> list[Path]:
+def write_data(out: Path) -> list[str]:
+    from mmon.capture.synth import demo
+
     out.mkdir(parents=True, exist_ok=True)
     train = out / "train.csv"
     make_frame(20_000, seed=7).write_csv(train)
-    return [train]
+    r = demo(str(out))
+    return [
+        f"wrote {train} (20000 rows)",
+        f"wrote {r.records} capture records in {r.files} files over {r.hours} hours to {r.capture}",
+        f"wrote {r.labels} ground-truth labels in {r.label_files} files to {r.ground_truth}",
+    ]
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "data":
         print("usage: python -m mmon.demo data OUT_DIR", file=sys.stderr)
         return 2
-    for p in write_data(Path(argv[1])):
-        print(f"wrote {p}")
+    for line in write_data(Path(argv[1])):
+        print(line)
     return 0
 
 

@@ -55,11 +55,23 @@ class DatasetFile:
     header: bool = True
 
 
+# mmon's own report and sidecar files: inside a folder given as data they are not data.
+SIDECAR_FILES = frozenset(
+    {"merge_summary.json", "statistics.json", "constraints.json", "constraint_violations.json", "execution.json"}
+)
+
+
 def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool) -> list[DatasetFile]:
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     suffixes = DATA_SUFFIXES if fmt is None else tuple(s for s in DATA_SUFFIXES if fmt in s) or DATA_SUFFIXES
-    urls = store.expand(inputs, suffixes)
+    urls: list[str] = []
+    for item in inputs:
+        found = store.expand([item], suffixes)
+        if len(found) > 1 or found[0] != item:
+            # A folder or glob: mmon's own sidecar files (a merge summary, a report) are not data.
+            found = [u for u in found if posixpath.basename(u) not in SIDECAR_FILES] or found
+        urls.extend(u for u in found if u not in urls)
     return [DatasetFile(u, fmt or infer_format(u), header) for u in urls]
 
 

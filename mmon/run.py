@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mmon.baseline import Progress, profile_files
+from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
 from mmon.documents import encode_document, load_document
 from mmon.errors import InputError
@@ -30,8 +31,6 @@ VIOLATIONS_FILE = "constraint_violations.json"
 CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
 PROMETHEUS_FILE = "metrics.prom"
 
-# Columns that capture-merge adds for joining and auditing; never features.
-META_PREFIX = "__mmon_"
 
 
 @dataclass
@@ -96,6 +95,7 @@ def run_data_quality(
     postprocessor: str | None = None,
     progress: Progress | None = None,
     files: list[DatasetFile] | None = None,
+    before_publish: Callable[[], None] | None = None,
 ) -> RunResult:
     """Check current data against a baseline and write the report under ``output``."""
     store.check_writable(output)
@@ -133,6 +133,9 @@ def run_data_quality(
         urls["prometheus"] = join(output, PROMETHEUS_FILE)
         bodies[urls["cloudwatch_metrics"]] = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
         bodies[urls["prometheus"]] = prometheus_text(current_stats, report, endpoint, schedule).encode()
+    # A scheduled execution checks it still owns its hour before publishing anything.
+    if before_publish is not None:
+        before_publish()
     # constraint_violations.json is the first key: written last, it marks a complete report.
     store.write_many(bodies)
 

@@ -62,8 +62,11 @@ def _fmt(x: Any) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("run", help=HELP, epilog=EXIT_CODES_HELP)
     def run(
-        data: Annotated[list[str], typer.Argument(help="Current data: files, folders or globs.", metavar="DATA...")],
         output: Annotated[str, typer.Option("--output", "-o", help="Folder or URL for the report.")],
+        data: Annotated[
+            list[str] | None,
+            typer.Argument(help="Current data: files, folders or globs (or use --capture).", metavar="[DATA]..."),
+        ] = None,
         baseline_statistics: Annotated[
             str | None, typer.Option("--baseline-statistics", help="The baseline's statistics.json (SageMaker's or mmon's).")
         ] = None,
@@ -95,6 +98,22 @@ def register(app: typer.Typer) -> None:
         postprocessor: Annotated[
             str | None, typer.Option(help="Python file with postprocess_handler() (SageMaker's contract), run after the report.")
         ] = None,
+        capture: Annotated[
+            str | None,
+            typer.Option(help="Data-capture folder ({prefix}/{endpoint}/{variant}): merge the window's capture first."),
+        ] = None,
+        scheduled_time: Annotated[
+            str | None,
+            typer.Option(
+                help="Scheduled execution time (ISO 8601 UTC, or 'now'): the window comes from the offsets and the "
+                "report goes to OUTPUT/yyyy/mm/dd/hh/."
+            ),
+        ] = None,
+        schedule_expression: Annotated[
+            str | None, typer.Option(help="The schedule (cron(...), hourly, daily:H, every:Nh, crontab line): sets 'now' and the default window.")
+        ] = None,
+        start_offset: Annotated[str | None, typer.Option(help="Window start relative to the scheduled time (e.g. -PT1H).")] = None,
+        end_offset: Annotated[str | None, typer.Option(help="Window end relative to the scheduled time (e.g. -PT0H).")] = None,
         fail_on_violations: Annotated[
             bool, typer.Option("--fail-on-violations/--no-fail-on-violations", help="Exit 1 when violations are found.")
         ] = True,
@@ -114,12 +133,28 @@ def register(app: typer.Typer) -> None:
             drift_tests=[parse_drift_test(t) for t in drift_test or []],
         )
         store = Store(parse_storage_options(storage_option or []))
-        with file_progress("Checking", quiet or json_output) as progress:
-            result = run_data_quality(
-                store, data, baseline_statistics, baseline_constraints, output, fmt=fmt, header=header,
-                options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
-                postprocessor=postprocessor, progress=progress,
-            )  # fmt: skip
+        if bool(data) == bool(capture):
+            raise InputError("give the current data as DATA... or as --capture (one of the two)")
+        if capture and not scheduled_time:
+            raise InputError("--capture needs --scheduled-time (the window to monitor)")
+        execution = None
+        if scheduled_time:
+            from mmon.scheduled import scheduled_run
+
+            with file_progress("Checking", quiet or json_output) as progress:
+                execution, result = scheduled_run(
+                    store, output, baseline_statistics, baseline_constraints, scheduled_time,
+                    schedule_expression=schedule_expression, start_offset=start_offset, end_offset=end_offset,
+                    data=data, capture=capture, fmt=fmt, header=header, options=options, endpoint=endpoint,
+                    schedule=schedule, postprocessor=postprocessor, progress=progress,
+                )  # fmt: skip
+        else:
+            with file_progress("Checking", quiet or json_output) as progress:
+                result = run_data_quality(
+                    store, data or [], baseline_statistics, baseline_constraints, output, fmt=fmt, header=header,
+                    options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
+                    postprocessor=postprocessor, progress=progress,
+                )  # fmt: skip
         for w in result.warnings:
             warn(w, quiet)
         n = len(result.violations)
@@ -139,10 +174,12 @@ def register(app: typer.Typer) -> None:
                     "warnings": result.warnings,
                     "features": _feature_rows(result),
                     "postprocessor_error": result.postprocessor_error,
+                    "execution": execution,
                 }
             )
             raise typer.Exit(code)
-        table = Table(title=f"Data quality of {result.item_count} rows from {len(result.files)} file(s)")
+        window = f", window {execution['start_time']} to {execution['end_time']}" if execution else ""
+        table = Table(title=f"Data quality of {result.item_count} rows from {len(result.files)} file(s){window}")
         rows = _feature_rows(result)
         extra = any(r["extra"] for r in rows)
         for col in ("feature", "type", "complete", "drift", "method", *(["drift tests"] if extra else []), "violations"):
@@ -156,7 +193,8 @@ def register(app: typer.Typer) -> None:
         out.print(table)
         if n:
             out.print(f"[red bold]{n} violation(s)[/] — {result.outputs['constraint_violations']}", highlight=False)
-            out.print(f"See them with: mmon violations {output}", highlight=False)
+            report = result.outputs["constraint_violations"].rsplit("/", 1)[0]
+            out.print(f"See them with: mmon violations {report}", highlight=False)
         else:
             out.print(f"[green]No violations[/] — {result.outputs['constraint_violations']}", highlight=False)
         raise typer.Exit(code)

@@ -1,0 +1,639 @@
+"""``capture_merge``: a window of SageMaker capture (and ground truth) → one dataset file.
+
+Outputs, in the folder ``output``:
+
+* ``merged.jsonl`` or ``merged.parquet`` — one file per run, written atomically:
+
+  - without ground truth: the flat table the data-quality run reads — output columns, then input
+    columns (SageMaker's layout of a CSV capture), then the reserved ``__mmon_*`` columns;
+  - with ground truth: SageMaker's merged records (the captured record plus
+    ``groundTruthData``), JSON Lines only, one per captured record that has a label;
+  - with ground truth and ``flat=True``: a table ``prediction``, [``probability``], ``label``,
+    the output and input columns, and the reserved columns;
+  - with a preprocessor: the preprocessor's rows (columns by name) and the reserved columns.
+
+* ``merge_summary.json`` — the counts (also returned as :class:`MergeSummary`).
+
+Order and determinism: files are read in hour-folder then file-name order and records in line
+order; that order is kept. A duplicated ``eventId`` keeps its first record; a duplicated label
+(same ``eventId`` in ground truth) keeps its last one (a later correction wins). The same input
+gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import polars as pl
+
+from mmon.capture import layout
+from mmon.capture.payload import flatten, label_rows
+from mmon.capture.preprocess import Preprocessor, PreprocessorError, load_preprocessor
+from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch, parse_ground_truth
+from mmon.capture.window import Window, format_duration
+from mmon.errors import InputError
+from mmon.store import Store, join
+
+# Reserved columns of every flat output. ``mmon run`` must leave them out of the analysis:
+# every column whose name starts with META_PREFIX is bookkeeping, not a feature.
+META_PREFIX = "__mmon_"
+EVENT_ID = "__mmon_event_id"
+INFERENCE_ID = "__mmon_inference_id"
+INFERENCE_TIME = "__mmon_inference_time"
+META_COLUMNS = (EVENT_ID, INFERENCE_ID, INFERENCE_TIME)
+# Model-quality columns of the flat merge with ground truth.
+PREDICTION, PROBABILITY, LABEL = "prediction", "probability", "label"
+
+OUTPUT_FORMATS = ("jsonl", "parquet")
+DATA_NAME = "merged"
+SUMMARY_NAME = "merge_summary.json"
+DEFAULT_CHUNK_RECORDS = 200_000
+FILES_PER_BATCH = 16
+BATCH_BYTES = 32 * 2**20
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def is_meta_column(name: str) -> bool:
+    return name.startswith(META_PREFIX)
+
+
+@dataclass
+class MergeSummary:
+    window: Window
+    capture: str
+    ground_truth: str | None
+    output: str
+    output_format: str
+    output_kind: str  # "flat" | "merged" | "preprocessed"
+    hour_folders: int = 0
+    files: int = 0
+    records: int = 0  # non-blank lines of the capture files read
+    malformed_lines: int = 0
+    shadow_skipped: int = 0
+    outside_window: int = 0
+    in_window: int = 0
+    duplicates: int = 0
+    malformed_payloads: int = 0
+    preprocessor_errors: int = 0
+    preprocessor_dropped: int = 0
+    label_hour_folders: int = 0
+    label_files: int = 0
+    label_lines: int = 0
+    label_malformed_lines: int = 0
+    labels: int = 0  # distinct labelled keys
+    duplicate_labels: int = 0
+    matched: int = 0
+    captured_without_label: int = 0
+    labels_without_capture: int = 0
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    preprocessor_problems: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    capture_lookbehind: timedelta = timedelta(0)
+    ground_truth_lookahead: timedelta = timedelta(0)
+
+    @property
+    def kept(self) -> int:
+        """Records of the window after duplicates are dropped."""
+        return self.in_window - self.duplicates
+
+    def add_problem(self, p: Problem) -> None:
+        if len(self.problems) < MAX_EXAMPLES:
+            self.problems.append(p)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "window": self.window.to_dict(),
+            "capture": {
+                "uri": self.capture,
+                "lookbehind": format_duration(self.capture_lookbehind),
+                "hour_folders": self.hour_folders,
+                "files": self.files,
+                "records": self.records,
+                "malformed_lines": self.malformed_lines,
+                "shadow_skipped": self.shadow_skipped,
+                "outside_window": self.outside_window,
+                "in_window": self.in_window,
+                "duplicates": self.duplicates,
+                "kept": self.kept,
+                "malformed_payloads": self.malformed_payloads,
+                "preprocessor_errors": self.preprocessor_errors,
+                "preprocessor_dropped": self.preprocessor_dropped,
+            },
+            "ground_truth": None,
+            "output": {
+                "path": self.output,
+                "format": self.output_format,
+                "kind": self.output_kind,
+                "rows": self.rows,
+                "columns": self.columns,
+            },
+            "malformed_examples": [p.to_dict() for p in self.problems],
+            "preprocessor_error_examples": self.preprocessor_problems,
+            "warnings": self.warnings,
+        }
+        if self.ground_truth is not None:
+            d["ground_truth"] = {
+                "uri": self.ground_truth,
+                "lookahead": format_duration(self.ground_truth_lookahead),
+                "hour_folders": self.label_hour_folders,
+                "files": self.label_files,
+                "records": self.label_lines,
+                "malformed_lines": self.label_malformed_lines,
+                "labels": self.labels,
+                "duplicate_labels": self.duplicate_labels,
+                "matched": self.matched,
+                "captured_without_label": self.captured_without_label,
+                "labels_without_capture": self.labels_without_capture,
+            }
+        return d
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def _bounded_map(fn: Callable[[T], R], items: list[T], workers: int, inflight: int) -> Iterator[R]:
+    """``map`` in order on a thread pool with at most ``inflight`` results waiting (bounded memory)."""
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
+        pending: deque[Future[R]] = deque()
+        it = iter(items)
+        try:
+            for item in it:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= inflight:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.submit(fn, nxt))
+                yield result
+        finally:
+            for f in pending:
+                f.cancel()
+
+
+def header_names(store: Store, url: str) -> list[str]:
+    """Feature names in order, from a baseline ``statistics.json`` or from a dataset's header."""
+    if url.lower().endswith(".json"):
+        text = store.read_text(url)
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--header-from {url}: not valid JSON ({exc.msg})") from exc
+        if isinstance(doc, dict) and isinstance(doc.get("features"), list):
+            from mmon.documents import load_document
+
+            doc = load_document(store, url, "statistics")
+            return [str(f["name"]) for f in doc["features"]]
+    from mmon.readers import dataset_files, iter_batches
+
+    files = dataset_files(store, [url], None, header=True)
+    if not files:
+        raise InputError(f"--header-from {url}: no data file")
+    first = next(iter_batches(store, files[0], batch_rows=1), None)
+    if first is None:
+        raise InputError(f"--header-from {url}: the file is empty")
+    return list(first.columns)
+
+
+def _problem_at(files: list[str], rec: pl.DataFrame, reasons: pl.DataFrame, limit: int) -> list[Problem]:
+    """Problems (file:line) for the first ``limit`` bad records of a chunk."""
+    if limit <= 0 or reasons.height == 0:
+        return []
+    located = reasons.head(limit).join(rec.select("_rec", "_file", "_line"), on="_rec", how="left").sort("_rec")
+    return [Problem(files[f], int(line), reason) for f, line, reason in located.select("_file", "_line", "_reason").iter_rows()]
+
+
+# -- the merge --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    summary: MergeSummary
+    files: list[str]
+    seen: pl.Series
+    chunks: list[pl.DataFrame] = field(default_factory=list)
+    lines: list[bytes] = field(default_factory=list)  # merged records, encoded chunk by chunk
+    matched_keys: list[pl.Series] = field(default_factory=list)
+
+
+def capture_merge(
+    store: Store,
+    capture: str,
+    output: str,
+    window: Window,
+    ground_truth: str | None = None,
+    header_from: str | None = None,
+    fmt: str = "jsonl",
+    flat: bool = False,
+    preprocessor: str | None = None,
+    preprocessor_errors: str = "fail",
+    inference_attribute: str | None = None,
+    probability_attribute: str | None = None,
+    strict: bool = False,
+    capture_lookbehind: timedelta = timedelta(0),
+    ground_truth_lookahead: timedelta = timedelta(0),
+    workers: int = 16,
+    chunk_records: int = DEFAULT_CHUNK_RECORDS,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> MergeSummary:
+    """Merge one window of capture (and ground truth) into ``output``; see the module docstring."""
+    if fmt not in OUTPUT_FORMATS:
+        raise InputError(f"--format {fmt!r}: expected jsonl or parquet")
+    if preprocessor_errors not in ("fail", "skip"):
+        raise InputError(f"--preprocessor-errors {preprocessor_errors!r}: expected fail or skip")
+    if capture_lookbehind < timedelta(0) or ground_truth_lookahead < timedelta(0):
+        raise InputError("--capture-lookbehind and --ground-truth-lookahead must not be negative")
+    if ground_truth is None and (flat or inference_attribute or probability_attribute):
+        raise InputError("--flat, --inference-attribute and --probability-attribute need --ground-truth")
+    if preprocessor and (inference_attribute or probability_attribute):
+        raise InputError("--inference-attribute/--probability-attribute do not apply with --preprocessor "
+                         "(the preprocessor's rows are the table)")  # fmt: skip
+    if ground_truth is not None and not flat and not preprocessor and fmt != "jsonl":
+        raise InputError("merged records with ground truth are JSON Lines; add --flat for a parquet table")
+    kind = "preprocessed" if preprocessor else ("merged" if ground_truth is not None and not flat else "flat")
+    out_url = join(output, f"{DATA_NAME}.{fmt}")
+    summary = MergeSummary(
+        window=window, capture=capture, ground_truth=ground_truth, output=out_url, output_format=fmt,
+        output_kind=kind, capture_lookbehind=capture_lookbehind, ground_truth_lookahead=ground_truth_lookahead,
+    )  # fmt: skip
+    store.check_writable(output)
+    names = header_names(store, header_from) if header_from else None
+    pre = load_preprocessor(store, preprocessor) if preprocessor else None
+
+    # Ground truth first: it is small (a key and a label per record) and every capture chunk joins it.
+    labels = None
+    if ground_truth is not None:
+        labels = _read_labels(store, ground_truth, window, ground_truth_lookahead, summary, strict, workers)
+
+    roots = layout.capture_roots(store, capture)
+    folders = layout.hour_folders(roots, window.hours(before=capture_lookbehind))
+    summary.hour_folders = len(folders)
+    files = layout.list_window_files(store, folders, workers)
+    summary.files = len(files)
+    if not files:
+        summary.warnings.append(
+            f"no capture files in the window's {len(folders)} hour folder(s) under {capture} "
+            f"({summary.window.to_dict()['start']} to {summary.window.to_dict()['end']})"
+        )
+    keep_raw = kind in ("merged", "preprocessed")
+    state = _State(summary, files, pl.Series("event_id", [], pl.String))
+
+    # Files are parsed a few at a time: one polars pass over several small files costs far less
+    # than one per file. Batches run on a thread pool (polars and I/O release the GIL), in order.
+    indexed = list(enumerate(files))
+    batches = [indexed[i : i + FILES_PER_BATCH] for i in range(0, len(indexed), FILES_PER_BATCH)]
+
+    def work(batch: list[tuple[int, str]]) -> ParsedFile:
+        # Raw bytes live only here, at most BATCH_BYTES (plus one file) per worker.
+        parts: list[ParsedFile] = []
+        items: list[tuple[int, str, bytes]] = []
+        size = 0
+        for i, url in batch:
+            data = store.read_bytes(url)
+            items.append((i, url, data))
+            size += len(data)
+            if size >= BATCH_BYTES:
+                parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
+                items, size = [], 0
+        if items:
+            parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
+        return _combine(parts)
+
+    pending: list[pl.DataFrame] = []
+    pending_rows = 0
+    done = 0
+    for pf in _bounded_map(work, batches, workers, workers + 2):
+        done += FILES_PER_BATCH
+        summary.records += pf.lines
+        summary.malformed_lines += pf.malformed
+        summary.shadow_skipped += pf.shadow
+        summary.outside_window += pf.outside
+        for p in pf.problems:
+            summary.add_problem(p)
+        if strict and pf.malformed:
+            raise InputError(f"{pf.problems[0]} ({pf.malformed} malformed line(s); --strict)")
+        if progress is not None:
+            progress(pf.url, min(done, len(files)), len(files))
+        if pf.frame.height:
+            pending.append(pf.frame)
+            pending_rows += pf.frame.height
+        if pending_rows >= chunk_records:
+            _process_chunk(pl.concat(pending), state, labels, pre, preprocessor_errors, strict, kind)
+            pending, pending_rows = [], 0
+    if pending:
+        _process_chunk(pl.concat(pending), state, labels, pre, preprocessor_errors, strict, kind)
+
+    data = _finish(state, labels, names, kind, fmt, inference_attribute, probability_attribute)
+    summary_bytes = (json.dumps(summary.to_dict(), indent=2) + "\n").encode("utf-8")
+    # The summary completes a run: written last on object stores (write_many writes the first key last).
+    store.write_many({join(output, SUMMARY_NAME): summary_bytes, out_url: data})
+    for other in OUTPUT_FORMATS:
+        if other != fmt:
+            stale = join(output, f"{DATA_NAME}.{other}")
+            if store.exists(stale):
+                store.delete(stale)
+    return summary
+
+
+def _combine(parts: list[ParsedFile]) -> ParsedFile:
+    if len(parts) == 1:
+        return parts[0]
+    out = ParsedFile(parts[-1].url, pl.concat([p.frame for p in parts]))
+    for p in parts:
+        out.lines += p.lines
+        out.malformed += p.malformed
+        out.shadow += p.shadow
+        out.outside += p.outside
+        out.problems.extend(p.problems)
+    out.problems = out.problems[:MAX_EXAMPLES]
+    return out
+
+
+def _read_labels(
+    store: Store, uri: str, window: Window, lookahead: timedelta, summary: MergeSummary, strict: bool, workers: int
+) -> pl.DataFrame:
+    folders = layout.hour_folders([uri], window.hours(after=lookahead))
+    summary.label_hour_folders = len(folders)
+    files = layout.list_window_files(store, folders, workers)
+    summary.label_files = len(files)
+    if not files:
+        summary.warnings.append(f"no ground-truth files in the window's {len(folders)} hour folder(s) under {uri}")
+
+    def work(item: tuple[int, str]) -> ParsedFile:
+        i, url = item
+        return parse_ground_truth(store.read_bytes(url), url, i)
+
+    frames = []
+    for pf in _bounded_map(work, list(enumerate(files)), workers, max(2 * workers, 8)):
+        summary.label_lines += pf.lines
+        summary.label_malformed_lines += pf.malformed
+        for p in pf.problems:
+            summary.add_problem(p)
+        if strict and pf.malformed:
+            raise InputError(f"{pf.problems[0]} ({pf.malformed} malformed line(s) in this file; --strict)")
+        frames.append(pf.frame)
+    labels = pl.concat(frames) if frames else parse_ground_truth(b"", "", 0).frame
+    unique = labels.unique(subset="key", keep="last", maintain_order=True)
+    summary.duplicate_labels = labels.height - unique.height
+    summary.labels = unique.height
+    return unique.select("key", "gt_data", "gt_enc", "gt_json")
+
+
+def _process_chunk(
+    recs: pl.DataFrame,
+    state: _State,
+    labels: pl.DataFrame | None,
+    pre: Preprocessor | None,
+    pre_errors: str,
+    strict: bool,
+    kind: str,
+) -> None:
+    s = state.summary
+    s.in_window += recs.height
+    # Duplicate event ids: the first record (in folder, file, line order) wins.
+    first = recs.select(pl.col("event_id").is_first_distinct() & ~pl.col("event_id").is_in(state.seen.implode())).to_series()
+    dups = recs.height - int(first.sum())
+    recs = recs.filter(first)
+    s.duplicates += dups
+    state.seen = pl.concat([state.seen, recs["event_id"]])
+    recs = recs.with_columns(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_rec"),
+        pl.coalesce("inference_id", "event_id").alias("_key"),
+    )
+    if labels is not None:
+        recs = recs.join(labels, left_on="_key", right_on="key", how="left", maintain_order="left")
+        has = pl.col("gt_data").is_not_null()
+        n_matched = int(recs.select(has.sum()).item())
+        s.matched += n_matched
+        s.captured_without_label += recs.height - n_matched
+        state.matched_keys.append(recs.filter(has)["_key"].unique())
+        recs = recs.filter(has)
+    if recs.height == 0:
+        return
+    if kind == "merged":
+        # SageMaker's merged record: the captured record, as written, plus groundTruthData.
+        line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + pl.col("gt_json") + pl.lit("}")
+        text = recs.select(line.str.join("\n")).item()
+        state.lines.append((text + "\n").encode("utf-8"))
+        state.summary.rows += recs.height
+        return
+    if kind == "preprocessed":
+        assert pre is not None
+        state.chunks.append(_preprocess_chunk(recs, state, pre, pre_errors, labels is not None))
+        return
+    rows, bad = flatten(recs)
+    if labels is not None and rows.height:
+        rows, bad = _attach_labels(recs, rows, bad)
+    if bad.height:
+        s.malformed_payloads += bad.height
+        problems = _problem_at(state.files, recs, bad, MAX_EXAMPLES - len(s.problems))
+        for p in problems:
+            s.add_problem(p)
+        if strict:
+            first_bad = problems[0] if problems else _problem_at(state.files, recs, bad, 1)[0]
+            raise InputError(f"{first_bad} ({bad.height} record(s) with a payload that cannot be read; --strict)")
+    meta = recs.select(
+        "_rec",
+        pl.col("event_id").alias(EVENT_ID),
+        pl.col("inference_id").alias(INFERENCE_ID),
+        pl.col("inference_time").alias(INFERENCE_TIME),
+    )
+    state.chunks.append(rows.join(meta, on="_rec", how="left").sort("_rec", "_row").drop("_rec", "_row"))
+
+
+def _attach_labels(recs: pl.DataFrame, rows: pl.DataFrame, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Give each row its label: one label per record applies to all its rows, else row by row."""
+    lab, lab_bad = label_rows(recs.select("_rec", "gt_data", "gt_enc"))
+    n_lab = lab.group_by("_rec").agg(pl.len().alias("_n_lab"))
+    n_rows = rows.group_by("_rec").agg(pl.len().alias("_n_rows"))
+    counts = n_rows.join(n_lab, on="_rec", how="left")
+    mismatch = counts.filter(pl.col("_n_lab").is_not_null() & (pl.col("_n_lab") != 1) & (pl.col("_n_lab") != pl.col("_n_rows")))
+    extra = mismatch.select("_rec", pl.format("groundTruthData has {} labels but the record has {} rows", "_n_lab", "_n_rows").alias("_reason"))
+    bad = pl.concat([bad, lab_bad.select(pl.col("_rec").cast(pl.UInt32), "_reason"), extra]).unique(
+        subset="_rec", keep="first", maintain_order=True
+    ).sort("_rec")
+    rows = rows.join(bad.select("_rec"), on="_rec", how="anti")
+    single = lab.join(n_lab.filter(pl.col("_n_lab") == 1), on="_rec", how="semi").select("_rec", pl.col("label").alias("_l1"))
+    rows = (
+        rows.join(single, on="_rec", how="left")
+        .join(lab.rename({"label": "_lr"}), on=["_rec", "_row"], how="left")
+        .with_columns(pl.coalesce("_l1", "_lr").alias(LABEL))
+        .drop("_l1", "_lr")
+    )
+    return rows, bad
+
+
+def _preprocess_chunk(recs: pl.DataFrame, state: _State, pre: Preprocessor, pre_errors: str, with_gt: bool) -> pl.DataFrame:
+    """The per-record loop SageMaker runs when a record preprocessor is given."""
+    s = state.summary
+    out_rows: list[dict[str, Any]] = []
+    cols = ["_raw", "_file", "_line", "event_id", "inference_id", "inference_time"] + (["gt_json"] if with_gt else [])
+    for values in recs.select(cols).iter_rows():
+        raw, f, line, eid, iid, itime = values[:6]
+        record = json.loads(raw)
+        if with_gt:
+            record["groundTruthData"] = json.loads(values[6])
+        try:
+            rows = pre(record)
+        except PreprocessorError as exc:
+            s.preprocessor_errors += 1
+            where = f"{state.files[f]}:{line}"
+            if pre_errors == "fail":
+                raise InputError(
+                    f"the preprocessor failed on event {eid} ({where}): {exc} "
+                    "(--preprocessor-errors skip to go on without such records)"
+                ) from exc
+            if len(s.preprocessor_problems) < MAX_EXAMPLES:
+                s.preprocessor_problems.append({"event_id": eid, "file": state.files[f], "line": line, "error": str(exc)})
+            continue
+        if not rows:
+            s.preprocessor_dropped += 1
+            continue
+        for r in rows:
+            r[EVENT_ID], r[INFERENCE_ID], r[INFERENCE_TIME] = eid, iid, itime
+            out_rows.append(r)
+    if not out_rows:
+        return pl.DataFrame()
+    keys: dict[str, None] = {}
+    for r in out_rows:
+        for k in r:
+            keys.setdefault(k, None)
+    columns = {}
+    for k in keys:
+        vals = [r.get(k) for r in out_rows]
+        try:
+            columns[k] = pl.Series(k, vals, strict=False)
+        except Exception:  # noqa: BLE001 - mixed values: keep their text
+            columns[k] = pl.Series(k, [None if v is None else str(v) for v in vals], dtype=pl.String)
+    return pl.DataFrame(columns)
+
+
+def _column_order(columns: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Internal output and input column keys in table order: positional by index, then named."""
+    def order(side: str) -> list[str]:
+        pos = sorted((c for c in columns if c.startswith(f"{side}#")), key=lambda c: int(c.split("#", 1)[1]))
+        named = [c for c in columns if c.startswith(f"{side}:")]
+        return pos + named
+
+    columns = list(columns)
+    return order("o"), order("i")
+
+
+def _final_names(keys: list[str], names: list[str] | None, summary: MergeSummary, n_out: int) -> list[str]:
+    """Public column names: the baseline's when it has exactly as many, else ``_c{k}`` / JSON keys."""
+    default = [f"_c{k}" if "#" in key else key.split(":", 1)[1] for k, key in enumerate(keys)]
+    if names is not None:
+        if len(names) == len(keys):
+            return list(names)
+        if keys:
+            summary.warnings.append(
+                f"--header-from has {len(names)} names but the capture has {len(keys)} columns "
+                f"({n_out} output + {len(keys) - n_out} input): the first {min(len(names), len(keys))} "
+                "columns take its names, in order"
+            )
+        default = list(names[: len(keys)]) + default[len(names):]
+    seen: dict[str, int] = {}
+    out = []
+    for n in default:
+        if n in seen:
+            seen[n] += 1
+            n = f"{n}_{seen[n]}"
+        seen.setdefault(n, 0)
+        out.append(n)
+    return out
+
+
+def _pick(attr: str | None, out_keys: list[str], out_names: list[str], what: str) -> str | None:
+    """The internal key of the output column an attribute (index or name) points at."""
+    if not out_keys:
+        return None
+    if attr is None:
+        return out_keys[0]
+    if attr.strip().lstrip("-").isdigit():
+        i = int(attr)
+        if not 0 <= i < len(out_keys):
+            raise InputError(f"{what} {attr}: the output has {len(out_keys)} column(s) (0 to {len(out_keys) - 1})")
+        return out_keys[i]
+    if f"o:{attr}" in out_keys:
+        return f"o:{attr}"
+    if attr in out_names:
+        return out_keys[out_names.index(attr)]
+    shown = ", ".join(out_names[:10])
+    raise InputError(f"{what} {attr!r}: no such output field (output columns: {shown})")
+
+
+def _finish(
+    state: _State,
+    labels: pl.DataFrame | None,
+    names: list[str] | None,
+    kind: str,
+    fmt: str,
+    inference_attribute: str | None,
+    probability_attribute: str | None,
+) -> bytes:
+    s = state.summary
+    if labels is not None:
+        matched = pl.concat(state.matched_keys).unique() if state.matched_keys else pl.Series([], dtype=pl.String)
+        s.labels_without_capture = int(labels.height - labels.filter(pl.col("key").is_in(matched.implode())).height)
+    if kind == "merged":
+        s.columns = []
+        data = b"".join(state.lines)
+        state.lines.clear()
+        return data
+    chunks = [c for c in state.chunks if c.width]
+    table = pl.concat(chunks, how="diagonal_relaxed") if chunks else pl.DataFrame()
+    if kind == "preprocessed":
+        feature_cols = sorted(c for c in table.columns if not is_meta_column(c))
+        table = table.select(feature_cols + [c for c in META_COLUMNS if c in table.columns]) if table.width else table
+    else:
+        out_keys, in_keys = _column_order(table.columns)
+        keys = out_keys + in_keys
+        public = _final_names(keys, names, s, len(out_keys))
+        if not keys and names:
+            public = list(names)  # an empty window still has the baseline's columns
+        model_cols: list[pl.Expr] = []
+        if labels is not None:
+            reserved = {PREDICTION, LABEL} | ({PROBABILITY} if probability_attribute else set())
+            clash = sorted(reserved & set(public))
+            if clash:
+                raise InputError(f"feature column(s) {', '.join(clash)} clash with the model-quality columns of --flat")
+            out_names = public[: len(out_keys)]
+            pk = _pick(inference_attribute, out_keys, out_names, "--inference-attribute")
+            model_cols.append((pl.col(pk) if pk else pl.lit(None, pl.String)).alias(PREDICTION))
+            if probability_attribute is not None:
+                qk = _pick(probability_attribute, out_keys, out_names, "--probability-attribute")
+                model_cols.append((pl.col(qk) if qk else pl.lit(None, pl.String)).alias(PROBABILITY))
+            model_cols.append(pl.col(LABEL) if LABEL in table.columns else pl.lit(None, pl.String).alias(LABEL))
+        if table.width == 0:
+            table = pl.DataFrame(schema={c: pl.String for c in META_COLUMNS})
+        exprs = model_cols + [
+            (pl.col(k) if k in table.columns else pl.lit(None, pl.String)).alias(n) for k, n in zip(keys, public, strict=False)
+        ]
+        exprs += [pl.lit(None, pl.String).alias(n) for n in public[len(keys):]]
+        exprs += [pl.col(c) for c in META_COLUMNS]
+        table = table.select(exprs)
+    s.rows = table.height
+    s.columns = list(table.columns)
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        table.write_parquet(buf, compression="zstd", statistics=True)
+        return buf.getvalue()
+    if not table.height:
+        return b""
+    buf = io.BytesIO()
+    table.write_ndjson(buf)
+    return buf.getvalue()

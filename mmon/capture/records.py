@@ -1,0 +1,368 @@
+"""Parsing SageMaker data-capture and ground-truth JSON Lines files with polars.
+
+A capture line (``captureData.endpointInput`` / ``endpointOutput`` or, for batch transform,
+``batchTransformOutput``; ``eventMetadata``; ``eventVersion``) becomes one row of a record table;
+a ground-truth line (``groundTruthData``, ``eventMetadata.eventId``) one row of a label table.
+
+Files are parsed by polars several at a time (``read_ndjson`` with a fixed schema, so unknown keys
+are ignored and key order does not matter). Only a file that polars refuses is looked at line by
+line, to count and locate its malformed lines; its good lines are then parsed by polars as well.
+Nothing is dropped silently: each line is a record, a malformed line (with file, line and reason),
+a shadow-traffic record (skipped, as SageMaker's analyzer does), or a record outside the window.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+MAX_EXAMPLES = 10  # malformed lines kept with file:line and reason, per file and per run
+
+_SIDE = pl.Struct(
+    {"observedContentType": pl.String, "mode": pl.String, "data": pl.String, "encoding": pl.String}
+)
+CAPTURE_SCHEMA: dict[str, Any] = {
+    "captureData": pl.Struct({"endpointInput": _SIDE, "endpointOutput": _SIDE, "batchTransformOutput": _SIDE}),
+    "eventMetadata": pl.Struct(
+        {"eventId": pl.String, "inferenceId": pl.String, "inferenceTime": pl.String, "invocationSource": pl.String}
+    ),
+    "eventVersion": pl.String,
+}
+GROUND_TRUTH_SCHEMA: dict[str, Any] = {
+    "groundTruthData": pl.Struct({"data": pl.String, "encoding": pl.String, "observedContentType": pl.String}),
+    "eventMetadata": pl.Struct({"eventId": pl.String, "inferenceId": pl.String}),
+    "eventVersion": pl.String,
+}
+
+# Columns of the record table (one row per captured inference).
+RECORD_COLUMNS = [
+    "_file", "_line", "event_id", "inference_id", "inference_time",
+    "in_enc", "in_ctype", "in_data", "out_enc", "out_ctype", "out_data",
+]  # fmt: skip
+LABEL_COLUMNS = ["_file", "_line", "key", "gt_data", "gt_enc", "gt_json"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass
+class ParsedFile:
+    """One file's records (capture: only those inside the window) and its counts."""
+
+    url: str
+    frame: pl.DataFrame
+    lines: int = 0  # non-blank lines
+    malformed: int = 0
+    shadow: int = 0
+    outside: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _lines_frame(data: bytes, keep_blank: bool = False) -> pl.DataFrame:
+    """Every line of a file as text with its 1-based number; blank lines left out (or null)."""
+    if not data:
+        return pl.DataFrame({"_line": [], "_raw": []}, schema={"_line": pl.UInt32, "_raw": pl.String})
+    df = pl.read_csv(
+        data,
+        has_header=False,
+        separator="\x1f",
+        quote_char=None,
+        schema={"_raw": pl.String},
+        truncate_ragged_lines=True,
+        encoding="utf8-lossy",
+        raise_if_empty=False,
+    )
+    df = df.with_row_index("_line", offset=1).with_columns(pl.col("_raw").str.strip_chars())
+    if keep_blank:
+        return df
+    return df.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
+
+
+def _structure_problem(obj: object, kind: str) -> str | None:
+    """Why a parsed JSON line cannot be a record of this kind, as far as polars' schema goes."""
+    if not isinstance(obj, dict):
+        return f"expected a JSON object, found {type(obj).__name__}"
+    for key in ("captureData", "eventMetadata", "groundTruthData"):
+        v = obj.get(key)
+        if v is not None and not isinstance(v, dict):
+            return f"{key} is not an object"
+    cd = obj.get("captureData")
+    if isinstance(cd, dict):
+        for side in ("endpointInput", "endpointOutput", "batchTransformOutput"):
+            v = cd.get(side)
+            if v is not None and not isinstance(v, dict):
+                return f"captureData.{side} is not an object"
+    return None
+
+
+def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
+    """Line-by-line check of a file polars refused; returns (good lines decoded, lines, problems, malformed)."""
+    problems: list[Problem] = []
+    malformed = 0
+    good_lines: list[int] = []
+    good_raw: list[str] = []
+    total = 0
+    for i, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        total += 1
+        reason = None
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            reason = f"not valid UTF-8 (byte {exc.start} of the line)"
+        else:
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                reason = f"not valid JSON ({exc.msg} at column {exc.colno})"
+            else:
+                reason = _structure_problem(obj, kind)
+        if reason is not None:
+            malformed += 1
+            if len(problems) < MAX_EXAMPLES:
+                problems.append(Problem(url, i, reason))
+            continue
+        good_lines.append(i)
+        good_raw.append(text)
+    frame = pl.DataFrame({"_line": good_lines, "_raw": good_raw}, schema={"_line": pl.UInt32, "_raw": pl.String})
+    if not good_raw:
+        return frame.hstack(pl.DataFrame(schema=schema)), total, problems, malformed
+    try:
+        decoded = pl.read_ndjson(io.BytesIO("\n".join(good_raw).encode("utf-8")), schema=schema)
+        if decoded.height != len(good_raw):
+            raise ValueError("line count changed")
+    except Exception:  # noqa: BLE001 - last resort: one line at a time
+        parts = []
+        keep = []
+        for j, text in enumerate(good_raw):
+            try:
+                parts.append(pl.read_ndjson(io.BytesIO(text.encode("utf-8")), schema=schema))
+                keep.append(j)
+            except Exception as exc:  # noqa: BLE001
+                malformed += 1
+                if len(problems) < MAX_EXAMPLES:
+                    problems.append(Problem(url, good_lines[j], f"cannot be read as a record ({str(exc).splitlines()[0][:120]})"))
+        frame = frame[keep]
+        decoded = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+    return frame.hstack(decoded), total, problems, malformed
+
+
+def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
+    """(``_line``, ``_raw`` and the schema's columns for every good line, lines, problems, malformed).
+
+    ``data`` is the file's text (already decompressed).
+    """
+    lines = _lines_frame(data)
+    try:
+        decoded = pl.read_ndjson(io.BytesIO(data), schema=schema) if lines.height else pl.DataFrame(schema=schema)
+        if decoded.height != lines.height:
+            raise ValueError("line count differs")
+    except Exception:  # noqa: BLE001 - polars refused the file: find the bad lines
+        return _slow_decode(data, url, schema, kind)
+    return lines.hstack(decoded), lines.height, [], 0
+
+
+def decode_batch(
+    items: list[tuple[int, str, bytes]], schema: dict[str, Any], kind: str
+) -> tuple[pl.DataFrame, int, list[Problem], int]:
+    """Several files at once (far fewer polars calls than file by file); falls back to one by one.
+
+    ``items`` are ``(file_index, url, bytes)``. Returns the decoded lines with ``_file`` (the
+    file index), ``_line``, ``_raw`` and the schema's columns, the non-blank line count, problems
+    and the malformed count.
+    """
+    ready: list[tuple[int, str, bytes]] = []
+    total, malformed, problems = 0, 0, []
+    for fi, url, data in items:
+        if url.lower().endswith(".gz"):
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as exc:
+                total += 1
+                malformed += 1
+                problems.append(Problem(url, 0, f"not a valid gzip file ({exc})"))
+                continue
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        ready.append((fi, url, data))
+    if len(ready) > 1:
+        big = b"".join(d for _, _, d in ready)
+        counts = [d.count(b"\n") for _, _, d in ready]
+        try:
+            lines = _lines_frame(big, keep_blank=True)
+            if lines.height != sum(counts):
+                raise ValueError("line count differs")
+            starts = [0]
+            for c in counts[:-1]:
+                starts.append(starts[-1] + c)
+            idx = pl.Series(starts, dtype=pl.UInt32).search_sorted(lines["_line"] - 1, side="right") - 1
+            lines = lines.with_columns(
+                pl.Series("_k", idx, dtype=pl.UInt32),
+                (pl.col("_line") - pl.Series(starts, dtype=pl.UInt32).gather(idx)).alias("_line"),
+            )
+            lines = lines.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
+            decoded = pl.read_ndjson(io.BytesIO(big), schema=schema)
+            if decoded.height != lines.height:
+                raise ValueError("line count differs")
+            fidx = pl.Series([fi for fi, _, _ in ready], dtype=pl.UInt32)
+            lines = lines.with_columns(fidx.gather(lines["_k"]).alias("_file")).drop("_k")
+            return lines.hstack(decoded), total + lines.height, problems, malformed
+        except Exception:  # noqa: BLE001 - some file is malformed: look at each file alone
+            pass
+    frames = []
+    for fi, url, data in ready:
+        df, n, probs, bad = decode_file(data, url, schema, kind)
+        total += n
+        malformed += bad
+        problems.extend(probs)
+        if df.width and df.height:
+            frames.append(df.with_columns(pl.lit(fi, pl.UInt32).alias("_file")))
+    if not frames:
+        return pl.DataFrame(), total, problems, malformed
+    return pl.concat(frames, how="vertical_relaxed"), total, problems, malformed
+
+
+def _time_expr(col: str) -> pl.Expr:
+    """``inferenceTime`` as a UTC datetime (SageMaker writes ``yyyy-MM-ddTHH:mm:ssZ``); null if unreadable."""
+
+    def naive(fmt: str) -> pl.Expr:
+        return pl.col(col).str.strptime(pl.Datetime("us"), fmt, strict=False).dt.replace_time_zone("UTC")
+
+    def aware(fmt: str) -> pl.Expr:
+        return pl.col(col).str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
+
+    return pl.coalesce(
+        naive("%Y-%m-%dT%H:%M:%SZ"),
+        naive("%Y-%m-%dT%H:%M:%S%.fZ"),
+        aware("%Y-%m-%dT%H:%M:%S%z"),
+        aware("%Y-%m-%dT%H:%M:%S%.f%z"),
+    )
+
+
+def _add_problems(pf: ParsedFile, bad: pl.DataFrame, urls: dict[int, str]) -> None:
+    pf.malformed += bad.height
+    room = MAX_EXAMPLES - len(pf.problems)
+    if room > 0:
+        for fi, line, reason in bad.head(room).select("_file", "_line", "_reason").iter_rows():
+            pf.problems.append(Problem(urls[fi], int(line), reason))
+
+
+def parse_capture(
+    data: bytes, url: str, file_index: int, start: datetime, end: datetime, keep_raw: bool = False
+) -> ParsedFile:
+    """The in-window records of one capture file, and its counts."""
+    return parse_capture_batch([(file_index, url, data)], start, end, keep_raw)
+
+
+def parse_capture_batch(
+    items: list[tuple[int, str, bytes]], start: datetime, end: datetime, keep_raw: bool = False
+) -> ParsedFile:
+    """The in-window records of several capture files ``(file_index, url, bytes)``, in order."""
+    urls = {fi: url for fi, url, _ in items}
+    df, total, problems, malformed = decode_batch(items, CAPTURE_SCHEMA, "capture")
+    pf = ParsedFile(items[-1][1] if items else "", pl.DataFrame(), lines=total, malformed=malformed, problems=problems[:MAX_EXAMPLES])
+    if df.width == 0 or df.height == 0:
+        pf.frame = _empty_records(keep_raw)
+        return pf
+    cd, em = pl.col("captureData"), pl.col("eventMetadata")
+    inp = cd.struct.field("endpointInput")
+    out = pl.coalesce(cd.struct.field("endpointOutput"), cd.struct.field("batchTransformOutput"))
+    df = df.select(
+        pl.col("_file").cast(pl.UInt32),
+        pl.col("_line").cast(pl.UInt32),
+        *([pl.col("_raw")] if keep_raw else []),
+        em.struct.field("eventId").alias("event_id"),
+        em.struct.field("inferenceId").alias("inference_id"),
+        em.struct.field("inferenceTime").alias("inference_time"),
+        em.struct.field("invocationSource").alias("_source"),
+        inp.struct.field("encoding").alias("in_enc"),
+        inp.struct.field("observedContentType").alias("in_ctype"),
+        inp.struct.field("data").alias("in_data"),
+        out.struct.field("encoding").alias("out_enc"),
+        out.struct.field("observedContentType").alias("out_ctype"),
+        out.struct.field("data").alias("out_data"),
+        inp.is_null().alias("_no_in"),
+        out.is_null().alias("_no_out"),
+    ).with_columns(_time_expr("inference_time").alias("_t"))
+    reason = (
+        pl.when(pl.col("_no_in") & pl.col("_no_out"))
+        .then(pl.lit("no captureData.endpointInput or endpointOutput"))
+        .when(pl.col("event_id").is_null())
+        .then(pl.lit("no eventMetadata.eventId"))
+        .when(pl.col("inference_time").is_null())
+        .then(pl.lit("no eventMetadata.inferenceTime"))
+        .when(pl.col("_t").is_null())
+        .then(pl.lit("eventMetadata.inferenceTime is not a UTC time (yyyy-MM-ddTHH:mm:ssZ)"))
+    )
+    df = df.with_columns(reason.alias("_reason"))
+    bad = df.filter(pl.col("_reason").is_not_null())
+    if bad.height:
+        _add_problems(pf, bad, urls)
+        pf.problems.sort(key=lambda p: (p.file, p.line))
+        df = df.filter(pl.col("_reason").is_null())
+    shadow = pl.col("_source").fill_null("") == "ShadowExperiment"
+    inside = (pl.col("_t") >= start) & (pl.col("_t") < end)
+    pf.shadow = int(df.select(shadow.sum()).item())
+    df = df.filter(~shadow)
+    n = df.height
+    df = df.filter(inside)
+    pf.outside = n - df.height
+    pf.frame = df.select([c for c in RECORD_COLUMNS[:2]] + (["_raw"] if keep_raw else []) + RECORD_COLUMNS[2:])
+    return pf
+
+
+def _empty_records(keep_raw: bool) -> pl.DataFrame:
+    cols = RECORD_COLUMNS[:2] + (["_raw"] if keep_raw else []) + RECORD_COLUMNS[2:]
+    return pl.DataFrame(schema={c: (pl.UInt32 if c in ("_file", "_line") else pl.String) for c in cols})
+
+
+def parse_ground_truth(data: bytes, url: str, file_index: int) -> ParsedFile:
+    """Every label of one ground-truth file (ground truth has no event time: the hour folder is the window)."""
+    df, total, problems, malformed = decode_batch([(file_index, url, data)], GROUND_TRUTH_SCHEMA, "ground truth")
+    pf = ParsedFile(url, pl.DataFrame(), lines=total, malformed=malformed, problems=problems)
+    if df.width == 0 or df.height == 0:
+        pf.frame = pl.DataFrame(schema={c: (pl.UInt32 if c in ("_file", "_line") else pl.String) for c in LABEL_COLUMNS})
+        return pf
+    gt = pl.col("groundTruthData")
+    df = df.select(
+        pl.lit(file_index, pl.UInt32).alias("_file"),
+        pl.col("_line").cast(pl.UInt32),
+        pl.col("eventMetadata").struct.field("eventId").alias("key"),
+        gt.struct.field("data").alias("gt_data"),
+        gt.struct.field("encoding").alias("gt_enc"),
+        # The label object as it goes into a merged record (keys of the input, nulls left out).
+        pl.struct(gt.struct.field("data"), gt.struct.field("encoding")).struct.json_encode().alias("gt_json"),
+        gt.is_null().alias("_no_gt"),
+    )
+    reason = (
+        pl.when(pl.col("_no_gt"))
+        .then(pl.lit("no groundTruthData"))
+        .when(pl.col("gt_data").is_null())
+        .then(pl.lit("no groundTruthData.data"))
+        .when(pl.col("key").is_null())
+        .then(pl.lit("no eventMetadata.eventId"))
+    )
+    df = df.with_columns(reason.alias("_reason"))
+    bad = df.filter(pl.col("_reason").is_not_null())
+    if bad.height:
+        _add_problems(pf, bad, {file_index: url})
+        df = df.filter(pl.col("_reason").is_null())
+    pf.frame = df.select(LABEL_COLUMNS)
+    return pf

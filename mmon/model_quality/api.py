@@ -1,0 +1,481 @@
+"""``mmon baseline --type model-quality`` and ``mmon run --type model-quality`` as library calls.
+
+baseline: rows -> metrics (statistics.json) -> suggested constraints (constraints.json).
+run: rows of the window -> metrics (statistics.json) -> check against the baseline constraints ->
+constraint_violations.json, CloudWatch records (cloudwatch_metrics.jsonl) and Prometheus text
+(metrics.prom), written as one report with ``constraint_violations.json`` last.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from mmon.documents import encode_document, load_document
+from mmon.errors import InputError
+from mmon.jsonfmt import java_double_str
+from mmon.model_quality import compute
+from mmon.model_quality.constraints import GT, SECTIONS, check, suggest_constraints, violation_name
+from mmon.model_quality.data import Attributes, class_text, read_table
+from mmon.model_quality.metrics import cloudwatch_records, prometheus_text, scalar_metrics
+from mmon.readers import dataset_files
+from mmon.store import Store, join
+
+PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
+STATISTICS_FILE = "statistics.json"
+CONSTRAINTS_FILE = "constraints.json"
+VIOLATIONS_FILE = "constraint_violations.json"
+CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
+PROMETHEUS_FILE = "metrics.prom"
+
+
+@dataclass
+class MQConfig:
+    """What to evaluate and where the values are (SageMaker's environment of the analyzer, §4.1).
+
+    ``inference_attribute`` may be None (or empty) for BinaryClassification when a
+    ``probability_attribute`` is given: the prediction is then ``positive`` when the probability
+    is greater than ``probability_threshold``; the same happens when both attributes name the same
+    field (a CSV endpoint that returns one probability, ``--inference-attribute 0
+    --probability-attribute 0``).
+    """
+
+    problem_type: str  # BinaryClassification | MulticlassClassification | Regression
+    inference_attribute: str | None  # column (flat table) or attribute of the endpoint output (merged)
+    ground_truth_attribute: str | None = None
+    probability_attribute: str | None = None
+    probability_threshold: float = 0.5
+    positive_label: str | None = None
+    min_labelled: int = 1  # refuse to judge below this many labelled rows (run only)
+    seed: int = 0
+
+
+@dataclass
+class MQResult:
+    statistics: dict[str, Any]
+    constraints: dict[str, Any] | None  # baseline: suggested; run: the baseline constraints used
+    violations: list[dict[str, Any]]
+    outputs: dict[str, str]
+    labelled: int  # predictions with a ground-truth label (= rows evaluated, item_count)
+    rows: int  # predictions read
+    warnings: list[str]
+    problem_type: str = ""
+    files: list[str] = field(default_factory=list)
+
+
+class NotEnoughLabels(InputError):
+    """Fewer labelled predictions than ``min_labelled``: the run refuses to judge (exit 2)."""
+
+    def __init__(self, message: str, labelled: int, rows: int, minimum: int) -> None:
+        super().__init__(message)
+        self.labelled = labelled
+        self.rows = rows
+        self.minimum = minimum
+
+
+@dataclass
+class Prepared:
+    frame: pl.DataFrame  # evaluated rows: actual, predicted (+ score for binary)
+    rows: int
+    labelled: int
+    positive: str | None
+    files: list[str]
+    warnings: list[str]
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def _derives_prediction(config: MQConfig) -> bool:
+    return (
+        config.problem_type == "BinaryClassification"
+        and bool(config.probability_attribute)
+        and (not config.inference_attribute or config.inference_attribute == config.probability_attribute)
+    )
+
+
+def canonical_class(value: str) -> str:
+    """A class label as :func:`mmon.model_quality.data.class_text` writes it (``"1.0"`` → ``"1"``)."""
+    out = pl.select(class_text(pl.lit(value, dtype=pl.String), pl.String())).item()
+    if out is None:
+        raise InputError(f"--positive-label {value!r} is not a class label")
+    return str(out)
+
+
+def validate_config(config: MQConfig) -> None:
+    if config.problem_type not in PROBLEM_TYPES:
+        raise InputError(f"--problem-type {config.problem_type!r}: expected one of {', '.join(PROBLEM_TYPES)}")
+    if not config.inference_attribute and not _derives_prediction(config):
+        if config.problem_type == "BinaryClassification":
+            raise InputError("model quality needs --inference-attribute (or --probability-attribute for BinaryClassification)")
+        raise InputError(f"{config.problem_type} needs --inference-attribute (the predicted value)")
+    t = config.probability_threshold
+    if not isinstance(t, (int, float)) or not math.isfinite(t):
+        raise InputError(f"--probability-threshold {t!r}: expected a number")
+    if config.min_labelled < 0:
+        raise InputError(f"--min-labelled {config.min_labelled}: expected 0 or more")
+
+
+def _attributes(config: MQConfig) -> Attributes:
+    binary = config.problem_type == "BinaryClassification"
+    index = -1
+    if binary and config.positive_label is not None:
+        pos = canonical_class(config.positive_label)
+        if pos.isdigit():
+            index = int(pos)
+    return Attributes(
+        inference=None if _derives_prediction(config) else config.inference_attribute,
+        probability=config.probability_attribute if binary else None,
+        ground_truth=config.ground_truth_attribute,
+        probability_index=index,
+        numeric=config.problem_type == "Regression",
+    )
+
+
+def choose_positive(config: MQConfig, classes: set[str], warnings: list[str]) -> str:
+    """The positive class of a binary problem.
+
+    ``--positive-label`` when given; else ``1`` (any spelling of the number) or ``true`` when
+    present; else, with only ``0`` / ``false`` seen, ``1`` / ``true``; else, with two other
+    classes, the last in class order (with a warning). One unknown class, or more than two
+    classes, is an input error.
+    """
+    if config.positive_label is not None:
+        pos = canonical_class(config.positive_label)
+    elif "1" in classes or not classes:
+        pos = "1"
+    elif "true" in classes:
+        pos = "true"
+    elif classes <= {"0"}:
+        pos = "1"
+    elif classes <= {"false"}:
+        pos = "true"
+    elif len(classes) == 2:
+        pos = compute.sort_classes(classes)[-1]
+        warnings.append(f"positive class taken to be {pos!r} (the last of {sorted(classes)}); set --positive-label to choose")
+    elif len(classes) == 1:
+        raise InputError(f"BinaryClassification: cannot tell the positive class from the only class {next(iter(classes))!r}; pass --positive-label")
+    else:
+        pos = ""
+    found = classes | ({pos} if pos else set())
+    if len(found) > 2:
+        shown = ", ".join(repr(c) for c in compute.sort_classes(found)[:10])
+        raise InputError(
+            f"BinaryClassification: {len(found)} classes found ({shown}); a binary problem has two "
+            "-- check --inference-attribute (a probability column needs --probability-attribute) or use MulticlassClassification"
+        )
+    return pos
+
+
+def _negative(positive: str, label_classes: set[str]) -> str:
+    if positive == "1":
+        return "0"
+    if positive == "true":
+        return "false"
+    others = label_classes - {positive}
+    return next(iter(others)) if len(others) == 1 else "0"
+
+
+# -- reading and preparing rows -------------------------------------------------------------------
+
+
+def unify_booleans(frame: pl.DataFrame) -> pl.DataFrame:
+    """``true`` / ``false`` become ``1`` / ``0`` when the other classes are ``0`` / ``1``.
+
+    A model that answers ``true`` (JSON) for labels written ``1`` (CSV) is right: Spark casts a
+    boolean to the double 1.0. Only when every class is one of those four spellings.
+    """
+    classes = set(frame["actual"].drop_nulls().unique().to_list()) | set(frame["predicted"].drop_nulls().unique().to_list())
+    if classes & {"true", "false"} and classes & {"0", "1"} and classes <= {"0", "1", "true", "false"}:
+        mapping = {"true": "1", "false": "0"}
+        frame = frame.with_columns(
+            pl.col("actual").replace(mapping),
+            pl.col("predicted").replace(mapping),
+        )
+    return frame
+
+
+def baseline_classes(statistics: dict[str, Any] | None, problem_type: str) -> set[str]:
+    """The classes of a baseline's confusion matrix (keys of both levels)."""
+    if not statistics or problem_type == "Regression":
+        return set()
+    cm = statistics.get(SECTIONS[problem_type][0], {}).get("confusion_matrix", {})
+    out: set[str] = set()
+    if isinstance(cm, dict):
+        for actual, row in cm.items():
+            out.add(str(actual))
+            if isinstance(row, dict):
+                out.update(str(k) for k in row)
+    return out
+
+
+def prepare(
+    store: Store, inputs: list[str], config: MQConfig, fmt: str | None, header: bool, known_classes: set[str] | None = None
+) -> Prepared:
+    """Read the inputs and keep the rows that have both a prediction and a label.
+
+    ``known_classes`` (the baseline's) help choose the positive class of a binary window that
+    shows only one class.
+    """
+    validate_config(config)
+    files = dataset_files(store, inputs, fmt, header)
+    table = read_table(store, files, _attributes(config))
+    frame = table.frame
+    warnings = list(table.warnings)
+    if config.probability_attribute and config.problem_type != "BinaryClassification":
+        warnings.append(f"--probability-attribute is not used for {config.problem_type}")
+    rows = frame.height + table.unlabelled_elsewhere
+    positive: str | None = None
+    binary = config.problem_type == "BinaryClassification"
+
+    if config.problem_type != "Regression":
+        frame = unify_booleans(frame)
+    if binary:
+        label_classes = set(frame["actual"].drop_nulls().unique().to_list())
+        pred_classes = set() if _derives_prediction(config) else set(frame["predicted"].drop_nulls().unique().to_list())
+        seen = label_classes | pred_classes
+        known = {canonical_class(c) for c in (known_classes or set()) if c.strip()}
+        if config.positive_label is None and len(seen) < 2 and len(known | seen) == 2:
+            seen = known | seen  # the baseline's two classes decide, as they did for the baseline
+        positive = choose_positive(config, seen, warnings)
+        if _derives_prediction(config):
+            negative = _negative(positive, label_classes)
+            t = float(config.probability_threshold)
+            frame = frame.with_columns(
+                predicted=pl.when(pl.col("score").is_null())
+                .then(pl.lit(None, dtype=pl.String))
+                .when(pl.col("score") > t)
+                .then(pl.lit(positive))
+                .otherwise(pl.lit(negative))
+            )
+    counts = frame.select(
+        labelled=pl.col("actual").is_not_null().sum(),
+        usable=(pl.col("actual").is_not_null() & pl.col("predicted").is_not_null()).sum(),
+    ).row(0, named=True)
+    with_label, usable = int(counts["labelled"]), int(counts["usable"])
+    if rows - with_label:
+        warnings.append(f"{rows - with_label} of {rows} predictions have no ground-truth label and are not evaluated")
+    if not files or not table.files:
+        raise InputError("no data file among the inputs")
+    if with_label - usable:
+        warnings.append(f"{with_label - usable} labelled rows have no prediction and are not evaluated")
+    frame = frame.filter(pl.col("actual").is_not_null() & pl.col("predicted").is_not_null())
+    keep = ["actual", "predicted"] + (["score"] if binary and "score" in frame.columns else [])
+    frame = frame.select(keep)
+    if binary and "score" in frame.columns:
+        missing = frame["score"].null_count()
+        if missing == frame.height and frame.height:
+            warnings.append("no row has a readable probability: auc, au_prc and the curves are left out")
+        elif missing:
+            warnings.append(f"{missing} evaluated rows have no probability: auc, au_prc and the curves use the other {frame.height - missing}")
+    return Prepared(frame, rows, usable, positive, table.files, warnings)
+
+
+def _now_ms() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def statistics_document(prepared: Prepared, config: MQConfig) -> dict[str, Any]:
+    """The model-quality ``statistics.json`` of the prepared rows (§4.2)."""
+    frame, pt = prepared.frame, config.problem_type
+    if pt == "BinaryClassification":
+        assert prepared.positive is not None
+        section = compute.binary_metrics(frame, prepared.positive, config.seed)
+    elif pt == "MulticlassClassification":
+        section = compute.multiclass_metrics(frame, config.seed)
+    else:
+        section = compute.regression_metrics(frame, config.seed)
+    return {
+        "version": 0.0,
+        "dataset": {"item_count": frame.height, "evaluation_time": _now_ms()},
+        SECTIONS[pt][0]: section,
+    }
+
+
+# -- the two commands -------------------------------------------------------------------------
+
+
+def baseline_model_quality(
+    store: Store,
+    inputs: list[str],
+    output: str,
+    config: MQConfig,
+    fmt: str | None = None,
+    header: bool = True,
+) -> MQResult:
+    """Write ``statistics.json`` and suggested ``constraints.json`` of a labelled dataset."""
+    validate_config(config)
+    store.check_writable(output)
+    prepared = prepare(store, inputs, config, fmt, header)
+    if prepared.labelled == 0:
+        raise InputError(
+            f"no row has both a prediction and a ground-truth label ({prepared.rows} rows read): "
+            "nothing to baseline -- check --inference-attribute / --ground-truth-attribute"
+        )
+    stats = statistics_document(prepared, config)
+    constraints = suggest_constraints(stats, config.problem_type)
+    urls = {"constraints": join(output, CONSTRAINTS_FILE), "statistics": join(output, STATISTICS_FILE)}
+    store.write_many(
+        {
+            urls["constraints"]: encode_document(constraints, "constraints", urls["constraints"]),
+            urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
+        }
+    )
+    return MQResult(stats, constraints, [], urls, prepared.labelled, prepared.rows, prepared.warnings, config.problem_type, prepared.files)
+
+
+def load_baseline(
+    store: Store, config: MQConfig, constraints_url: str, statistics_url: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Read and validate the baseline files; they must be model-quality files of the problem type."""
+    metrics_key, constraints_key = SECTIONS[config.problem_type]
+    constraints = load_document(store, constraints_url, "constraints")
+    if constraints_key not in constraints:
+        present = [k for k in constraints if k.endswith("_constraints")]
+        if "features" in constraints and not present:
+            raise InputError(f"{constraints_url}: a data-quality constraints file (no {constraints_key!r}); use --type data-quality")
+        raise InputError(
+            f"{constraints_url}: no {constraints_key!r} for --problem-type {config.problem_type}"
+            + (f" (the file has {', '.join(present)})" if present else "")
+        )
+    stats = None
+    if statistics_url:
+        stats = load_document(store, statistics_url, "statistics")
+        if metrics_key not in stats:
+            raise InputError(f"{statistics_url}: no {metrics_key!r} for --problem-type {config.problem_type}")
+    return constraints, stats
+
+
+def run_model_quality(
+    store: Store,
+    inputs: list[str],
+    output: str,
+    config: MQConfig,
+    constraints_url: str,
+    statistics_url: str | None = None,
+    fmt: str | None = None,
+    header: bool = True,
+    endpoint: str | None = None,
+    schedule: str | None = None,
+    metric_time: str | None = None,
+) -> MQResult:
+    """Evaluate the window's predictions against the baseline constraints and write the report.
+
+    Raises :class:`NotEnoughLabels` (exit 2, nothing written) when fewer than
+    ``config.min_labelled`` (at least 1) predictions have a label.
+    """
+    validate_config(config)
+    store.check_writable(output)
+    constraints, baseline_stats = load_baseline(store, config, constraints_url, statistics_url)
+    prepared = prepare(store, inputs, config, fmt, header, baseline_classes(baseline_stats, config.problem_type))
+    minimum = max(1, config.min_labelled)
+    if prepared.labelled < minimum:
+        raise NotEnoughLabels(
+            f"only {prepared.labelled} of {prepared.rows} predictions in the window have a ground-truth label; "
+            f"at least {minimum} are needed to judge the model (--min-labelled): no report written",
+            prepared.labelled,
+            prepared.rows,
+            minimum,
+        )
+    stats = statistics_document(prepared, config)
+    violations, check_warnings = check(stats, constraints, config.problem_type)
+    warnings = prepared.warnings + check_warnings
+    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    records = cloudwatch_records(stats, config.problem_type, endpoint, schedule, mt)
+    urls = {
+        "constraint_violations": join(output, VIOLATIONS_FILE),
+        "statistics": join(output, STATISTICS_FILE),
+        "cloudwatch_metrics": join(output, CLOUDWATCH_FILE),
+        "prometheus": join(output, PROMETHEUS_FILE),
+    }
+    doc = {"violations": violations}
+    prom = prometheus_text(stats, config.problem_type, violations, prepared.rows, prepared.labelled, endpoint, schedule)
+    # constraint_violations.json is the first key: written last, it marks a complete report.
+    store.write_many(
+        {
+            urls["constraint_violations"]: encode_document(doc, "constraint_violations", urls["constraint_violations"]),
+            urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
+            urls["cloudwatch_metrics"]: "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode(),
+            urls["prometheus"]: prom.encode(),
+        }
+    )
+    return MQResult(stats, constraints, violations, urls, prepared.labelled, prepared.rows, warnings, config.problem_type, prepared.files)
+
+
+# -- presentation helpers for the CLI -----------------------------------------------------------------
+
+ROW_COLUMNS = ("metric", "value", "standard_deviation", "constraint", "status")
+
+
+def _json_number(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _constraint_map(result: MQResult) -> dict[str, dict[str, Any]]:
+    if not result.constraints or not result.problem_type:
+        return {}
+    return dict(result.constraints.get(SECTIONS[result.problem_type][1], {}))
+
+
+def mq_summary(result: MQResult) -> dict[str, Any]:
+    """A JSON-safe summary for ``--json`` (non-finite numbers become null)."""
+    pt = result.problem_type
+    cons = _constraint_map(result)
+    violated = {v["metric_name"] for v in result.violations}
+    metrics: dict[str, Any] = {}
+    for name, m in scalar_metrics(result.statistics, pt) if pt else []:
+        entry: dict[str, Any] = {"value": _json_number(m.get("value")), "standard_deviation": _json_number(m.get("standard_deviation"))}
+        if name in cons:
+            entry["threshold"] = _json_number(cons[name].get("threshold"))
+            entry["comparison_operator"] = cons[name].get("comparison_operator")
+            entry["violated"] = violation_name(name) in violated
+        metrics[name] = entry
+    return {
+        "problem_type": pt,
+        "rows": result.rows,
+        "labelled": result.labelled,
+        "item_count": result.statistics.get("dataset", {}).get("item_count"),
+        "violations": len(result.violations),
+        "metrics": metrics,
+        "outputs": dict(result.outputs),
+        "warnings": list(result.warnings),
+    }
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return java_double_str(float(x))
+    return "" if x is None else str(x)
+
+
+def mq_rows(result: MQResult) -> list[dict[str, str]]:
+    """One row per scalar metric for the human table (keys :data:`ROW_COLUMNS`).
+
+    ``constraint`` reads ``< 0.94`` / ``> 0.0``; ``status`` is ``VIOLATION``, ``ok`` or empty for
+    metrics without a constraint (and for every metric of a baseline).
+    """
+    summary = mq_summary(result)
+    is_run = "constraint_violations" in result.outputs
+    rows = []
+    for name, m in summary["metrics"].items():
+        op = m.get("comparison_operator")
+        constraint = f"{'>' if op == GT else '<'} {_fmt(m.get('threshold'))}" if op else ""
+        status = ("VIOLATION" if m.get("violated") else "ok") if (is_run and op) else ""
+        rows.append(
+            {
+                "metric": name,
+                "value": _fmt(m["value"]) if m["value"] is not None else "NaN",
+                "standard_deviation": _fmt(m["standard_deviation"]) if m["standard_deviation"] is not None else "NaN",
+                "constraint": constraint,
+                "status": status,
+            }
+        )
+    return rows

@@ -1,0 +1,68 @@
+"""A scheduled execution of ``mmon run``: window from the schedule, merge, check, report per hour.
+
+scheduled time + offsets -> window -> (capture-merge of the window's hour folders) -> data-quality
+run written under ``OUTPUT/yyyy/mm/dd/hh/`` -> execution record. Two hosts running the same hour
+cannot both publish: the execution lock (``mmon.schedule.executions``) is checked again just
+before the report is written, and the loser writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmon.baseline import Progress
+from mmon.capture import capture_merge
+from mmon.capture.window import Window
+from mmon.checks import CheckOptions
+from mmon.run import RunResult, run_data_quality
+from mmon.schedule.executions import begin_execution, finish_execution
+from mmon.schedule.window import format_time, resolve_execution
+from mmon.store import Store, join
+
+MERGE_FOLDER = "merge"
+
+
+def scheduled_run(
+    store: Store,
+    output: str,
+    baseline_statistics: str,
+    baseline_constraints: str,
+    scheduled_time: str,
+    schedule_expression: str | None = None,
+    start_offset: str | None = None,
+    end_offset: str | None = None,
+    data: list[str] | None = None,
+    capture: str | None = None,
+    fmt: str | None = None,
+    header: bool = True,
+    options: CheckOptions | None = None,
+    endpoint: str | None = None,
+    schedule: str | None = None,
+    postprocessor: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], RunResult]:
+    ex = resolve_execution(scheduled_time, schedule_expression, start_offset, end_offset, output=output)
+    assert ex.report_prefix is not None
+    store.check_writable(output)
+    with begin_execution(
+        store, ex.report_prefix, ex.scheduled, (ex.start, ex.end), schedule=schedule_expression or schedule
+    ) as lock:
+        inputs = list(data or [])
+        if capture:
+            # SageMaker keeps the merged window under {output}/merge/...; so does mmon, per hour.
+            merged = join(output, MERGE_FOLDER, *ex.report_prefix[len(output) :].strip("/").split("/"))
+            capture_merge(
+                store, capture, merged, Window(ex.start, ex.end), header_from=baseline_statistics, fmt="parquet"
+            )
+            inputs = [merged]
+        result = run_data_quality(
+            store, inputs, baseline_statistics, baseline_constraints, ex.report_prefix, fmt=None if capture else fmt,
+            header=header, options=options, endpoint=endpoint, schedule=schedule,
+            metric_time=format_time(ex.start), postprocessor=postprocessor, progress=progress,
+            before_publish=lock.verify,
+        )  # fmt: skip
+        n = len(result.violations)
+        finish_execution(
+            lock, "CompletedWithViolations" if n else "Completed", n, outputs=list(result.outputs.values())
+        )
+    return ex.as_dict(), result
