@@ -6,12 +6,18 @@ import os
 import sys
 
 import typer
+import typer.rich_utils
 
 from mmon import __version__
 from mmon.cli import baseline_cmd, capture_merge_cmd, run_cmd, schedule_cmd, violations_cmd
 from mmon.cli.console import err
 from mmon.cli.options import EXIT_CODES_HELP
 from mmon.errors import EXIT_INPUT, MmonError
+
+# Help read through a pipe (docs checks, `| less`) gets the width of a wide terminal, not 80
+# columns that cut option names short.
+if typer.rich_utils.MAX_WIDTH is None and not sys.stdout.isatty():
+    typer.rich_utils.MAX_WIDTH = 140
 
 app = typer.Typer(
     name="mmon",
