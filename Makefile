@@ -24,11 +24,11 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 test: venv
-	$(PY) -m ruff check mmon tests bench
+	$(PY) -m ruff check mmon tests $(wildcard bench)
 	$(PY) -m pytest -q
 
 lint: venv
-	$(PY) -m ruff check mmon tests bench
+	$(PY) -m ruff check mmon tests $(wildcard bench)
 	$(PY) -m mypy mmon
 
 # The whole pipeline on local disk: baseline -> capture-merge -> run -> violations. The run finds

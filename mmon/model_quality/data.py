@@ -282,18 +282,22 @@ def _value(expr: pl.Expr, dtype: pl.DataType, attrs: Attributes, name: str, bad:
 def _collect(
     lf: pl.LazyFrame, exprs: list[pl.Expr], bad: list[pl.Expr], url: str, raw_cols: dict[str, pl.Expr]
 ) -> tuple[pl.DataFrame, list[str]]:
-    df = lf.select(*exprs, *bad, *[e.alias(f"raw_{k}") for k, e in raw_cols.items()]).collect()
-    warnings: list[str] = []
-    for flag in [c for c in df.columns if c.startswith("bad_")]:
+    """Evaluate the value expressions; unreadable numbers are an input error with examples (the
+    examples are looked up again only then, so the raw text is not kept in memory)."""
+    df = lf.select(*exprs, *bad).collect()
+    for flag_expr in bad:
+        flag = flag_expr.meta.output_name()
+        count = int(df[flag].sum())
+        if not count:
+            continue
         what = flag[4:]
-        hits = df.filter(pl.col(flag))
-        if hits.height:
-            raw = f"raw_{what}"
-            examples = hits[raw].head(_MAX_EXAMPLES).to_list() if raw in hits.columns else []
-            shown = f" (e.g. {', '.join(repr(x) for x in examples)})" if examples else ""
-            label = {"actual": "label", "predicted": "prediction", "score": "probability"}[what]
-            raise InputError(f"{url}: {hits.height} {label} value(s) are not numbers{shown}")
-    return df.select([c for c in df.columns if not c.startswith(("bad_", "raw_"))]), warnings
+        examples: list[object] = []
+        if what in raw_cols:
+            examples = lf.select(raw_cols[what].alias("raw"), flag_expr).filter(pl.col(flag)).head(_MAX_EXAMPLES).collect()["raw"].to_list()
+        shown = f" (e.g. {', '.join(repr(x) for x in examples)})" if examples else ""
+        label = {"actual": "label", "predicted": "prediction", "score": "probability"}[what]
+        raise InputError(f"{url}: {count} {label} value(s) are not numbers{shown}")
+    return df.select([c for c in df.columns if not c.startswith("bad_")]), []
 
 
 def _json_path(attr: str) -> str:
