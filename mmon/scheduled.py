@@ -66,3 +66,48 @@ def scheduled_run(
             lock, "CompletedWithViolations" if n else "Completed", n, outputs=list(result.outputs.values())
         )
     return ex.as_dict(), result
+
+
+def scheduled_typed_run(
+    store: Store,
+    output: str,
+    options: Any,
+    baseline_constraints: str | None,
+    baseline_statistics: str | None,
+    scheduled_time: str,
+    schedule_expression: str | None = None,
+    start_offset: str | None = None,
+    end_offset: str | None = None,
+    data: list[str] | None = None,
+    capture: str | None = None,
+    ground_truth: str | None = None,
+    fmt: str | None = None,
+    header: bool = True,
+    endpoint: str | None = None,
+    schedule: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """A scheduled model-quality, bias or feature-attribution execution (same layout and lock)."""
+    from mmon.cli.typed import run_typed
+
+    ex = resolve_execution(scheduled_time, schedule_expression, start_offset, end_offset, output=output)
+    assert ex.report_prefix is not None
+    store.check_writable(output)
+    with begin_execution(
+        store, ex.report_prefix, ex.scheduled, (ex.start, ex.end), schedule=schedule_expression or schedule
+    ) as lock:
+        inputs = list(data or [])
+        if capture:
+            merged = join(output, MERGE_FOLDER, *ex.report_prefix[len(output) :].strip("/").split("/"))
+            # Merged records (capture + groundTruthData) are what SageMaker's analyzers read.
+            capture_merge(store, capture, merged, Window(ex.start, ex.end), ground_truth=ground_truth, fmt="jsonl")
+            inputs = [merged]
+            fmt = None
+        result = run_typed(
+            store, inputs, ex.report_prefix, options, baseline_constraints, baseline_statistics, fmt, header,
+            endpoint, schedule, format_time(ex.start), progress,
+        )  # fmt: skip
+        lock.verify()
+        n = len(result.violations)
+        finish_execution(lock, "CompletedWithViolations" if n else "Completed", n, outputs=list(result.outputs.values()))
+    return ex.as_dict(), result

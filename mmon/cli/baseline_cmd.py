@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from mmon.baseline import run_baseline
+from mmon.cli import typed
 from mmon.cli.console import file_progress, out, print_json, warn
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.store import Store, parse_storage_options
@@ -24,6 +25,12 @@ OUTPUT receives statistics.json and the suggested constraints.json, both written
   mmon baseline 's3://bucket/train/*.parquet' --output s3://bucket/monitor/baseline
 
   mmon baseline data/ --no-header --format csv --output out/ --json
+
+  mmon baseline validation.csv --type model-quality --problem-type BinaryClassification --inference-attribute prediction --probability-attribute probability --ground-truth-attribute label --output mq/
+
+  mmon baseline train.csv --type bias --config analysis_config.json --output bias/
+
+  mmon baseline train.csv --type feature-attribution --model mymodel:predict --config analysis_config.json --output fa/
 """
 
 
@@ -72,10 +79,35 @@ def register(app: typer.Typer) -> None:
         allow_non_finite: Annotated[
             bool, typer.Option("--allow-non-finite", help="Count NaN and infinite numbers as missing instead of refusing them.")
         ] = False,
+        run_type: typed.TypeOpt = "data-quality",
+        config: typed.ConfigOpt = None,
+        model: typed.ModelOpt = None,
+        problem_type: typed.ProblemTypeOpt = None,
+        inference_attribute: typed.InferenceOpt = None,
+        probability_attribute: typed.ProbabilityOpt = None,
+        probability_threshold: typed.ThresholdOpt = None,
+        ground_truth_attribute: typed.GroundTruthOpt = None,
+        positive_label: typed.PositiveOpt = None,
+        max_records: typed.MaxRecordsOpt = 1000,
+        timeout: typed.TimeoutOpt = 60.0,
+        seed: typed.SeedOpt = 0,
         storage_option: StorageOption = None,
         json_output: JsonOutput = False,
         quiet: Quiet = False,
     ) -> None:
+        typed.check_type(run_type)
+        if run_type != "data-quality":
+            store = Store(parse_storage_options(storage_option or []))
+            opts = typed.TypedOptions(
+                run_type, config, model, problem_type, inference_attribute, probability_attribute,
+                probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed,
+            )  # fmt: skip
+            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress:
+                result = typed.baseline_typed(store, dataset, output, opts, fmt, header, progress)
+            for w in result.warnings:
+                warn(w, quiet)
+            typed.show(run_type, result, json_output)
+            return
         if categorical_drift_method not in (None, "LInfinity", "ChiSquared"):
             raise typer.BadParameter("expected LInfinity or ChiSquared", param_hint="--categorical-drift-method")
         store = Store(parse_storage_options(storage_option or []))

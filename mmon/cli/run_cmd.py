@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from mmon.cli import typed
 from mmon.cli.console import err, file_progress, out, print_json, warn
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
@@ -26,9 +27,16 @@ violations are found (unless --no-fail-on-violations).
   mmon run s3://bucket/merged/2026/11/21/13/ --baseline-statistics s3://bucket/base/statistics.json --baseline-constraints s3://bucket/base/constraints.json --output s3://bucket/reports/13 --endpoint churn --schedule hourly
 
   mmon run current.parquet --baseline-statistics S --baseline-constraints C -o out --drift-test psi=0.2 --drift-test ks --disable age:data_type_check
+
+  mmon run merged/ --type model-quality --problem-type BinaryClassification --inference-attribute prediction --ground-truth-attribute label --baseline-constraints mq/constraints.json -o out
+
+  mmon run merged/ --type bias --config analysis_config.json --baseline-constraints bias/analysis.json -o out
+
+  mmon run current.csv --type feature-attribution --model mymodel:predict --config analysis_config.json --baseline-constraints fa/analysis.json -o out
 """
 
-RUN_TYPES = ("data-quality",)
+RUN_TYPES = typed.TYPES
+
 
 
 def _feature_rows(result: Any) -> list[dict[str, Any]]:
@@ -73,7 +81,22 @@ def register(app: typer.Typer) -> None:
         baseline_constraints: Annotated[
             str | None, typer.Option("--baseline-constraints", help="The baseline's constraints.json (SageMaker's or mmon's).")
         ] = None,
-        run_type: Annotated[str, typer.Option("--type", help="Monitoring type: data-quality.")] = "data-quality",
+        run_type: typed.TypeOpt = "data-quality",
+        config: typed.ConfigOpt = None,
+        model: typed.ModelOpt = None,
+        problem_type: typed.ProblemTypeOpt = None,
+        inference_attribute: typed.InferenceOpt = None,
+        probability_attribute: typed.ProbabilityOpt = None,
+        probability_threshold: typed.ThresholdOpt = None,
+        ground_truth_attribute: typed.GroundTruthOpt = None,
+        positive_label: typed.PositiveOpt = None,
+        max_records: typed.MaxRecordsOpt = 1000,
+        timeout: typed.TimeoutOpt = 60.0,
+        seed: typed.SeedOpt = 0,
+        min_labelled: typed.MinLabelledOpt = 1,
+        ground_truth: Annotated[
+            str | None, typer.Option(help="Ground-truth folder (with --capture): merge labels into the window (model-quality, bias).")
+        ] = None,
         fmt: Format = None,
         header: Header = True,
         endpoint: Annotated[str | None, typer.Option(help="Endpoint name: the metrics' Endpoint dimension.")] = None,
@@ -124,8 +147,38 @@ def register(app: typer.Typer) -> None:
         from mmon.checks import CheckOptions, parse_disable, parse_drift_test
         from mmon.run import run_data_quality
 
-        if run_type not in RUN_TYPES:
-            raise InputError(f"--type {run_type!r}: expected one of {', '.join(RUN_TYPES)}")
+        typed.check_type(run_type)
+        if run_type != "data-quality":
+            store = Store(parse_storage_options(storage_option or []))
+            opts = typed.TypedOptions(
+                run_type, config, model, problem_type, inference_attribute, probability_attribute,
+                probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed, min_labelled,
+            )  # fmt: skip
+            if bool(data) == bool(capture):
+                raise InputError("give the current data as DATA... or as --capture (one of the two)")
+            execution = None
+            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress:
+                if scheduled_time:
+                    from mmon.scheduled import scheduled_typed_run
+
+                    execution, result = scheduled_typed_run(
+                        store, output, opts, baseline_constraints, baseline_statistics, scheduled_time,
+                        schedule_expression=schedule_expression, start_offset=start_offset, end_offset=end_offset,
+                        data=data, capture=capture, ground_truth=ground_truth, fmt=fmt, header=header,
+                        endpoint=endpoint, schedule=schedule, progress=progress,
+                    )  # fmt: skip
+                elif capture:
+                    raise InputError("--capture needs --scheduled-time (the window to monitor)")
+                else:
+                    result = typed.run_typed(
+                        store, data or [], output, opts, baseline_constraints, baseline_statistics, fmt, header,
+                        endpoint, schedule, metric_time, progress,
+                    )  # fmt: skip
+            for w in result.warnings:
+                warn(w, quiet)
+            typed.show(run_type, result, json_output, {"execution": execution} if execution else None)
+            n = len(result.violations)
+            raise typer.Exit(EXIT_VIOLATIONS if n and fail_on_violations else EXIT_OK)
         if not baseline_statistics or not baseline_constraints:
             raise InputError("a data-quality run needs --baseline-statistics and --baseline-constraints")
         options = CheckOptions(

@@ -1,0 +1,71 @@
+"""Clarify's ``analysis_config.json`` for explainability monitoring, and the analysis.json schema."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from mmon.errors import InputError, SchemaError
+from mmon.schemas import json_pointer
+from mmon.store import Store
+
+_HERE = Path(__file__).resolve().parent
+AGG_METHODS = ("mean_abs", "median", "mean_sq")
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator:
+    schema = json.loads((_HERE / name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _validate(doc: Any, schema: str, source: str) -> None:
+    error = best_match(_validator(schema).iter_errors(doc))
+    if error is not None:
+        raise SchemaError(f"{source}: {json_pointer(error.absolute_path)}: {error.message}")
+
+
+def parse_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+
+
+def validate_config(config: Any, source: str = "analysis_config") -> dict[str, Any]:
+    """Check a Clarify analysis config (``methods.shap`` required) and return it."""
+    if not isinstance(config, dict):
+        raise SchemaError(f"{source}: /: expected a JSON object")
+    _validate(config, "config_schema.json", source)
+    return config
+
+
+def load_config(store: Store, url: str) -> dict[str, Any]:
+    """Read and validate ``analysis_config.json`` from any store."""
+    return validate_config(parse_json(store.read_text(url), url), url)
+
+
+def validate_analysis(doc: Any, source: str) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise SchemaError(f"{source}: /: expected a JSON object")
+    _validate(doc, "analysis_schema.json", source)
+    return doc
+
+
+def load_analysis(store: Store, url: str) -> dict[str, Any]:
+    """Read a Clarify explainability ``analysis.json`` (a baseline's constraints)."""
+    return validate_analysis(parse_json(store.read_text(url), url), url)
+
+
+def shap_config(config: dict[str, Any]) -> dict[str, Any]:
+    return dict(config.get("methods", {}).get("shap", {}))
+
+
+def predictor_config(config: dict[str, Any]) -> dict[str, Any]:
+    return dict(config.get("predictor", {}) or {})
