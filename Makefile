@@ -21,6 +21,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	# smclarify (test-only reference for the bias metrics) pins an old s3fs: install it alone.
+	$(PY) -m pip install -q --no-deps smclarify==0.5 pyfunctional==1.5.0
+	$(PY) -m pip install -q dill tabulate
 	@touch $@
 
 test: venv

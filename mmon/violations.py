@@ -32,8 +32,13 @@ def read_violations(store: Store, report: str) -> tuple[str, list[Violation]]:
     doc = load_document(store, url, "constraint_violations")
     out = []
     for v in doc.get("violations", []):
-        # Model-quality and bias reports name a metric instead of a feature.
+        # Model-quality and bias reports name a metric instead of a feature; bias adds its facet,
+        # feature attribution its label.
         feature = v.get("feature_name") or v.get("metric_name") or ""
+        if "facet" in v:
+            feature = f"{feature} ({v['facet']}={v.get('facet_value', '')})"
+        elif "label" in v and v.get("constraint_check_type") == "feature_attribution_drift_check":
+            feature = f"{feature} (label {v['label']})"
         out.append(Violation(feature, v.get("constraint_check_type", ""), v.get("description", ""), v))
     return url, out
 
