@@ -1,13 +1,14 @@
 """A scheduled execution of ``mmon run``: window from the schedule, merge, check, report per hour.
 
-scheduled time + offsets -> window -> (capture-merge of the window's hour folders) -> data-quality
-run written under ``OUTPUT/yyyy/mm/dd/hh/`` -> execution record. Two hosts running the same hour
-cannot both publish: the execution lock (``mmon.schedule.executions``) is checked again just
-before the report is written, and the loser writes nothing.
+scheduled time + offsets -> window -> (capture-merge of the window's hour folders) -> the run of
+the monitoring type, written under ``OUTPUT/yyyy/mm/dd/hh/`` -> execution record. Two hosts
+running the same hour cannot both publish: the execution lock (``mmon.schedule.executions``) is
+checked again just before the report is written, and the loser writes nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mmon.baseline import Progress
@@ -20,6 +21,40 @@ from mmon.schedule.window import format_time, resolve_execution
 from mmon.store import Store, join
 
 MERGE_FOLDER = "merge"
+
+# (inputs, report folder, metric time, before_publish) -> a result with .violations and .outputs
+RunFn = Callable[[list[str], str, str, Callable[[], None]], Any]
+
+
+def _execute(
+    store: Store,
+    output: str,
+    scheduled_time: str,
+    schedule_expression: str | None,
+    start_offset: str | None,
+    end_offset: str | None,
+    schedule: str | None,
+    data: list[str] | None,
+    capture: str | None,
+    merge_options: dict[str, Any],
+    run: RunFn,
+) -> tuple[dict[str, Any], Any]:
+    ex = resolve_execution(scheduled_time, schedule_expression, start_offset, end_offset, output=output)
+    assert ex.report_prefix is not None
+    store.check_writable(output)
+    with begin_execution(
+        store, ex.report_prefix, ex.scheduled, (ex.start, ex.end), schedule=schedule_expression or schedule
+    ) as lock:
+        inputs = list(data or [])
+        if capture:
+            # SageMaker keeps the merged window under {output}/merge/...; so does mmon, per hour.
+            merged = join(output, MERGE_FOLDER, *ex.report_prefix[len(output) :].strip("/").split("/"))
+            capture_merge(store, capture, merged, Window(ex.start, ex.end), **merge_options)
+            inputs = [merged]
+        result = run(inputs, ex.report_prefix, format_time(ex.start), lock.verify)
+        n = len(result.violations)
+        finish_execution(lock, "CompletedWithViolations" if n else "Completed", n, outputs=list(result.outputs.values()))
+    return ex.as_dict(), result
 
 
 def scheduled_run(
@@ -41,31 +76,19 @@ def scheduled_run(
     postprocessor: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any], RunResult]:
-    ex = resolve_execution(scheduled_time, schedule_expression, start_offset, end_offset, output=output)
-    assert ex.report_prefix is not None
-    store.check_writable(output)
-    with begin_execution(
-        store, ex.report_prefix, ex.scheduled, (ex.start, ex.end), schedule=schedule_expression or schedule
-    ) as lock:
-        inputs = list(data or [])
-        if capture:
-            # SageMaker keeps the merged window under {output}/merge/...; so does mmon, per hour.
-            merged = join(output, MERGE_FOLDER, *ex.report_prefix[len(output) :].strip("/").split("/"))
-            capture_merge(
-                store, capture, merged, Window(ex.start, ex.end), header_from=baseline_statistics, fmt="parquet"
-            )
-            inputs = [merged]
-        result = run_data_quality(
-            store, inputs, baseline_statistics, baseline_constraints, ex.report_prefix, fmt=None if capture else fmt,
-            header=header, options=options, endpoint=endpoint, schedule=schedule,
-            metric_time=format_time(ex.start), postprocessor=postprocessor, progress=progress,
-            before_publish=lock.verify,
+    """A scheduled data-quality execution."""
+
+    def run(inputs: list[str], report: str, metric_time: str, before_publish: Callable[[], None]) -> RunResult:
+        return run_data_quality(
+            store, inputs, baseline_statistics, baseline_constraints, report, fmt=None if capture else fmt,
+            header=header, options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
+            postprocessor=postprocessor, progress=progress, before_publish=before_publish,
         )  # fmt: skip
-        n = len(result.violations)
-        finish_execution(
-            lock, "CompletedWithViolations" if n else "Completed", n, outputs=list(result.outputs.values())
-        )
-    return ex.as_dict(), result
+
+    merge = {"header_from": baseline_statistics, "fmt": "parquet"}
+    return _execute(
+        store, output, scheduled_time, schedule_expression, start_offset, end_offset, schedule, data, capture, merge, run
+    )
 
 
 def scheduled_typed_run(
@@ -90,24 +113,17 @@ def scheduled_typed_run(
     """A scheduled model-quality, bias or feature-attribution execution (same layout and lock)."""
     from mmon.cli.typed import run_typed
 
-    ex = resolve_execution(scheduled_time, schedule_expression, start_offset, end_offset, output=output)
-    assert ex.report_prefix is not None
-    store.check_writable(output)
-    with begin_execution(
-        store, ex.report_prefix, ex.scheduled, (ex.start, ex.end), schedule=schedule_expression or schedule
-    ) as lock:
-        inputs = list(data or [])
-        if capture:
-            merged = join(output, MERGE_FOLDER, *ex.report_prefix[len(output) :].strip("/").split("/"))
-            # Merged records (capture + groundTruthData) are what SageMaker's analyzers read.
-            capture_merge(store, capture, merged, Window(ex.start, ex.end), ground_truth=ground_truth, fmt="jsonl")
-            inputs = [merged]
-            fmt = None
+    def run(inputs: list[str], report: str, metric_time: str, before_publish: Callable[[], None]) -> Any:
+        # Model quality has no publish hook yet: it checks the lock only after writing.
         result = run_typed(
-            store, inputs, ex.report_prefix, options, baseline_constraints, baseline_statistics, fmt, header,
-            endpoint, schedule, format_time(ex.start), progress,
+            store, inputs, report, options, baseline_constraints, baseline_statistics, None if capture else fmt,
+            header, endpoint, schedule, metric_time, progress, before_publish,
         )  # fmt: skip
-        lock.verify()
-        n = len(result.violations)
-        finish_execution(lock, "CompletedWithViolations" if n else "Completed", n, outputs=list(result.outputs.values()))
-    return ex.as_dict(), result
+        before_publish()
+        return result
+
+    # Merged records (capture + groundTruthData) are what SageMaker's analyzers read.
+    merge = {"ground_truth": ground_truth, "fmt": "jsonl"}
+    return _execute(
+        store, output, scheduled_time, schedule_expression, start_offset, end_offset, schedule, data, capture, merge, run
+    )

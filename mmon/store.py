@@ -314,7 +314,8 @@ class Store:
         return unique
 
     # -- writing ------------------------------------------------------------------------------
-    def _stage_local(self, path: str, data: bytes) -> str:
+    def stage_local(self, path: str, data: bytes) -> str:
+        """Write ``data`` durably to a temporary file beside ``path``; return its name (caller renames)."""
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".mmon-", suffix=".tmp", dir=folder)
@@ -351,7 +352,7 @@ class Store:
                 try:
                     for url, data in items:
                         current = url
-                        staged.append((self._stage_local(local_path(url), data), local_path(url)))
+                        staged.append((self.stage_local(local_path(url), data), local_path(url)))
                 except BaseException:
                     for tmp, _ in staged:
                         _unlink_quietly(tmp)
@@ -363,7 +364,7 @@ class Store:
             for url, data in items[1:] + items[:1]:
                 current = url
                 if is_local(url):
-                    tmp = self._stage_local(local_path(url), data)
+                    tmp = self.stage_local(local_path(url), data)
                     os.replace(tmp, local_path(url))
                 else:
                     self.fs(url).pipe_file(url, data)

@@ -158,6 +158,7 @@ def run_typed(
     schedule: str | None,
     metric_time: str | None,
     progress: Any,
+    before_publish: Any = None,
 ) -> Any:
     cons = _need(constraints, "--baseline-constraints", o.run_type)
     if o.run_type == "model-quality":
@@ -173,7 +174,7 @@ def run_typed(
         config = load_analysis_config(store, _need(o.config, "--config", o.run_type))
         return run_bias(
             store, data, output, config, cons, _bias_options(o), fmt=fmt, header=header,
-            endpoint=endpoint, schedule=schedule, metric_time=metric_time,
+            endpoint=endpoint, schedule=schedule, metric_time=metric_time, before_publish=before_publish,
         )  # fmt: skip
     if o.run_type == "feature-attribution":
         from mmon.attribution import load_config, run_attribution
@@ -182,6 +183,7 @@ def run_typed(
         return run_attribution(
             store, data, output, _need(o.model, "--model", o.run_type), config, cons, _fa_options(o),
             fmt=fmt, header=header, endpoint=endpoint, schedule=schedule, metric_time=metric_time, progress=progress,
+            before_publish=before_publish,
         )  # fmt: skip
     raise InputError(f"--type {o.run_type!r} is not handled here")
 

@@ -41,7 +41,6 @@ import json
 import os
 import re
 import socket
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -124,14 +123,8 @@ def _create_exclusive(store: Store, url: str, data: bytes) -> bool | None:
     """Create ``url`` only if absent: True created, False it exists, None the store cannot tell."""
     if is_local(url):
         path = local_path(url)
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".mmon-", suffix=".tmp", dir=folder)
+        tmp = store.stage_local(path, data)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
             try:
                 os.link(tmp, path)  # atomic, and the lock is complete the moment it appears
                 return True
