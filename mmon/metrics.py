@@ -46,7 +46,8 @@ def _finite(x: Any) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _dimensions(endpoint: str | None, schedule: str | None) -> list[dict[str, str]]:
+def cloudwatch_dimensions(endpoint: str | None, schedule: str | None) -> list[dict[str, str]]:
+    """The ``Endpoint`` / ``MonitoringSchedule`` dimensions every monitor's records carry (§6)."""
     dims = []
     if endpoint:
         dims.append({"Name": "Endpoint", "Value": endpoint})
@@ -82,7 +83,7 @@ def cloudwatch_records(
     """The CloudWatch metric records of one run, per feature: data, non-null, baseline drift."""
     if not report.emit_metrics:
         return []
-    dims = _dimensions(endpoint, schedule)
+    dims = cloudwatch_dimensions(endpoint, schedule)
     numeric = _numeric_stats(current_statistics)
     records: list[dict[str, Any]] = []
 

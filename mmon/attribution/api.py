@@ -44,6 +44,7 @@ from mmon.capture import is_meta_column
 from mmon.documents import encode_document
 from mmon.errors import InputError
 from mmon.jsonfmt import java_double_str
+from mmon.metrics import cloudwatch_dimensions
 from mmon.readers import dataset_files, iter_batches
 from mmon.store import Store, join
 
@@ -590,11 +591,7 @@ def cloudwatch_records(
     analysis: dict[str, Any], endpoint: str | None, schedule: str | None, metric_time: str
 ) -> list[dict[str, Any]]:
     """§6: ``feature_{name}`` per label (ValueType GlobalShapValues) and ``expected_value`` (ExpectedValue)."""
-    base: list[dict[str, str]] = []
-    if endpoint:
-        base.append({"Name": "Endpoint", "Value": endpoint})
-    if schedule:
-        base.append({"Name": "MonitoringSchedule", "Value": schedule})
+    base = cloudwatch_dimensions(endpoint, schedule)
     records = []
     for label, entry in analysis["explanations"][METHOD].items():
 

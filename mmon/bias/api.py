@@ -24,6 +24,7 @@ from mmon.bias.config import selected_methods, validate_analysis_config
 from mmon.bias.data import DEFAULT_PROBABILITY_THRESHOLD, Locator, read_rows
 from mmon.bias.drift import STAGE_NAMES, STAGES, check_analysis, compare, metric_value, pinned_facets
 from mmon.documents import encode_document
+from mmon.metrics import cloudwatch_dimensions
 from mmon.store import Store, join
 
 ANALYSIS_FILE = "analysis.json"
@@ -207,12 +208,7 @@ def cloudwatch_records(
                         continue
                     if math.isinf(v):
                         v = math.copysign(CLOUDWATCH_INFINITY, v)
-                    dims = []
-                    if endpoint:
-                        dims.append({"Name": "Endpoint", "Value": endpoint})
-                    if schedule:
-                        dims.append({"Name": "MonitoringSchedule", "Value": schedule})
-                    dims += [
+                    dims = cloudwatch_dimensions(endpoint, schedule) + [
                         {"Name": "BiasStage", "Value": STAGE_NAMES[stage]},
                         {"Name": "Label", "Value": str(sec.get("label", ""))},
                         {"Name": "LabelValue", "Value": str(sec.get("label_value_or_threshold", ""))},

@@ -225,6 +225,8 @@ def prepare(
     validate_config(config)
     files = dataset_files(store, inputs, fmt, header)
     table = read_table(store, files, _attributes(config))
+    if not table.files:
+        raise InputError(f"{', '.join(inputs)}: no data file among the inputs")
     frame = table.frame
     warnings = list(table.warnings)
     if config.probability_attribute and config.problem_type != "BinaryClassification":
@@ -260,12 +262,19 @@ def prepare(
     with_label, usable = int(counts["labelled"]), int(counts["usable"])
     if rows - with_label:
         warnings.append(f"{rows - with_label} of {rows} predictions have no ground-truth label and are not evaluated")
-    if not files or not table.files:
-        raise InputError("no data file among the inputs")
     if with_label - usable:
         warnings.append(f"{with_label - usable} labelled rows have no prediction and are not evaluated")
     frame = frame.filter(pl.col("actual").is_not_null() & pl.col("predicted").is_not_null())
-    keep = ["actual", "predicted"] + (["score"] if binary and "score" in frame.columns else [])
+    keep: list[pl.Expr] = [pl.col("actual"), pl.col("predicted")]
+    if config.problem_type != "Regression":
+        # Classes as an Enum: 4 bytes a row instead of a string, the same comparisons and texts.
+        classes = set(frame["actual"].unique().to_list()) | set(frame["predicted"].unique().to_list())
+        if positive:
+            classes.add(positive)
+        enum = pl.Enum(compute.sort_classes(classes))
+        keep = [pl.col("actual").cast(enum), pl.col("predicted").cast(enum)]
+    if binary and "score" in frame.columns:
+        keep.append(pl.col("score"))
     frame = frame.select(keep)
     if binary and "score" in frame.columns:
         missing = frame["score"].null_count()

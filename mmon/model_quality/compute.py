@@ -114,10 +114,11 @@ def _curves(work: pl.DataFrame, n_samples: int) -> dict[str, Any]:
     end[:-1] = s[1:] != s[:-1]
     del s
     y = scored["y"].to_numpy()
-    small = np.int32 if y.size < 2**31 else np.int64
-    tp = np.cumsum(y, dtype=small)[end].astype(np.int64)
-    fp = (np.flatnonzero(end) + 1) - tp  # rows up to each group's end, minus the positives
-    del end
+    small = np.int32 if y.size < 2**31 - 1 else np.int64
+    tp = np.cumsum(y, dtype=small)[end]
+    fp = np.flatnonzero(end).astype(small)
+    np.add(fp, 1, out=fp)  # rows up to each group's end ...
+    np.subtract(fp, tp, out=fp)  # ... minus the positives
     both = tp.size > 0 and tp[-1] > 0 and fp[-1] > 0
     x, t = F.roc_curve(tp, fp)
     auc = F.area_under_curve(x, t) if both else math.nan
@@ -129,14 +130,11 @@ def _curves(work: pl.DataFrame, n_samples: int) -> dict[str, Any]:
     del r, p
     aucs, auprcs = [auc], [au_prc]
     if n_samples:
-        end = np.ones(y.size, dtype=bool)
-        sc = scored["score"].to_numpy()
-        end[:-1] = sc[1:] != sc[:-1]
-        del sc
         for k in range(n_samples):
             w = scored[f"w{k + 1}"].to_numpy()
-            ktp = np.cumsum(y & w, dtype=small)[end].astype(np.int64)
-            kfp = np.cumsum(w, dtype=small)[end].astype(np.int64) - ktp
+            ktp = np.cumsum(y & w, dtype=small)[end]
+            kfp = np.cumsum(w, dtype=small)[end]
+            np.subtract(kfp, ktp, out=kfp)
             ok = ktp.size > 0 and ktp[-1] > 0 and kfp[-1] > 0
             aucs.append(F.area_under_roc_counts(ktp, kfp))
             auprcs.append(F.area_under_curve(*F.precision_recall_curve(ktp, kfp)) if ok else math.nan)
@@ -224,20 +222,25 @@ def multiclass_metrics(frame: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
     n = frame.height
     masks = sample_masks(n, seed)
     with_sd = masks is not None
-    classes = sort_classes(set(frame["actual"].unique().to_list()) | set(frame["predicted"].unique().to_list()))
+    enum = frame.schema["actual"]
+    if isinstance(enum, pl.Enum) and frame.schema["predicted"] == enum:
+        classes = enum.categories.to_list()  # already the sorted classes of both columns
+    else:
+        classes = sort_classes(set(frame["actual"].unique().to_list()) | set(frame["predicted"].unique().to_list()))
     if len(classes) > MAX_CLASSES:
         raise InputError(
             f"MulticlassClassification: {len(classes)} distinct classes (more than {MAX_CLASSES}); "
             "is the label a number (use --problem-type Regression) or an ID column?"
         )
-    codes = {c: i for i, c in enumerate(classes)}
-    work = _with_masks(
-        frame.select(
-            a=pl.col("actual").replace_strict(codes, return_dtype=pl.UInt32),
-            p=pl.col("predicted").replace_strict(codes, return_dtype=pl.UInt32),
-        ),
-        masks,
-    )
+    if isinstance(enum, pl.Enum):
+        code_cols = [pl.col("actual").to_physical().alias("a"), pl.col("predicted").to_physical().alias("p")]
+    else:
+        codes = {c: i for i, c in enumerate(classes)}
+        code_cols = [
+            pl.col("actual").replace_strict(codes, return_dtype=pl.UInt32).alias("a"),
+            pl.col("predicted").replace_strict(codes, return_dtype=pl.UInt32).alias("p"),
+        ]
+    work = _with_masks(frame.select(code_cols), masks)
     aggs = [pl.len().alias("n0")] + [pl.col(f"w{k + 1}").sum().alias(f"n{k + 1}") for k in range(len(masks or []))]
     grouped = work.group_by("a", "p").agg(aggs)
     n_sets = 1 + len(masks or [])

@@ -23,8 +23,11 @@ Two kinds of input, told apart per file:
   like SageMaker's analyzer does; a record without ``groundTruthData`` is an unlabelled
   prediction.
 
-Everything is vectorised with polars: a file becomes three columns -- ``actual``, ``predicted``,
-``score`` -- in canonical form (:func:`class_text` for class labels, ``Float64`` for numbers).
+Everything is vectorised with polars: only the three wanted columns of a file are read (raw),
+then made canonical -- ``actual``, ``predicted`` as :func:`class_text` for class labels (computed
+once per distinct text) or ``Float64``, ``score`` as ``Float64`` -- with fast paths for the usual
+data (a plain cast first; trimming, missing-value spellings and per-class lists only when some
+value needs them).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import json
 import os
 import posixpath
 import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -239,65 +244,88 @@ def _column(schema: pl.Schema, attr: str, what: str, url: str) -> str:
     raise InputError(f"{url}: no column {attr!r} for --{what}-attribute (columns: {shown})")
 
 
-def _flat_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.DataFrame, list[str]]:
+def _flat_frame(store: Store, f: DatasetFile, attrs: Attributes) -> pl.DataFrame:
+    """The raw ``actual`` / ``predicted`` / ``score`` columns of a flat table (only those are read)."""
     lf = _scan_flat(store, f)
     schema = lf.collect_schema()
-    exprs: list[pl.Expr] = []
-    bad: list[pl.Expr] = []
-    raw: dict[str, pl.Expr] = {}
+    cols: list[pl.Expr] = []
+    for name, attr, what in (
+        ("actual", attrs.ground_truth, "ground-truth"),
+        ("predicted", attrs.inference, "inference"),
+        ("score", attrs.probability, "probability"),
+    ):
+        if attr:
+            cols.append(pl.col(_column(schema, attr, what, f.url)).alias(name))
+    return lf.select(cols).collect() if cols else pl.DataFrame()
 
-    def keep_raw(name: str, col: str) -> None:
-        if schema[col] == pl.String:
-            raw[name] = pl.col(col)
 
-    if attrs.ground_truth:
-        col = _column(schema, attrs.ground_truth, "ground-truth", f.url)
-        exprs.append(_value(pl.col(col), schema[col], attrs, "actual", bad))
-        keep_raw("actual", col)
-    else:
-        exprs.append(pl.lit(None, dtype=pl.Float64 if attrs.numeric else pl.String).alias("actual"))
-    if attrs.inference:
-        col = _column(schema, attrs.inference, "inference", f.url)
-        exprs.append(_value(pl.col(col), schema[col], attrs, "predicted", bad))
-        keep_raw("predicted", col)
-    else:
-        exprs.append(pl.lit(None, dtype=pl.Float64 if attrs.numeric else pl.String).alias("predicted"))
+# -- canonical columns, with fast paths for the usual data ------------------------------------------
+
+# Class columns with at most this many distinct texts are canonicalised per distinct value.
+_MAP_UNIQUE_LIMIT = 100_000
+
+
+def canonical_classes(s: pl.Series) -> pl.Series:
+    """:func:`class_text` of a whole column; for text columns computed once per distinct value."""
+    if s.dtype == pl.String:
+        uniq = s.unique()
+        if uniq.len() <= _MAP_UNIQUE_LIMIT:
+            canon = pl.DataFrame({"u": uniq}).select(class_text(pl.col("u"), pl.String()).alias("u"))["u"]
+            if canon.equals(uniq, check_names=False, null_equal=True):
+                return s  # already canonical
+            return s.replace_strict(uniq, canon, return_dtype=pl.String)
+    return pl.DataFrame({"v": s}).select(class_text(pl.col("v"), s.dtype).alias("v"))["v"]
+
+
+def _numbers(s: pl.Series, what: str, url: str) -> pl.Series:
+    """Float64 values of a column; unreadable text is an input error naming examples."""
+    if s.dtype == pl.String:
+        fast = s.cast(pl.Float64, strict=False)
+        if (fast.is_null() & s.is_not_null()).any():  # spaces, "NaN" spellings or bad text
+            value, flag = number_value(pl.col("v"), pl.String())
+            out = pl.DataFrame({"v": s}).select(value.alias("v"), flag.alias("bad"))
+            bad = out["bad"]
+            if bad.any():
+                examples = s.filter(bad).head(_MAX_EXAMPLES).to_list()
+                shown = ", ".join(repr(x) for x in examples)
+                raise InputError(f"{url}: {int(bad.sum())} {what} value(s) are not numbers (e.g. {shown})")
+            return out["v"]
+        return fast.fill_nan(None)
+    value, _bad = number_value(pl.col("v"), s.dtype)
+    return pl.DataFrame({"v": s}).select(value.alias("v"))["v"]
+
+
+def _probabilities(s: pl.Series, index: int, url: str) -> pl.Series:
+    """A probability column: numbers, or element ``index`` of per-class lists (list values or
+    the text ``[0.1, 0.9]``)."""
+    if isinstance(s.dtype, (pl.List, pl.Array)) or (s.dtype == pl.String and s.str.contains("[", literal=True).any()):
+        value, bad = probability_value(pl.col("v"), s.dtype, index)
+        out = pl.DataFrame({"v": s}).select(value.alias("v"), bad.alias("bad"))
+        if out["bad"].any():
+            examples = ", ".join(repr(x) for x in s.filter(out["bad"]).head(_MAX_EXAMPLES).to_list())
+            raise InputError(f"{url}: {int(out['bad'].sum())} probability value(s) are not numbers (e.g. {examples})")
+        return out["v"]
+    return _numbers(s, "probability", url)
+
+
+def _canonical(raw: pl.DataFrame, attrs: Attributes, url: str) -> pl.DataFrame:
+    """``actual``, ``predicted`` (classes as text, or Float64) and ``score`` (Float64) of a file."""
+    kind = pl.Float64 if attrs.numeric else pl.String
+    out: dict[str, pl.Series] = {}
+    for name, what in (("actual", "label"), ("predicted", "prediction")):
+        if name not in raw.columns:
+            out[name] = pl.repeat(None, raw.height, dtype=kind, eager=True).alias(name)
+        elif attrs.numeric:
+            out[name] = _numbers(raw[name], what, url).alias(name)
+        else:
+            out[name] = canonical_classes(raw[name]).alias(name)
     if attrs.probability:
-        col = _column(schema, attrs.probability, "probability", f.url)
-        v, flag = probability_value(pl.col(col), schema[col], attrs.probability_index)
-        exprs.append(v.alias("score"))
-        bad.append(flag.alias("bad_score"))
-        keep_raw("score", col)
-    return _collect(lf, exprs, bad, f.url, raw)
-
-
-def _value(expr: pl.Expr, dtype: pl.DataType, attrs: Attributes, name: str, bad: list[pl.Expr]) -> pl.Expr:
-    if attrs.numeric:
-        v, flag = number_value(expr, dtype)
-        bad.append(flag.alias(f"bad_{name}"))
-        return v.alias(name)
-    return class_text(expr, dtype).alias(name)
-
-
-def _collect(
-    lf: pl.LazyFrame, exprs: list[pl.Expr], bad: list[pl.Expr], url: str, raw_cols: dict[str, pl.Expr]
-) -> tuple[pl.DataFrame, list[str]]:
-    """Evaluate the value expressions; unreadable numbers are an input error with examples (the
-    examples are looked up again only then, so the raw text is not kept in memory)."""
-    df = lf.select(*exprs, *bad).collect()
-    for flag_expr in bad:
-        flag = flag_expr.meta.output_name()
-        count = int(df[flag].sum())
-        if not count:
-            continue
-        what = flag[4:]
-        examples: list[object] = []
-        if what in raw_cols:
-            examples = lf.select(raw_cols[what].alias("raw"), flag_expr).filter(pl.col(flag)).head(_MAX_EXAMPLES).collect()["raw"].to_list()
-        shown = f" (e.g. {', '.join(repr(x) for x in examples)})" if examples else ""
-        label = {"actual": "label", "predicted": "prediction", "score": "probability"}[what]
-        raise InputError(f"{url}: {count} {label} value(s) are not numbers{shown}")
-    return df.select([c for c in df.columns if not c.startswith("bad_")]), []
+        out["score"] = (
+            _probabilities(raw["score"], attrs.probability_index, url).alias("score")
+            if "score" in raw.columns
+            else pl.repeat(None, raw.height, dtype=pl.Float64, eager=True).alias("score")
+        )
+    return pl.DataFrame(out)
 
 
 def _json_path(attr: str) -> str:
@@ -317,41 +345,39 @@ class _Kinds:
 
 
 def _kinds(raw: pl.DataFrame, side: str) -> _Kinds:
-    enc = raw[f"{side}_enc"].str.to_uppercase()
-    ctype = raw[f"{side}_ctype"].fill_null("").str.to_lowercase()
-    b64 = enc == "BASE64"
-    json_like = (enc == "JSON") | (b64 & ctype.str.contains("json"))
+    enc = raw[f"{side}_enc"].cast(pl.String)
+    b64 = (enc == "BASE64").fill_null(False)
+    json_like = ((enc == "JSON") | (b64 & raw[f"{side}_json"])).fill_null(False)
     return _Kinds(
-        csv=bool((~json_like.fill_null(False)).any()),
-        json=bool(json_like.fill_null(False).any()),
-        base64=bool(b64.fill_null(False).any()),
-        multiline=bool(raw[f"{side}_data"].str.contains("\n", literal=True).fill_null(False).any()) or bool(b64.fill_null(False).any()),
+        csv=bool((~json_like).any()),
+        json=bool(json_like.any()),
+        base64=bool(b64.any()),
+        multiline=bool(b64.any()) or bool(raw[f"{side}_data"].str.contains("\n", literal=True).fill_null(False).any()),
     )
 
 
 def _payload(side: str, k: _Kinds) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(first row of the decoded payload text, is-JSON flag, has-more-rows flag) of one side."""
     data = pl.col(f"{side}_data")
-    enc = pl.col(f"{side}_enc").str.to_uppercase()
-    ctype = pl.col(f"{side}_ctype").fill_null("").str.to_lowercase()
+    enc = pl.col(f"{side}_enc").cast(pl.String)
     text = data
     if k.base64:
         text = pl.when(enc == "BASE64").then(data.str.decode("base64", strict=False).cast(pl.String)).otherwise(data)
-    text = text.str.strip_chars()
     if k.json and k.csv:
-        is_json = ((enc == "JSON") | ((enc == "BASE64") & ctype.str.contains("json"))).fill_null(False)
+        is_json = ((enc == "JSON") | ((enc == "BASE64") & pl.col(f"{side}_json"))).fill_null(False)
     else:
         is_json = pl.lit(k.json)
     if not k.multiline:
         return text, is_json, pl.lit(False)
     # JSON documents may span lines; only CSV / JSON Lines payloads are cut at the first row.
-    whole = is_json & ~ctype.str.contains("jsonlines")
-    first = pl.when(whole).then(text).otherwise(text.str.split("\n").list.first().str.strip_chars())
+    text = text.str.strip_chars()
+    whole = is_json & ~pl.col(f"{side}_jsonlines")
+    first = pl.when(whole).then(text).otherwise(text.str.split("\n").list.first())
     more = pl.when(whole).then(False).otherwise(text.str.contains("\n", literal=True)).fill_null(False)
     return first, is_json, more
 
 
-def _field(text: pl.Expr, is_json: pl.Expr, k: _Kinds, attr: str | None) -> pl.Expr:
+def _field(text: pl.Expr, is_json: pl.Expr, k: _Kinds, attr: str | None, has_comma: bool) -> pl.Expr:
     """The attribute's value in a payload, as text (null when absent)."""
     none = pl.lit(None, dtype=pl.String)
     if attr is None or attr == "":
@@ -359,12 +385,15 @@ def _field(text: pl.Expr, is_json: pl.Expr, k: _Kinds, attr: str | None) -> pl.E
         csv_value, json_value = text, text.str.json_path_match("$")
     elif _INDEX.match(attr):
         i = int(attr)
-        csv_value = text.str.split(",").list.get(i, null_on_oob=True).str.strip_chars().str.strip_chars('"')
+        if i == 0 and not has_comma:
+            csv_value = text  # one field per payload (a CSV endpoint returning one number)
+        else:
+            csv_value = text.str.split(",").list.get(i, null_on_oob=True).str.strip_chars().str.strip_chars('"')
         json_value = text.str.json_path_match(f"$[{i}]")
         if i == 0:  # a JSON scalar is its own first field
             json_value = pl.coalesce(json_value, text.str.json_path_match("$"))
     else:
-        # A name: a JSON path; in a CSV payload there are no names (the whole text for labels).
+        # A name: a JSON path; in a CSV payload there are no names.
         csv_value, json_value = none, text.str.json_path_match(_json_path(attr))
     if not k.json:
         return csv_value
@@ -373,59 +402,101 @@ def _field(text: pl.Expr, is_json: pl.Expr, k: _Kinds, attr: str | None) -> pl.E
     return pl.when(is_json).then(json_value).otherwise(csv_value)
 
 
-def _merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.DataFrame, list[str]]:
-    src, so = _source(store, f.url)
+def _side_columns(side: pl.Expr, prefix: str) -> list[pl.Expr]:
+    """Encoding (upper case, categorical) and content-type flags of one side: small columns."""
+    ctype = side.struct.field("observedContentType").fill_null("").str.to_lowercase()
+    return [
+        side.struct.field("encoding").str.to_uppercase().cast(pl.Categorical).alias(f"{prefix}_enc"),
+        ctype.str.contains("json", literal=True).alias(f"{prefix}_json"),
+        ctype.str.contains("jsonlines", literal=True).alias(f"{prefix}_jsonlines"),
+    ]
+
+
+# Merged JSON Lines are parsed in blocks of about this many bytes (cut at line ends), two at a
+# time: memory stays bounded by a few blocks instead of the whole file (polars' own scan of a
+# JSON Lines file holds all of it).
+MERGED_BLOCK_BYTES = 64 << 20
+
+
+def _line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
+    """The file's bytes in blocks of whole lines (about ``size`` bytes each)."""
+    with store.open(url, "rb") as fh:
+        stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
+        rest = b""
+        while True:
+            buf = stream.read(size)
+            if not buf:
+                break
+            buf = rest + buf
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:  # one line longer than the block: keep reading
+                rest = buf
+                continue
+            rest = buf[cut:]
+            yield buf[:cut]
+        if rest.strip():
+            yield rest
+
+
+def _parse_block(block: bytes) -> pl.DataFrame:
     out = pl.col("captureData").struct.field("endpointOutput")
     gt = pl.col("groundTruthData")
-    try:
-        raw = (
-            pl.scan_ndjson(src, schema=MERGED_SCHEMA, storage_options=so)  # type: ignore[arg-type]
-            .filter(pl.col("eventMetadata").struct.field("invocationSource").fill_null("") != "ShadowExperiment")
-            .select(
-                out.struct.field("data").alias("o_data"),
-                out.struct.field("encoding").alias("o_enc"),
-                out.struct.field("observedContentType").alias("o_ctype"),
-                gt.struct.field("data").alias("g_data"),
-                gt.struct.field("encoding").alias("g_enc"),
-                gt.struct.field("observedContentType").alias("g_ctype"),
-            )
-            .collect()
+    return (
+        pl.read_ndjson(io.BytesIO(block), schema=MERGED_SCHEMA)
+        .lazy()
+        .filter(pl.col("eventMetadata").struct.field("invocationSource").fill_null("") != "ShadowExperiment")
+        .select(
+            out.struct.field("data").alias("o_data"),
+            *_side_columns(out, "o"),
+            gt.struct.field("data").alias("g_data"),
+            *_side_columns(gt, "g"),
         )
+        .collect()
+    )
+
+
+def _merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.DataFrame, list[str]]:
+    """The raw ``actual`` / ``predicted`` / ``score`` texts of merged records."""
+    frames: list[pl.DataFrame] = []
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: list[Future[pl.DataFrame]] = []
+            for block in _line_blocks(store, f.url, MERGED_BLOCK_BYTES):
+                pending.append(pool.submit(_parse_block, block))
+                if len(pending) >= 2:
+                    frames.append(pending.pop(0).result())
+            frames.extend(p.result() for p in pending)
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{f.url}: cannot read: {exc}") from exc
+    raw = pl.concat(frames) if frames else _parse_block(b"")
     ok, gk = _kinds(raw, "o"), _kinds(raw, "g")
+    o_comma = bool(raw["o_data"].str.contains(",", literal=True).any())
+    g_comma = bool(raw["g_data"].str.contains(",", literal=True).any())
     out_text, out_json, out_more = _payload("o", ok)
     gt_text, gt_json, gt_more = _payload("g", gk)
     if attrs.ground_truth and not _INDEX.match(attrs.ground_truth):
         # A name: a JSON path in JSON labels (else the JSON scalar); CSV labels are the whole payload.
-        by_name = _field(gt_text, gt_json, gk, attrs.ground_truth)
-        label = _field(gt_text, gt_json, gk, None)
-        label = pl.coalesce(by_name, label) if gk.json else label
+        label = _field(gt_text, gt_json, gk, None, g_comma)
+        if gk.json:
+            label = pl.coalesce(_field(gt_text, gt_json, gk, attrs.ground_truth, g_comma), label)
     else:
-        label = _field(gt_text, gt_json, gk, attrs.ground_truth)
-    exprs: list[pl.Expr] = []
-    bad: list[pl.Expr] = []
-    raw_cols: dict[str, pl.Expr] = {"actual": label}
-    exprs.append(_value(label, pl.String(), attrs, "actual", bad))
+        label = _field(gt_text, gt_json, gk, attrs.ground_truth, g_comma)
+    named: dict[str, pl.Expr] = {"actual": label}
     if attrs.inference:
         _check_attr(attrs.inference, "inference")
-        pred = _field(out_text, out_json, ok, attrs.inference)
-        exprs.append(_value(pred, pl.String(), attrs, "predicted", bad))
-        raw_cols["predicted"] = pred
-    else:
-        exprs.append(pl.lit(None, dtype=pl.Float64 if attrs.numeric else pl.String).alias("predicted"))
+        named["predicted"] = _field(out_text, out_json, ok, attrs.inference, o_comma)
     if attrs.probability:
         _check_attr(attrs.probability, "probability")
-        prob = _field(out_text, out_json, ok, attrs.probability)
-        v, flag = probability_value(prob, pl.String(), attrs.probability_index)
-        exprs.append(v.alias("score"))
-        bad.append(flag.alias("bad_score"))
-        raw_cols["score"] = prob
-    exprs.append((out_more | gt_more).alias("more"))
+        named["score"] = _field(out_text, out_json, ok, attrs.probability, o_comma)
+    named["more"] = out_more | gt_more
     try:
-        df, warnings = _collect(raw.lazy(), exprs, bad, f.url, raw_cols)
+        # Lazy, so that a field wanted twice (the same attribute) is computed once.
+        df = raw.lazy().select(**named).collect()
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+    warnings = []
     multi = int(df["more"].sum())
     if multi:
         warnings.append(f"{f.url}: {multi} record(s) hold several rows; only the first row of each is used")
@@ -483,9 +554,10 @@ def read_table(store: Store, files: list[DatasetFile], attrs: Attributes) -> Tab
         try:
             if f.format in ("jsonl", "json") and is_merged_record(_first_record(store, f.url)):
                 merged += 1
-                df, w = _merged_frame(store, f, attrs)
+                raw, w = _merged_frame(store, f, attrs)
             else:
-                df, w = _flat_frame(store, f, attrs)
+                raw, w = _flat_frame(store, f, attrs), []
+            df = _canonical(raw, attrs, f.url)
         except MmonError:
             raise
         except pl.exceptions.NoDataError as exc:

@@ -230,7 +230,7 @@ def weighted_f_beta(cm: ArrayLike, beta: float) -> ArrayLike:
 def score_groups(
     score: pl.Series, positive: pl.Series, weights: pl.Series | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative (TP, FP) counts after each distinct score, scores descending (one sort).
+    """Cumulative (TP, FP) counts (int64) after each distinct score, scores descending (one sort).
 
     ``positive`` is the boolean "actual class is the positive class"; ``weights`` an optional
     boolean row filter (a sample). Spark ``BinaryClassificationMetrics`` builds its curves from
@@ -249,7 +249,7 @@ def score_groups(
         tp=pl.col("y").cast(pl.Int64).cum_sum().filter(end),
         fp=(~pl.col("y")).cast(pl.Int64).cum_sum().filter(end),
     )
-    return out["tp"].to_numpy().astype(np.float64), out["fp"].to_numpy().astype(np.float64)
+    return out["tp"].to_numpy(), out["fp"].to_numpy()
 
 
 def roc_curve(tp_cum: np.ndarray, fp_cum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -310,12 +310,18 @@ def area_under_curve(x: np.ndarray, y: np.ndarray) -> float:
     ya = np.asarray(y, dtype=np.float64)
     if xa.size < 2:
         return 0.0
-    terms = np.subtract(xa[1:], xa[:-1])  # (x2 − x1) · (y2 + y1) / 2.0, Spark's operation order
-    widths = np.add(ya[1:], ya[:-1])
-    np.multiply(terms, widths, out=terms)
-    del widths
-    np.divide(terms, 2.0, out=terms)
-    return float(np.cumsum(terms, out=terms)[-1])
+    total = 0.0
+    step = 1 << 20  # blocks keep the temporaries small; the sum stays strictly left to right
+    for lo in range(0, xa.size - 1, step):
+        hi = min(lo + step, xa.size - 1)
+        terms = np.empty(hi - lo + 1, dtype=np.float64)
+        terms[0] = total
+        seg = terms[1:]
+        np.subtract(xa[lo + 1 : hi + 1], xa[lo:hi], out=seg)  # (x2 − x1) · (y2 + y1) / 2.0,
+        np.multiply(seg, ya[lo + 1 : hi + 1] + ya[lo:hi], out=seg)  # Spark's operation order
+        np.divide(seg, 2.0, out=seg)
+        total = float(np.cumsum(terms, out=terms)[-1])
+    return total
 
 
 def area_under_roc_counts(tp_cum: np.ndarray, fp_cum: np.ndarray) -> float:
@@ -327,13 +333,15 @@ def area_under_roc_counts(tp_cum: np.ndarray, fp_cum: np.ndarray) -> float:
     behind ``standard_deviation``; the reported ``auc`` uses Spark's floating-point order
     (:func:`area_under_curve`), which can differ in the last bits. NaN with one class only.
     """
-    tp = np.asarray(tp_cum, dtype=np.int64)
-    fp = np.asarray(fp_cum, dtype=np.int64)
+    tp = np.asarray(tp_cum)
+    fp = np.asarray(fp_cum)
+    if tp.dtype.kind == "f" or fp.dtype.kind == "f":
+        tp, fp = tp.astype(np.int64), fp.astype(np.int64)
     if tp.size == 0 or tp[-1] == 0 or fp[-1] == 0:
         return math.nan
     # Σ_g neg_g·(TP_{g−1} + TP_g), the first group (TP_{−1} = 0) apart; < 2·P·N, far below 2^63.
-    neg = np.subtract(fp[1:], fp[:-1])
-    both = np.add(tp[:-1], tp[1:])
+    neg = np.subtract(fp[1:], fp[:-1], dtype=np.int64)
+    both = np.add(tp[:-1], tp[1:], dtype=np.int64)
     total = int(fp[0]) * int(tp[0]) + int(np.dot(neg, both))
     return total / (2 * int(tp[-1]) * int(fp[-1]))
 

@@ -23,20 +23,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mmon.metrics import cloudwatch_dimensions
 from mmon.model_quality.constraints import SECTIONS
 
 
 def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _dimensions(endpoint: str | None, schedule: str | None) -> list[dict[str, str]]:
-    dims = []
-    if endpoint:
-        dims.append({"Name": "Endpoint", "Value": endpoint})
-    if schedule:
-        dims.append({"Name": "MonitoringSchedule", "Value": schedule})
-    return dims
 
 
 def scalar_metrics(statistics: dict[str, Any], problem_type: str) -> list[tuple[str, dict[str, Any]]]:
@@ -53,7 +45,7 @@ def cloudwatch_records(
     metric_time: str,
 ) -> list[dict[str, Any]]:
     """One CloudWatch datum per finite scalar metric of the run's statistics."""
-    dims = _dimensions(endpoint, schedule)
+    dims = cloudwatch_dimensions(endpoint, schedule)
     return [
         {"MetricName": name, "Timestamp": metric_time, "Dimensions": [dict(d) for d in dims], "Value": float(m["value"])}
         for name, m in scalar_metrics(statistics, problem_type)
