@@ -28,6 +28,7 @@ $(VENV)/.installed: pyproject.toml
 
 test: venv
 	$(PY) -m ruff check mmon tests $(wildcard bench)
+	$(PY) -m mypy mmon
 	$(PY) -m pytest -q
 
 lint: venv
