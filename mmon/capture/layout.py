@@ -77,8 +77,11 @@ def capture_roots(store: Store, uri: str) -> list[str]:
     return roots or [uri]
 
 
-def _list_files(store: Store, folder: str) -> list[str]:
-    """Data files directly in (or below) one hour folder, sorted; [] when the folder is absent."""
+def _list_files(store: Store, folder: str, suffixes: tuple[str, ...] | None = CAPTURE_SUFFIXES) -> list[str]:
+    """Data files directly in (or below) one hour folder, sorted; [] when the folder is absent.
+
+    ``suffixes=None`` keeps every (non-hidden) file: batch-transform manifests have no fixed suffix.
+    """
     try:
         if is_local(folder):
             root = local_path(folder)
@@ -102,7 +105,7 @@ def _list_files(store: Store, folder: str) -> list[str]:
         raise store._storage_error(folder, "list", exc) from exc
     return sorted(
         p for p in out
-        if not _basename(p).startswith((".", "_")) and p.lower().endswith(CAPTURE_SUFFIXES)
+        if not _basename(p).startswith((".", "_")) and (suffixes is None or p.lower().endswith(suffixes))
     )  # fmt: skip
 
 
@@ -112,7 +115,9 @@ def hour_folders(roots: Iterable[str], hours: Iterable[datetime]) -> list[str]:
     return [join(root, *hour_folder(h).split("/")) for root in roots for h in hours]
 
 
-def list_window_files(store: Store, folders: list[str], workers: int = 16) -> list[str]:
+def list_window_files(
+    store: Store, folders: list[str], workers: int = 16, suffixes: tuple[str, ...] | None = CAPTURE_SUFFIXES
+) -> list[str]:
     """Every data file of the given hour folders, in folder order then file-name order.
 
     File names start with the minute/second/millisecond of their first record, so this order is
@@ -121,5 +126,8 @@ def list_window_files(store: Store, folders: list[str], workers: int = 16) -> li
     if not folders:
         return []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(folders)))) as pool:
-        per_folder = list(pool.map(lambda f: _list_files(store, f), folders))
+        if suffixes == CAPTURE_SUFFIXES:
+            per_folder = list(pool.map(lambda f: _list_files(store, f), folders))
+        else:
+            per_folder = list(pool.map(lambda f: _list_files(store, f, suffixes), folders))
     return [f for files in per_folder for f in files]

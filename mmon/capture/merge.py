@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from mmon.capture import layout
+from mmon.capture import batch, layout
 from mmon.capture.payload import flatten, label_rows
 from mmon.capture.preprocess import Preprocessor, PreprocessorError, load_preprocessor
 from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch, parse_ground_truth
@@ -271,6 +271,10 @@ def capture_merge(
         output_kind=kind, capture_lookbehind=capture_lookbehind, ground_truth_lookahead=ground_truth_lookahead,
     )  # fmt: skip
     store.check_writable(output)
+    is_batch = batch.is_batch_capture(store, capture)
+    if is_batch and kind != "flat":
+        raise InputError(f"{capture} is a batch-transform capture: only the flat table is supported "
+                         "(no --preprocessor; with --ground-truth add --flat)")  # fmt: skip
     names = header_names(store, header_from) if header_from else None
     pre = load_preprocessor(store, preprocessor) if preprocessor else None
 
@@ -278,6 +282,11 @@ def capture_merge(
     labels = None
     if ground_truth is not None:
         labels = _read_labels(store, ground_truth, window, ground_truth_lookahead, summary, strict, workers)
+
+    if is_batch:
+        state = _State(summary, [], pl.Series("event_id", [], pl.String))
+        batch.merge_batch(store, capture, window, state, labels, strict, capture_lookbehind, workers, progress)
+        return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute, output)
 
     roots = layout.capture_roots(store, capture)
     folders = layout.hour_folders(roots, window.hours(before=capture_lookbehind))
@@ -337,6 +346,22 @@ def capture_merge(
     if pending:
         _process_chunk(pl.concat(pending), state, labels, pre, preprocessor_errors, strict, kind)
 
+    return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute, output)
+
+
+def _write(
+    store: Store,
+    state: _State,
+    labels: pl.DataFrame | None,
+    names: list[str] | None,
+    kind: str,
+    fmt: str,
+    inference_attribute: str | None,
+    probability_attribute: str | None,
+    output: str,
+) -> MergeSummary:
+    summary = state.summary
+    out_url = summary.output
     data = _finish(state, labels, names, kind, fmt, inference_attribute, probability_attribute)
     summary_bytes = (json.dumps(summary.to_dict(), indent=2) + "\n").encode("utf-8")
     # The summary completes a run: written last on object stores (write_many writes the first key last).

@@ -69,7 +69,7 @@ def _table(s: MergeSummary) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("capture-merge", help=HELP, epilog=EXIT_CODES_HELP)
     def capture_merge_cmd(
-        capture: Annotated[str, typer.Option("--capture", help="Capture folder: {prefix}/{endpoint}/{variant}.", metavar="CAPTURE_URI")],
+        capture: Annotated[str, typer.Option("--capture", help="Capture folder: {prefix}/{endpoint}/{variant} of an endpoint, or a batch-transform capture destination (input/ and output/ manifests).", metavar="CAPTURE_URI")],
         output: Annotated[str, typer.Option("--output", "-o", help="Folder or URL for merged.* and merge_summary.json.", metavar="OUT")],
         ground_truth: Annotated[
             str | None, typer.Option("--ground-truth", help="Ground-truth folder (holds yyyy/mm/dd/hh).", metavar="GT_URI")
