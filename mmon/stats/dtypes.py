@@ -56,6 +56,18 @@ def text_class(col: str, numeric: pl.Expr | None = None) -> pl.Expr:
     )
 
 
+def word_class(col: str) -> pl.Expr:
+    """Class code of a text column known to hold no number: null, Boolean or String."""
+    s = pl.col(col)
+    return (
+        pl.when(s.is_null())
+        .then(pl.lit(C_NULL, pl.Int8))
+        .when(s.is_in(["true", "false"]))
+        .then(pl.lit(C_BOOLEAN, pl.Int8))
+        .otherwise(pl.lit(C_STRING, pl.Int8))
+    )
+
+
 def text_value(col: str, numeric: pl.Expr | None = None, spaced: bool = False) -> pl.Expr:
     """Numeric value of a text column where the text is Deequ-numeric, else null.
 

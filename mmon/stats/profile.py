@@ -226,9 +226,19 @@ def profile_batch(
     text_cols = [i for i, c in enumerate(names) if kinds[c] == "text"]
     work = batch.with_columns([dtypes.is_numeric_text(names[i]).alias(f"r{i}") for i in text_cols])
     numeric = {i: pl.col(f"r{i}") for i in text_cols}
+    # Text columns without a single number in this batch (most string columns) skip the cast and
+    # the Integral/Fractional split: their values are String, Boolean or null.
+    any_number = work.select([pl.col(f"r{i}").any() for i in text_cols]).row(0) if text_cols else ()
+    wordy = {i for i, has in zip(text_cols, any_number, strict=True) if not has}
     work = work.select(
-        [_class_expr(c, kinds[c], numeric.get(i)).alias(f"k{i}") for i, c in enumerate(names)]
-        + [_value_expr(c, kinds[c], numeric.get(i)).alias(f"v{i}") for i, c in enumerate(names)]
+        [
+            (dtypes.word_class(c) if i in wordy else _class_expr(c, kinds[c], numeric.get(i))).alias(f"k{i}")
+            for i, c in enumerate(names)
+        ]
+        + [
+            (pl.lit(None, pl.Float64) if i in wordy else _value_expr(c, kinds[c], numeric.get(i))).alias(f"v{i}")
+            for i, c in enumerate(names)
+        ]
     )
     # Deequ-numeric text polars cannot cast ('- 4', ' 7'): redo those columns with spaces removed.
     missed = work.select(
