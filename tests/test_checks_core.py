@@ -144,7 +144,16 @@ def test_completeness_at_or_above_baseline_passes() -> None:
     report = run(pl.DataFrame({"a": base_vals}), pl.DataFrame({"a": cur_vals}))
     assert kinds(report) == []
     worse: list[str | None] = ages(2, 290) + [None] * 30
-    assert kinds(run(pl.DataFrame({"a": base_vals}), pl.DataFrame({"a": worse}))) == [("a", "completeness_check")]
+
+    def simple(c: dict) -> None:
+        c["monitoring_config"]["distribution_constraints"]["comparison_method"] = "Simple"
+
+    # SageMaker's exact rule (Simple): 90.6 % < 93.75 % fires.
+    assert kinds(run(pl.DataFrame({"a": base_vals}), pl.DataFrame({"a": worse}), edit=simple)) == [("a", "completeness_check")]
+    # Robust (default): on 320 rows that drop is within the sampling margin (5.7 points); a real loss is not.
+    assert kinds(run(pl.DataFrame({"a": base_vals}), pl.DataFrame({"a": worse}))) == []
+    lost: list[str | None] = ages(2, 250) + [None] * 70
+    assert kinds(run(pl.DataFrame({"a": base_vals}), pl.DataFrame({"a": lost}))) == [("a", "completeness_check")]
 
 
 def test_all_null_current_column_fails_completeness_only() -> None:
@@ -322,3 +331,41 @@ def test_bad_constraints_are_input_errors() -> None:
 
     with pytest.raises(InputError, match="feature 'a'"):
         run(base, base, edit=bad_override)
+
+
+def test_completeness_robust_margin_ignores_sampling_noise_but_not_real_loss() -> None:
+    """2 % random nulls: a fresh sample below the baseline's exact share is noise under Robust."""
+    import numpy as np
+    import polars as pl
+
+    from mmon.checks import check_data_quality
+    from mmon.stats.profile import profile_batch
+    from mmon.stats.statistics import read_statistics, to_statistics
+    from mmon.suggest import suggest_constraints
+
+    def frame(n: int, seed: int, null_rate: float) -> pl.DataFrame:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(0, 1, n)
+        return pl.DataFrame({"x": [None if m else f"{v:.3f}" for v, m in zip(x, rng.random(n) < null_rate, strict=True)]})
+
+    base_state = profile_batch(frame(200_000, 1, 0.02))
+    stats = to_statistics(base_state)
+    cons = suggest_constraints(stats)
+    base = read_statistics(stats)
+    expected = cons["features"][0]["completeness"]
+    # Find a same-distribution sample whose share is below the baseline's (happens half the time).
+    for seed in range(2, 40):
+        cur = profile_batch(frame(200_000, seed, 0.02))
+        if cur.columns["x"].present / cur.rows < expected:
+            break
+    else:
+        raise AssertionError("no sample below the baseline share")
+    robust = check_data_quality(base, cons, cur)
+    assert [v for v in robust.violations if v["constraint_check_type"] == "completeness_check"] == []
+    simple_cons = {**cons, "monitoring_config": {**cons["monitoring_config"], "distribution_constraints": {
+        **cons["monitoring_config"]["distribution_constraints"], "comparison_method": "Simple"}}}  # fmt: skip
+    simple = check_data_quality(base, simple_cons, cur)
+    assert [v["constraint_check_type"] for v in simple.violations] == ["completeness_check"]
+    # A real loss (5 % nulls instead of 2 %) still fires under Robust.
+    worse = check_data_quality(base, cons, profile_batch(frame(200_000, 99, 0.05)))
+    assert [v["constraint_check_type"] for v in worse.violations] == ["completeness_check"]

@@ -142,7 +142,11 @@ class _Run:
                 self._add(res, DATA_TYPE, *data_type.check(base_type, col, cfg.datatype_check_threshold))
             expected = spec.get("completeness")
             if expected is not None and self._on(name, COMPLETENESS):
-                self._add(res, COMPLETENESS, *completeness.check(_fraction(expected, name), col))
+                robust = cfg.comparison_method == ROBUST
+                self._add(
+                    res, COMPLETENESS,
+                    *completeness.check(_fraction(expected, name), col, robust, self.baseline.item_count or None),
+                )  # fmt: skip
             num = spec.get("num_constraints") or {}
             if num.get("is_non_negative") is True and self._on(name, NON_NEGATIVE):
                 self._add(res, NON_NEGATIVE, *non_negative.check(col))
