@@ -1,9 +1,14 @@
-"""HyperLogLog distinct counts as a mergeable state (registers), fed by polars hashes.
+"""HyperLogLog distinct counts as a mergeable state, fed by polars hashes.
 
 SageMaker reports ``distinct_count`` / ``approximate_num_distinct_values`` from Deequ's
 HyperLogLog++ (p = 9, Spark XxHash64); its exact bytes need Spark's hash and are not reproduced.
-mmon keeps 2^12 registers (relative error about 1.04/sqrt(4096) = 1.6 %), which merge by
-element-wise max across batches, files and machines.
+mmon keeps 2^12 registers (relative error about 1.04/sqrt(4096) = 1.6 %).
+
+The state is not the registers themselves but the set of (register, rho) pairs seen so far, a
+bitmap of ``M * 64`` booleans: adding a batch is then one scatter (``state[keys] = True``) of keys
+polars computes for all columns in one parallel select, with no per-register reduction per batch;
+two states merge by OR; the registers (highest rho per register) are derived only when an
+estimate is asked for. The estimate is exactly that of the register form.
 
 Reference: Flajolet, Fusy, Gandouet, Meunier, "HyperLogLog: the analysis of a near-optimal
 cardinality estimation algorithm" (2007), with the small-range linear-counting correction.
@@ -18,43 +23,58 @@ import polars as pl
 
 P = 12
 M = 1 << P
+W = 64  # rho < 64 (a guard bit bounds it by 64 - P + 1)
 _SEED = 42
 
 
 def empty() -> np.ndarray:
-    return np.zeros(M, dtype=np.uint8)
+    return np.zeros(M * W, dtype=bool)
 
 
-def update(registers: np.ndarray, values: pl.Series) -> None:
-    """Add a Series of values (nulls ignored) to ``registers`` in place."""
-    values = values.drop_nulls()
+def key_expr(expr: pl.Expr, valid: pl.Expr | None = None) -> pl.Expr:
+    """``register * 64 + rho`` of each value as UInt32; 0 for nulls and where ``valid`` is false
+    (rho is never 0, so key 0 carries no information and is ignored by :func:`registers`)."""
+    h = expr.hash(seed=_SEED)
+    # register = top P bits; rho = 1 + leading zeros of the remaining bits (a guard bit bounds it).
+    rho = ((h * (1 << P)) | (1 << (P - 1))).bitwise_leading_zeros().cast(pl.UInt32) + 1
+    key = (h // (1 << (64 - P))).cast(pl.UInt32) * W + rho
+    keep = expr.is_not_null() if valid is None else valid & expr.is_not_null()
+    return pl.when(keep).then(key).otherwise(pl.lit(0, pl.UInt32))
+
+
+def add_keys(state: np.ndarray, keys: pl.Series | np.ndarray) -> None:
+    """Mark the keys of :func:`key_expr` in ``state``, in place."""
+    arr = keys.to_numpy() if isinstance(keys, pl.Series) else keys
+    state[arr] = True
+
+
+def update(state: np.ndarray, values: pl.Series) -> None:
+    """Add a Series of values (nulls ignored) to ``state`` in place."""
     if values.len() == 0:
         return
-    h = values.hash(seed=_SEED)
-    # index = top P bits; rho = 1 + leading zeros of the remaining bits (a guard bit bounds it).
-    rho = ((h * (1 << P)) | (1 << (P - 1))).bitwise_leading_zeros().cast(pl.UInt64) + 1
-    key = ((h // (1 << (64 - P))) * 64 + rho).cast(pl.UInt32).to_numpy()
-    seen = np.zeros(M * 64, dtype=bool)
-    seen[key] = True
-    # Highest rho seen per register: last True in each row of 64.
-    grid = seen.reshape(M, 64)
-    has = grid.any(axis=1)
-    top = 63 - np.argmax(grid[:, ::-1], axis=1)
-    batch = np.where(has, top, 0).astype(np.uint8)
-    np.maximum(registers, batch, out=registers)
+    add_keys(state, values.to_frame("v").select(key_expr(pl.col("v"))).to_series())
 
 
 def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.maximum(a, b)
+    return np.logical_or(a, b)
 
 
-def estimate(registers: np.ndarray) -> float:
+def registers(state: np.ndarray) -> np.ndarray:
+    """The HyperLogLog registers (uint8, highest rho seen per register, 0 when none)."""
+    seen = state.reshape(M, W)[:, 1:]  # rho 0 (key 0) stands for nulls
+    has = seen.any(axis=1)
+    top = (W - 1) - np.argmax(seen[:, ::-1], axis=1)
+    return np.where(has, top, 0).astype(np.uint8)
+
+
+def estimate(state: np.ndarray) -> float:
     """Cardinality estimate (raw HLL with linear counting below 2.5·m)."""
+    regs = registers(state)
     m = float(M)
     alpha = 0.7213 / (1 + 1.079 / m)
-    z = float(np.sum(np.power(2.0, -registers.astype(np.float64))))
+    z = float(np.sum(np.power(2.0, -regs.astype(np.float64))))
     raw = alpha * m * m / z
-    zeros = int(np.count_nonzero(registers == 0))
+    zeros = int(np.count_nonzero(regs == 0))
     if raw <= 2.5 * m and zeros:
         return m * math.log(m / zeros)
     return raw

@@ -95,7 +95,7 @@ class KLLSketch:
     ``compactorActualSize``/``compactorTotalSize``.
     """
 
-    __slots__ = ("k", "c", "_bufs", "_lens", "_ncomp", "_offsets", "_caps", "_actual", "_total", "_cache")
+    __slots__ = ("k", "c", "_bufs", "_lens", "_ncomp", "_offsets", "_caps", "_actual", "_total", "_cache", "_negzero")
 
     def __init__(self, k: int = DEFAULT_K, c: float = DEFAULT_C) -> None:
         k_int = int(k)
@@ -113,6 +113,9 @@ class KLLSketch:
         self._actual = 0
         self._total = 0
         self._cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # Whether a -0.0 may be in a level: only then does a compaction need its signed-zero fix-up
+        # (checked once per update instead of once per compaction).
+        self._negzero = False
         # Deequ's constructor calls expand() once: a fresh sketch has one empty level.
         self._expand()
 
@@ -138,6 +141,7 @@ class KLLSketch:
                 raise ValueError("KLL sketch data contains NaN")
             sketch._expand()
             sketch._append(len(sketch._lens) - 1, arr)
+            sketch._negzero = sketch._negzero or _count_negative_zeros(arr) > 0
         sketch._actual = sum(sketch._lens)
         return sketch
 
@@ -161,6 +165,7 @@ class KLLSketch:
         new._caps = list(self._caps)
         new._actual, new._total = self._actual, self._total
         new._cache = self._cache
+        new._negzero = self._negzero
         return new
 
     def __repr__(self) -> str:
@@ -211,7 +216,7 @@ class KLLSketch:
         # The odd item is the last one in buffer order, taken before the sort (findOdd); it is
         # outside buf[:even], so sorting in place leaves it untouched.
         part = buf[:even]
-        negative_zeros = _count_negative_zeros(part)
+        negative_zeros = _count_negative_zeros(part) if self._negzero else 0
         part.sort()
         if negative_zeros:
             _restore_signed_zeros(part, negative_zeros)
@@ -241,6 +246,8 @@ class KLLSketch:
         if n == 0:
             return
         self._cache = None
+        if not self._negzero and _count_negative_zeros(v):
+            self._negzero = True
         pos = 0
         while pos < n:
             # Number of appends until actual > total (at least 1: after from_data or merge the
@@ -269,6 +276,7 @@ class KLLSketch:
         if other is self:
             other = other.copy()
         self._cache = None
+        self._negzero = self._negzero or other._negzero
         while len(self._lens) < len(other._lens):
             self._expand()
         for height in range(len(other._lens)):

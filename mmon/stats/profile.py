@@ -2,7 +2,7 @@
 
 Like Deequ's analyzers, each statistic has a state that two halves of a dataset can merge into the
 state of the whole: counts add; moments merge with Chan et al.'s formula; min/max take min/max;
-the KLL sketch merges as Deequ merges partition sketches; HyperLogLog registers take the maximum;
+the KLL sketch merges as Deequ merges partition sketches; HyperLogLog states take the union;
 exact category counts add until a column has more than ``CATEGORY_CAP`` distinct values.
 
 The same code profiles a baseline dataset and every window of current data, so a monitoring run
@@ -52,7 +52,8 @@ class ColumnState:
     num_min: float = math.inf
     num_max: float = -math.inf
     kll: KLLSketch = field(default_factory=KLLSketch)
-    registers: np.ndarray = field(default_factory=hll.empty)
+    # HyperLogLog state (mmon.stats.hll), allocated on first use.
+    hll_state: np.ndarray | None = None
     # value -> count (first-seen order) while distinct <= CATEGORY_CAP; None once over the cap.
     categories: dict[str, int] | None = field(default_factory=dict)
     # "text" when the values are classified from their text (CSV, JSON strings); else the typed kind.
@@ -70,7 +71,13 @@ class ColumnState:
     def distinct(self) -> float:
         if self.categories is not None:
             return float(len(self.categories))
-        return hll.estimate(self.registers)
+        return hll.estimate(self.hll_state) if self.hll_state is not None else 0.0
+
+    def hll(self) -> np.ndarray:
+        """The HyperLogLog state, allocated on first use."""
+        if self.hll_state is None:
+            self.hll_state = hll.empty()
+        return self.hll_state
 
     def std_dev(self) -> float:
         return math.sqrt(self.num_m2 / self.num_n) if self.num_n else 0.0
@@ -89,7 +96,11 @@ class ColumnState:
         self.n_nonfinite += other.n_nonfinite
         self._merge_moments(other)
         self.kll.merge(other.kll)
-        self.registers = hll.merge(self.registers, other.registers)
+        if other.hll_state is not None:
+            if self.hll_state is None:
+                self.hll_state = other.hll_state.copy()
+            else:
+                np.logical_or(self.hll_state, other.hll_state, out=self.hll_state)
         self._merge_categories(other.categories)
         if other.kind != self.kind and other.rows:
             self.kind = "text" if "text" in (self.kind, other.kind) else other.kind
@@ -115,16 +126,16 @@ class ColumnState:
     def _merge_categories(self, other: dict[str, int] | None) -> None:
         if self.categories is None:
             if other is not None:
-                hll.update(self.registers, pl.Series(list(other), dtype=pl.String))
+                hll.update(self.hll(), pl.Series(list(other), dtype=pl.String))
             return
         if other is None:
-            hll.update(self.registers, pl.Series(list(self.categories), dtype=pl.String))
+            hll.update(self.hll(), pl.Series(list(self.categories), dtype=pl.String))
             self.categories = None
             return
         for k, v in other.items():
             self.categories[k] = self.categories.get(k, 0) + v
         if len(self.categories) > CATEGORY_CAP:
-            hll.update(self.registers, pl.Series(list(self.categories), dtype=pl.String))
+            hll.update(self.hll(), pl.Series(list(self.categories), dtype=pl.String))
             self.categories = None
 
 
@@ -134,8 +145,6 @@ class ProfileState:
 
     columns: dict[str, ColumnState] = field(default_factory=dict)
     rows: int = 0
-    # Sums continued sequentially from a running state (see profile_batch); applied by the caller.
-    continued_sums: dict[str, float] = field(default_factory=dict, repr=False)
 
     def merge(self, other: ProfileState) -> ProfileState:
         """Fold ``other`` into this profile. Columns absent from one side count as all-null there."""
@@ -209,18 +218,26 @@ def _nonfinite_text(batch: pl.DataFrame, name: str) -> pl.Series:
 def profile_batch(
     batch: pl.DataFrame, threads: int = 2, running: ProfileState | None = None, row_offset: int = 0
 ) -> ProfileState:
-    """Profile one batch of rows: one polars pass for counts and moments, then sketches per column.
+    """Profile one batch of rows: one polars pass for classes, values and hash keys, one for counts
+    and moments, then the sketches per column.
 
     With ``running`` (the state of the earlier batches of the same file) the batch's values go
-    straight into the running KLL sketches, so a file is sketched in one sequential stream exactly
-    as Deequ sketches one Spark partition; the returned state then has empty sketches and is merged
-    into ``running`` by the caller.
+    straight into the running KLL sketches and HyperLogLog states, so a file is sketched in one
+    sequential stream exactly as Deequ sketches one Spark partition; the returned state then has
+    empty sketches and is merged into ``running`` by the caller.
+
+    Sums: the first batch of a file is summed left to right in row order, which is SageMaker's
+    ``sum`` bit for bit on a file it reads as one partition (``np.sum`` and polars add pairwise,
+    which differs in the last bits). Later batches are summed by polars and added to the running
+    sum: SageMaker splits larger files into partitions whose sums it adds, so no order is exact
+    there, and the pairwise sum is the more accurate one.
     """
     batch, kinds = _prepare(batch)
     names = list(batch.columns)
     n = batch.height
     if not names:
         return ProfileState(rows=n)
+    priors = {name: running.columns.get(name) for name in names} if running is not None else {}
     # Per-value class codes and numeric values, materialised once and reused by every aggregate;
     # the regex runs once per text column.
     text_cols = [i for i, c in enumerate(names) if kinds[c] == "text"]
@@ -230,15 +247,24 @@ def profile_batch(
     # the Integral/Fractional split: their values are String, Boolean or null.
     any_number = work.select([pl.col(f"r{i}").any() for i in text_cols]).row(0) if text_cols else ()
     wordy = {i for i, has in zip(text_cols, any_number, strict=True) if not has}
+    # HyperLogLog keys in the same pass for the columns that need no exact category counts: typed
+    # numbers, and text columns the earlier batches already found to have too many values.
+    hashed = [
+        i
+        for i, c in enumerate(names)
+        if kinds[c] in ("integral", "fractional")
+        or (kinds[c] == "text" and (p := priors.get(c)) is not None and p.categories is None)
+    ]
+    classes = {
+        i: (dtypes.word_class(c) if i in wordy else _class_expr(c, kinds[c], numeric.get(i))) for i, c in enumerate(names)
+    }
     work = work.select(
-        [
-            (dtypes.word_class(c) if i in wordy else _class_expr(c, kinds[c], numeric.get(i))).alias(f"k{i}")
-            for i, c in enumerate(names)
-        ]
+        [classes[i].alias(f"k{i}") for i in range(len(names))]
         + [
             (pl.lit(None, pl.Float64) if i in wordy else _value_expr(c, kinds[c], numeric.get(i))).alias(f"v{i}")
             for i, c in enumerate(names)
         ]
+        + [hll.key_expr(pl.col(names[i]), valid=classes[i] != dtypes.C_NULL).alias(f"h{i}") for i in hashed]
     )
     # Deequ-numeric text polars cannot cast ('- 4', ' 7'): redo those columns with spaces removed.
     missed = work.select(
@@ -308,46 +334,49 @@ def profile_batch(
             st.num_min = float(row[f"min{i}"])
             st.num_max = float(row[f"max{i}"])
         states[name] = st
-
-    continued: dict[str, float] = {}
+    hashed_set = set(hashed)
 
     def sketch(i: int) -> None:
         name = names[i]
         st = states[name]
+        prior = priors.get(name)
         if st.num_n:
             values = np.ascontiguousarray(work.get_column(f"v{i}").drop_nulls().to_numpy(), dtype=np.float64)
-            prior = running.columns.get(name) if running is not None else None
-            # SageMaker's sum is a left-to-right double sum in row order; cumsum adds in that order
-            # (np.sum and polars add pairwise, which differs in the last bits).
             if prior is not None:
-                continued[name] = float(np.cumsum(np.concatenate(([prior.num_sum], values)))[-1])
                 prior.kll.update(values)
             else:
+                # SageMaker's sum is a left-to-right double sum in row order; cumsum adds in that order.
                 st.num_sum = float(np.cumsum(values)[-1])
                 st.kll.update(values)
-        col = batch.get_column(name)
-        if st.kind in ("integral", "fractional"):
-            # Typed numbers never get categorical buckets: distinct count only.
+        target = prior if prior is not None else st
+        if i in hashed_set and not (st.kind == "text" and st.n_nonfinite):
+            # Typed numbers never get categorical buckets (distinct count only); text columns here
+            # are past the category cap already.
             st.categories = None
-            hll.update(st.registers, col.filter(work.get_column(f"k{i}") != dtypes.C_NULL))
+            hll.add_keys(target.hll(), work.get_column(f"h{i}"))
             return
+        col = batch.get_column(name)
         text = col if col.dtype == pl.String else col.cast(pl.String)
         if st.kind == "text" and st.n_nonfinite:
             text = text.filter(~_nonfinite_text(batch, name))
         text = text.drop_nulls()
-        prior = running.columns.get(name) if running is not None else None
-        # Exact counts only while the column can still be categorical: a cheap HLL estimate
-        # (polars' approx_n_unique) rules out high-cardinality columns before any group-by.
-        if (prior is not None and prior.categories is None) or cast(int, text.approx_n_unique()) > CATEGORY_CAP * 1.2:
+        if prior is not None and prior.categories is None:
             st.categories = None
-            hll.update(st.registers, text)
+            hll.update(target.hll(), text)
+            return
+        # Exact counts only while the column can still be categorical: on a file's first batch a
+        # cheap HLL estimate (polars' approx_n_unique) rules out high-cardinality columns before any
+        # group-by; later batches of a column still under the cap go straight to the group-by.
+        if prior is None and cast(int, text.approx_n_unique()) > CATEGORY_CAP * 1.2:
+            st.categories = None
+            hll.update(target.hll(), text)
             return
         # group_by(maintain_order) gives first-seen order, so small maps keep insertion order as
         # Scala's Map1..Map4 do.
         counts = text.to_frame("v").group_by("v", maintain_order=True).len()
         if counts.height > CATEGORY_CAP:
             st.categories = None
-            hll.update(st.registers, text)
+            hll.update(target.hll(), text)
         else:
             st.categories = dict(zip(counts.get_column("v").to_list(), counts.get_column("len").to_list(), strict=True))
 
@@ -357,7 +386,7 @@ def profile_batch(
     else:
         for i in range(len(names)):
             sketch(i)
-    return ProfileState(columns=states, rows=n, continued_sums=continued)
+    return ProfileState(columns=states, rows=n)
 
 
 def profile_batches(batches: Iterable[pl.DataFrame], threads: int = 2) -> ProfileState:
@@ -367,8 +396,5 @@ def profile_batches(batches: Iterable[pl.DataFrame], threads: int = 2) -> Profil
         if total is None:
             total = profile_batch(batch, threads=threads)
         else:
-            part = profile_batch(batch, threads=threads, running=total, row_offset=total.rows)
-            total.merge(part)
-            for name, value in part.continued_sums.items():
-                total.columns[name].num_sum = value
+            total.merge(profile_batch(batch, threads=threads, running=total, row_offset=total.rows))
     return total if total is not None else ProfileState()
