@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -219,7 +219,7 @@ def profile_batch(
     batch: pl.DataFrame, threads: int = 2, running: ProfileState | None = None, row_offset: int = 0
 ) -> ProfileState:
     """Profile one batch of rows: one polars pass for classes, values and hash keys, one for counts
-    and moments, then the sketches per column.
+    and moments (:func:`measure_batch`), then the sketches per column (:meth:`Measured.sketch`).
 
     With ``running`` (the state of the earlier batches of the same file) the batch's values go
     straight into the running KLL sketches and HyperLogLog states, so a file is sketched in one
@@ -232,11 +232,94 @@ def profile_batch(
     sum: SageMaker splits larger files into partitions whose sums it adds, so no order is exact
     there, and the pairwise sum is the more accurate one.
     """
+    measured = measure_batch(batch, running, row_offset)
+    return measured.sketch(threads)
+
+
+@dataclass
+class Measured:
+    """A batch after its polars passes: counts and moments done, sketches still to feed."""
+
+    batch: pl.DataFrame
+    work: pl.DataFrame
+    names: list[str]
+    states: dict[str, ColumnState]
+    priors: dict[str, ColumnState | None]
+    hashed: set[int]
+    rows: int
+
+    @property
+    def state(self) -> ProfileState:
+        """The batch's state (its sketches are complete only after :meth:`sketch`)."""
+        return ProfileState(columns=self.states, rows=self.rows)
+
+    def sketch(self, threads: int = 1) -> ProfileState:
+        """Feed the KLL sketches, HyperLogLog states and category counts; returns :attr:`state`.
+
+        With priors (a running state) the values go into the priors' sketches, in row order.
+        """
+        if threads > 1 and len(self.names) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(self._sketch_column, range(len(self.names))))
+        else:
+            for i in range(len(self.names)):
+                self._sketch_column(i)
+        return self.state
+
+    def _sketch_column(self, i: int) -> None:
+        batch, work, names, states, priors = self.batch, self.work, self.names, self.states, self.priors
+        name = names[i]
+        st = states[name]
+        prior = priors.get(name)
+        if st.num_n:
+            values = np.ascontiguousarray(work.get_column(f"v{i}").drop_nulls().to_numpy(), dtype=np.float64)
+            if prior is not None:
+                prior.kll.update(values)
+            else:
+                # SageMaker's sum is a left-to-right double sum in row order; cumsum adds in that order.
+                st.num_sum = float(np.cumsum(values)[-1])
+                st.kll.update(values)
+        target = prior if prior is not None else st
+        if i in self.hashed and not (st.kind == "text" and st.n_nonfinite):
+            # Typed numbers never get categorical buckets (distinct count only); text columns here
+            # are past the category cap already.
+            st.categories = None
+            hll.add_keys(target.hll(), work.get_column(f"h{i}"))
+            return
+        col = batch.get_column(name)
+        text = col if col.dtype == pl.String else col.cast(pl.String)
+        if st.kind == "text" and st.n_nonfinite:
+            text = text.filter(~_nonfinite_text(batch, name))
+        text = text.drop_nulls()
+        if prior is not None and prior.categories is None:
+            st.categories = None
+            hll.update(target.hll(), text)
+            return
+        # Exact counts only while the column can still be categorical: on a file's first batch a
+        # cheap HLL estimate (polars' approx_n_unique) rules out high-cardinality columns before any
+        # group-by; later batches of a column still under the cap go straight to the group-by.
+        if prior is None and cast(int, text.approx_n_unique()) > CATEGORY_CAP * 1.2:
+            st.categories = None
+            hll.update(target.hll(), text)
+            return
+        # group_by(maintain_order) gives first-seen order, so small maps keep insertion order as
+        # Scala's Map1..Map4 do.
+        counts = text.to_frame("v").group_by("v", maintain_order=True).len()
+        if counts.height > CATEGORY_CAP:
+            st.categories = None
+            hll.update(target.hll(), text)
+        else:
+            st.categories = dict(zip(counts.get_column("v").to_list(), counts.get_column("len").to_list(), strict=True))
+
+
+def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_offset: int = 0) -> Measured:
+    """The polars passes of :func:`profile_batch`: class codes, numeric values, hash keys, then
+    counts and moments per column."""
     batch, kinds = _prepare(batch)
     names = list(batch.columns)
     n = batch.height
     if not names:
-        return ProfileState(rows=n)
+        return Measured(batch, batch, [], {}, {}, set(), n)
     priors = {name: running.columns.get(name) for name in names} if running is not None else {}
     # Per-value class codes and numeric values, materialised once and reused by every aggregate;
     # the regex runs once per text column.
@@ -334,67 +417,46 @@ def profile_batch(
             st.num_min = float(row[f"min{i}"])
             st.num_max = float(row[f"max{i}"])
         states[name] = st
-    hashed_set = set(hashed)
-
-    def sketch(i: int) -> None:
-        name = names[i]
-        st = states[name]
-        prior = priors.get(name)
-        if st.num_n:
-            values = np.ascontiguousarray(work.get_column(f"v{i}").drop_nulls().to_numpy(), dtype=np.float64)
-            if prior is not None:
-                prior.kll.update(values)
-            else:
-                # SageMaker's sum is a left-to-right double sum in row order; cumsum adds in that order.
-                st.num_sum = float(np.cumsum(values)[-1])
-                st.kll.update(values)
-        target = prior if prior is not None else st
-        if i in hashed_set and not (st.kind == "text" and st.n_nonfinite):
-            # Typed numbers never get categorical buckets (distinct count only); text columns here
-            # are past the category cap already.
-            st.categories = None
-            hll.add_keys(target.hll(), work.get_column(f"h{i}"))
-            return
-        col = batch.get_column(name)
-        text = col if col.dtype == pl.String else col.cast(pl.String)
-        if st.kind == "text" and st.n_nonfinite:
-            text = text.filter(~_nonfinite_text(batch, name))
-        text = text.drop_nulls()
-        if prior is not None and prior.categories is None:
-            st.categories = None
-            hll.update(target.hll(), text)
-            return
-        # Exact counts only while the column can still be categorical: on a file's first batch a
-        # cheap HLL estimate (polars' approx_n_unique) rules out high-cardinality columns before any
-        # group-by; later batches of a column still under the cap go straight to the group-by.
-        if prior is None and cast(int, text.approx_n_unique()) > CATEGORY_CAP * 1.2:
-            st.categories = None
-            hll.update(target.hll(), text)
-            return
-        # group_by(maintain_order) gives first-seen order, so small maps keep insertion order as
-        # Scala's Map1..Map4 do.
-        counts = text.to_frame("v").group_by("v", maintain_order=True).len()
-        if counts.height > CATEGORY_CAP:
-            st.categories = None
-            hll.update(target.hll(), text)
-        else:
-            st.categories = dict(zip(counts.get_column("v").to_list(), counts.get_column("len").to_list(), strict=True))
-
-    if threads > 1 and len(names) > 1:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(sketch, range(len(names))))
-    else:
-        for i in range(len(names)):
-            sketch(i)
-    return ProfileState(columns=states, rows=n)
+    return Measured(batch, work, names, states, priors, set(hashed), n)
 
 
 def profile_batches(batches: Iterable[pl.DataFrame], threads: int = 2) -> ProfileState:
-    """Profile the batches of one file (in order) into one state, sketching values sequentially."""
+    """Profile the batches of one file (in order) into one state, sketching values sequentially.
+
+    Two stages overlap: while one thread feeds the sketches of batch ``i`` (numpy, mostly), the
+    caller's thread reads batch ``i + 1`` and runs its polars passes. Sketches are still fed one
+    batch after the other, in file order; at most two batches are held at a time. ``threads=1``
+    runs everything on the caller's thread.
+    """
     total: ProfileState | None = None
-    for batch in batches:
-        if total is None:
-            total = profile_batch(batch, threads=threads)
-        else:
-            total.merge(profile_batch(batch, threads=threads, running=total, row_offset=total.rows))
+    rows = 0
+    if threads <= 1:
+        for batch in batches:
+            measured = measure_batch(batch, total, rows)
+            rows += measured.rows
+            if total is None:
+                total = measured.sketch()
+            else:
+                total.merge(measured.sketch())
+        return total if total is not None else ProfileState()
+
+    def fold(measured: Measured, into: ProfileState) -> None:
+        into.merge(measured.sketch())
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[Any] | None = None
+        for batch in batches:
+            measured = measure_batch(batch, total, rows)
+            rows += measured.rows
+            if pending is not None:
+                pending.result()
+            if total is None:
+                # The first batch's state becomes the running state; later batches feed its
+                # sketches (after this one's, the worker being a single thread).
+                total = measured.state
+                pending = pool.submit(measured.sketch)
+            else:
+                pending = pool.submit(fold, measured, total)
+        if pending is not None:
+            pending.result()
     return total if total is not None else ProfileState()
