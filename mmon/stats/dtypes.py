@@ -23,11 +23,10 @@ BOOLEAN = "Boolean"
 STRING = "String"
 UNKNOWN = "Unknown"
 
-# Integral ∪ Fractional in one pass; a match without '.', 'e' or 'E' is Integral.
-NUMERIC_RE = r"^[-+]? ?\d+(?:\.\d+)?(?:[Ee][-+]?\d+)?$"
-
-# Class codes stored per value while profiling a batch.
-C_NULL, C_INTEGRAL, C_FRACTIONAL, C_BOOLEAN, C_STRING = 0, 1, 2, 3, 4
+# Integral ∪ Fractional in one pass; a match without '.', 'e' or 'E' is Integral. Java's ``\d`` is
+# ASCII only ([0-9]); the Rust regex engine's ``\d`` would also take other scripts' digits.
+NUMERIC_RE = r"^[-+]? ?[0-9]+(?:\.[0-9]+)?(?:[Ee][-+]?[0-9]+)?$"
+BOOLEAN_WORDS = ["true", "false"]
 
 
 def is_numeric_text(col: str) -> pl.Expr:
@@ -35,37 +34,13 @@ def is_numeric_text(col: str) -> pl.Expr:
     return pl.col(col).str.contains(NUMERIC_RE)
 
 
-def text_class(col: str, numeric: pl.Expr | None = None) -> pl.Expr:
-    """Class code of each value of a text column (see module docstring).
-
-    ``numeric`` is the result of ``is_numeric_text`` when the caller has it already.
-    """
-    s = pl.col(col)
-    if numeric is None:
-        numeric = is_numeric_text(col)
-    return (
-        pl.when(s.is_null())
-        .then(pl.lit(C_NULL, pl.Int8))
-        .when(numeric & ~s.str.contains_any([".", "e", "E"]))
-        .then(pl.lit(C_INTEGRAL, pl.Int8))
-        .when(numeric)
-        .then(pl.lit(C_FRACTIONAL, pl.Int8))
-        .when(s.is_in(["true", "false"]))
-        .then(pl.lit(C_BOOLEAN, pl.Int8))
-        .otherwise(pl.lit(C_STRING, pl.Int8))
-    )
+def is_fractional_text(col: str, numeric: pl.Expr) -> pl.Expr:
+    """Fractional among the numeric values: those written with a point or an exponent."""
+    return numeric & pl.col(col).str.contains("[.eE]")
 
 
-def word_class(col: str) -> pl.Expr:
-    """Class code of a text column known to hold no number: null, Boolean or String."""
-    s = pl.col(col)
-    return (
-        pl.when(s.is_null())
-        .then(pl.lit(C_NULL, pl.Int8))
-        .when(s.is_in(["true", "false"]))
-        .then(pl.lit(C_BOOLEAN, pl.Int8))
-        .otherwise(pl.lit(C_STRING, pl.Int8))
-    )
+def is_boolean_text(col: str) -> pl.Expr:
+    return pl.col(col).is_in(BOOLEAN_WORDS)
 
 
 def text_value(col: str, numeric: pl.Expr | None = None, spaced: bool = False) -> pl.Expr:

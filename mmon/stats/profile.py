@@ -163,29 +163,25 @@ class ProfileState:
 # -- building a state from one batch --------------------------------------------------------------
 
 
-def _value_expr(name: str, kind: str, numeric: pl.Expr | None = None) -> pl.Expr:
-    if kind == "text":
-        return dtypes.text_value(name, numeric)
-    if kind in ("integral", "fractional"):
-        v = pl.col(name).cast(pl.Float64)
-        return pl.when(v.is_finite()).then(v)
-    return pl.lit(None, pl.Float64)
+# Working columns live beside the user's columns in one frame; the NUL byte keeps their names out
+# of any CSV header or Parquet schema a user could have.
+def _r(i: int) -> str:  # value is Deequ-numeric text
+    return f"\0r{i}"
 
 
-def _class_expr(name: str, kind: str, numeric: pl.Expr | None = None) -> pl.Expr:
-    if kind == "text":
-        return dtypes.text_class(name, numeric)
-    code = {
-        "integral": dtypes.C_INTEGRAL,
-        "fractional": dtypes.C_FRACTIONAL,
-        "boolean": dtypes.C_BOOLEAN,
-    }.get(kind, dtypes.C_STRING)
-    s = pl.col(name)
+def _v(i: int) -> str:  # numeric value (Float64), null where the value is not a finite number
+    return f"\0v{i}"
+
+
+def _h(i: int) -> str:  # HyperLogLog key
+    return f"\0h{i}"
+
+
+def _typed_valid(name: str, kind: str) -> pl.Expr:
+    """Which values of a typed column count as present: non-null, and finite for floats."""
     if kind == "fractional":
-        valid = s.is_not_null() & s.cast(pl.Float64).is_finite()
-    else:
-        valid = s.is_not_null()
-    return pl.when(valid).then(pl.lit(code, pl.Int8)).otherwise(pl.lit(dtypes.C_NULL, pl.Int8))
+        return pl.col(name).cast(pl.Float64).is_finite().fill_null(False)
+    return pl.col(name).is_not_null()
 
 
 def _prepare(batch: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
@@ -272,7 +268,7 @@ class Measured:
         st = states[name]
         prior = priors.get(name)
         if st.num_n:
-            values = np.ascontiguousarray(work.get_column(f"v{i}").drop_nulls().to_numpy(), dtype=np.float64)
+            values = np.ascontiguousarray(work.get_column(_v(i)).drop_nulls().to_numpy(), dtype=np.float64)
             if prior is not None:
                 prior.kll.update(values)
             else:
@@ -284,7 +280,7 @@ class Measured:
             # Typed numbers never get categorical buckets (distinct count only); text columns here
             # are past the category cap already.
             st.categories = None
-            hll.add_keys(target.hll(), work.get_column(f"h{i}"))
+            hll.add_keys(target.hll(), work.get_column(_h(i)))
             return
         col = batch.get_column(name)
         text = col if col.dtype == pl.String else col.cast(pl.String)
@@ -313,89 +309,98 @@ class Measured:
 
 
 def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_offset: int = 0) -> Measured:
-    """The polars passes of :func:`profile_batch`: class codes, numeric values, hash keys, then
-    counts and moments per column."""
+    """The polars passes of :func:`profile_batch`: numeric values and hash keys per row, then the
+    class counts and moments per column.
+
+    Classes are counted, never stored per value: for text, nulls, Deequ-numeric text (one regex,
+    materialised once), the Fractional part of it (a point or an exponent) and true/false; String
+    is the rest. Typed columns have one class.
+    """
     batch, kinds = _prepare(batch)
     names = list(batch.columns)
     n = batch.height
     if not names:
         return Measured(batch, batch, [], {}, {}, set(), n)
     priors = {name: running.columns.get(name) for name in names} if running is not None else {}
-    # Per-value class codes and numeric values, materialised once and reused by every aggregate;
-    # the regex runs once per text column.
     text_cols = [i for i, c in enumerate(names) if kinds[c] == "text"]
-    work = batch.with_columns([dtypes.is_numeric_text(names[i]).alias(f"r{i}") for i in text_cols])
-    numeric = {i: pl.col(f"r{i}") for i in text_cols}
+    work = batch.with_columns([dtypes.is_numeric_text(names[i]).alias(_r(i)) for i in text_cols])
     # Text columns without a single number in this batch (most string columns) skip the cast and
     # the Integral/Fractional split: their values are String, Boolean or null.
-    any_number = work.select([pl.col(f"r{i}").any() for i in text_cols]).row(0) if text_cols else ()
-    wordy = {i for i, has in zip(text_cols, any_number, strict=True) if not has}
+    any_number = work.select([pl.col(_r(i)).any() for i in text_cols]).row(0) if text_cols else ()
+    numeric_text = [i for i, has in zip(text_cols, any_number, strict=True) if has]
+    typed_numbers = [i for i, c in enumerate(names) if kinds[c] in ("integral", "fractional")]
     # HyperLogLog keys in the same pass for the columns that need no exact category counts: typed
     # numbers, and text columns the earlier batches already found to have too many values.
-    hashed = [
-        i
-        for i, c in enumerate(names)
-        if kinds[c] in ("integral", "fractional")
-        or (kinds[c] == "text" and (p := priors.get(c)) is not None and p.categories is None)
+    hashed = typed_numbers + [
+        i for i in text_cols if (p := priors.get(names[i])) is not None and p.categories is None
     ]
-    classes = {
-        i: (dtypes.word_class(c) if i in wordy else _class_expr(c, kinds[c], numeric.get(i))) for i, c in enumerate(names)
-    }
-    work = work.select(
-        [classes[i].alias(f"k{i}") for i in range(len(names))]
-        + [
-            (pl.lit(None, pl.Float64) if i in wordy else _value_expr(c, kinds[c], numeric.get(i))).alias(f"v{i}")
-            for i, c in enumerate(names)
-        ]
-        + [hll.key_expr(pl.col(names[i]), valid=classes[i] != dtypes.C_NULL).alias(f"h{i}") for i in hashed]
-    )
+    per_row: list[pl.Expr] = [dtypes.text_value(names[i], pl.col(_r(i))).alias(_v(i)) for i in numeric_text]
+    for i in typed_numbers:
+        v = pl.col(names[i]).cast(pl.Float64)
+        per_row.append((pl.when(v.is_finite()).then(v) if kinds[names[i]] == "fractional" else v).alias(_v(i)))
+    for i in hashed:
+        name = names[i]
+        valid = _typed_valid(name, kinds[name]) if i in typed_numbers else None
+        per_row.append(hll.key_expr(pl.col(name), valid=valid).alias(_h(i)))
+    work = work.with_columns(per_row)
     # Deequ-numeric text polars cannot cast ('- 4', ' 7'): redo those columns with spaces removed.
-    missed = work.select(
-        [
-            (pl.col(f"k{i}").is_in([dtypes.C_INTEGRAL, dtypes.C_FRACTIONAL]) & pl.col(f"v{i}").is_null()).any().alias(str(i))
-            for i in text_cols
-        ]
-    ).row(0) if text_cols else ()
-    respaced = [i for i, bad in zip(text_cols, missed, strict=True) if bad]
+    missed = (
+        work.select([(pl.col(_r(i)) & pl.col(_v(i)).is_null()).any().alias(str(i)) for i in numeric_text]).row(0)
+        if numeric_text
+        else ()
+    )
+    respaced = [i for i, bad in zip(numeric_text, missed, strict=True) if bad]
     if respaced:
-        redo = batch.select(
-            [dtypes.text_value(names[i], dtypes.is_numeric_text(names[i]), spaced=True).alias(f"v{i}") for i in respaced]
+        work = work.with_columns(
+            [dtypes.text_value(names[i], pl.col(_r(i)), spaced=True).alias(_v(i)) for i in respaced]
         )
-        work = work.with_columns(redo)
+    has_value = set(numeric_text) | set(typed_numbers)
     aggs: list[pl.Expr] = []
-    for i in range(len(names)):
-        k, v = pl.col(f"k{i}"), pl.col(f"v{i}")
-        aggs += [
-            (k == dtypes.C_NULL).sum().alias(f"null{i}"),
-            (k == dtypes.C_INTEGRAL).sum().alias(f"int{i}"),
-            (k == dtypes.C_FRACTIONAL).sum().alias(f"frac{i}"),
-            (k == dtypes.C_BOOLEAN).sum().alias(f"bool{i}"),
-            (k == dtypes.C_STRING).sum().alias(f"str{i}"),
-            v.count().alias(f"n{i}"),
-            v.sum().alias(f"sum{i}"),
-            v.mean().alias(f"mean{i}"),
-            v.var(ddof=0).alias(f"var{i}"),
-            v.min().alias(f"min{i}"),
-            v.max().alias(f"max{i}"),
-        ]
+    for i, name in enumerate(names):
+        kind = kinds[name]
+        if kind == "text":
+            aggs += [pl.col(name).null_count().alias(f"null{i}"), dtypes.is_boolean_text(name).sum().alias(f"bool{i}")]
+            if i in has_value:
+                r = pl.col(_r(i))
+                aggs += [r.sum().alias(f"num{i}"), dtypes.is_fractional_text(name, r).sum().alias(f"frac{i}")]
+        elif kind == "boolean":
+            aggs.append(pl.col(name).count().alias(f"valid{i}"))
+        else:
+            aggs.append(_typed_valid(name, kind).sum().alias(f"valid{i}"))
+        if i in has_value:
+            v = pl.col(_v(i))
+            aggs += [
+                v.count().alias(f"n{i}"),
+                v.sum().alias(f"sum{i}"),
+                v.mean().alias(f"mean{i}"),
+                v.var(ddof=0).alias(f"var{i}"),
+                v.min().alias(f"min{i}"),
+                v.max().alias(f"max{i}"),
+            ]
     row = work.select(aggs).row(0, named=True)
 
     states: dict[str, ColumnState] = {}
     for i, name in enumerate(names):
         kind = kinds[name]
-        raw_nulls = batch[name].null_count()
-        st = ColumnState(
-            name=name,
-            rows=n,
-            nulls=int(row[f"null{i}"]),
-            n_integral=int(row[f"int{i}"]),
-            n_fractional=int(row[f"frac{i}"]),
-            n_boolean=int(row[f"bool{i}"]),
-            n_string=int(row[f"str{i}"]),
-            kind=kind,
-        )
-        cnt = int(row[f"n{i}"])
-        if kind == "fractional" and st.nulls > raw_nulls:
+        st = ColumnState(name=name, rows=n, kind=kind)
+        if kind == "text":
+            st.nulls = int(row[f"null{i}"])
+            st.n_boolean = int(row[f"bool{i}"])
+            numbers = int(row.get(f"num{i}") or 0)
+            st.n_fractional = int(row.get(f"frac{i}") or 0)
+            st.n_integral = numbers - st.n_fractional
+            st.n_string = n - st.nulls - st.n_boolean - numbers
+        else:
+            valid = int(row[f"valid{i}"])
+            st.nulls = n - valid
+            if kind == "integral":
+                st.n_integral = valid
+            elif kind == "fractional":
+                st.n_fractional = valid
+            else:
+                st.n_boolean = valid
+        cnt = int(row[f"n{i}"]) if i in has_value else 0
+        if kind == "fractional" and st.nulls > (raw_nulls := batch[name].null_count()):
             st.n_nonfinite = st.nulls - raw_nulls
             bad = batch.get_column(name).cast(pl.Float64)
             st.first_nonfinite_row = row_offset + int((bad.is_nan() | bad.is_infinite()).arg_true()[0])
