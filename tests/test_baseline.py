@@ -12,7 +12,7 @@ import pytest
 
 from mmon.readers import DatasetFile, iter_batches
 from mmon.stats.profile import ProfileState, profile_batch, profile_batches
-from mmon.stats.statistics import read_statistics, to_statistics
+from mmon.stats.statistics import read_statistics
 from mmon.store import Store
 from tests.clihelp import run_cli
 
