@@ -340,8 +340,8 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
         per_row.append((pl.when(v.is_finite()).then(v) if kinds[names[i]] == "fractional" else v).alias(_v(i)))
     for i in hashed:
         name = names[i]
-        valid = _typed_valid(name, kinds[name]) if i in typed_numbers else None
-        per_row.append(hll.key_expr(pl.col(name), valid=valid).alias(_h(i)))
+        keep = _typed_valid(name, kinds[name]) if i in typed_numbers else None
+        per_row.append(hll.key_expr(pl.col(name), valid=keep).alias(_h(i)))
     work = work.with_columns(per_row)
     # Deequ-numeric text polars cannot cast ('- 4', ' 7'): redo those columns with spaces removed.
     missed = (
@@ -391,14 +391,14 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
             st.n_integral = numbers - st.n_fractional
             st.n_string = n - st.nulls - st.n_boolean - numbers
         else:
-            valid = int(row[f"valid{i}"])
-            st.nulls = n - valid
+            present = int(row[f"valid{i}"])
+            st.nulls = n - present
             if kind == "integral":
-                st.n_integral = valid
+                st.n_integral = present
             elif kind == "fractional":
-                st.n_fractional = valid
+                st.n_fractional = present
             else:
-                st.n_boolean = valid
+                st.n_boolean = present
         cnt = int(row[f"n{i}"]) if i in has_value else 0
         if kind == "fractional" and st.nulls > (raw_nulls := batch[name].null_count()):
             st.n_nonfinite = st.nulls - raw_nulls
