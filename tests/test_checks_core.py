@@ -202,7 +202,7 @@ def test_unknown_category_fires_and_names_values() -> None:
     expected_pct = java_double_str(468 / 480 * 100)
     assert desc == (
         "Data content requirement is not met. Expected: 100.0% of values in the baseline domain. "
-        f"Observed: Only {expected_pct}%. Unknown values: 'x', 'y', 'z', 'u', 'v' (and 2 more)."
+        f"Observed: Only {expected_pct}%. Unknown values: 'x', 'y', 't', 'u', 'v' (and 2 more)."
     )
 
 

@@ -99,3 +99,23 @@ def test_column_names_that_look_like_internal_ones() -> None:
     assert (cols["v0"].n_string, cols["v0"].num_n) == (3, 0)
     assert (cols["k1"].n_fractional, cols["k1"].nulls, cols["k1"].num_sum) == (2, 1, 4.0)
     assert (cols["h0"].n_integral, cols["h0"].num_sum) == (3, 12.0)
+
+
+def test_category_order_is_reproducible() -> None:
+    # Up to 4 values: first-seen order (Scala's Map1..Map4 keep insertion order, SageMaker's
+    # buckets show it). More: each batch adds its new values in value order, whatever order the
+    # parallel value count returns them in, so reruns write the same files.
+    few = profile_batch(pl.DataFrame({"c": ["b", "a", "b", "d", None, "c"]})).columns["c"]
+    assert list(few.categories or {}) == ["b", "a", "d", "c"]
+    rng = np.random.default_rng(3)
+    words = [f"w{i:03d}" for i in rng.permutation(300)]
+    first = pl.DataFrame({"c": [words[i] for i in rng.integers(0, 150, 20_000)]})
+    later = pl.DataFrame({"c": [words[i] for i in rng.integers(0, 300, 20_000)]})
+    orders = set()
+    for _ in range(3):
+        cats = profile_batches(iter([first, later])).columns["c"].categories or {}
+        orders.add(tuple(cats))
+    assert len(orders) == 1
+    order = list(orders.pop())
+    n_first = first["c"].n_unique()
+    assert order[:n_first] == sorted(order[:n_first]) and order[n_first:] == sorted(order[n_first:])

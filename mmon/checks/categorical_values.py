@@ -14,7 +14,7 @@ bound is below the threshold and cannot judge otherwise (the check is then not c
 No real description is public (§3); mmon writes
 ``Data content requirement is not met. Expected: 100.0% of values in the baseline domain.
 Observed: Only 97.5%. Unknown values: 'x', 'y' (and 3 more).`` -- unknown values by decreasing
-count (first seen first on ties), at most 5, each cut to 40 characters.
+count (in value order on ties, so reruns write the same text), at most 5, each cut to 40 characters.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def _quote(v: str) -> str:
 
 
 def unknown_values(domain: set[str], counts: dict[str, int]) -> list[tuple[str, int]]:
-    """Values outside ``domain`` with their counts, most frequent first (stable on ties)."""
+    """Values outside ``domain`` with their counts, most frequent first, ties in value order."""
     out = [(v, c) for v, c in counts.items() if v not in domain]
-    out.sort(key=lambda vc: -vc[1])
+    out.sort(key=lambda vc: (-vc[1], vc[0]))
     return out
 
 

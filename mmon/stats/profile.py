@@ -27,6 +27,8 @@ from mmon.stats.kll import KLLSketch
 # writes categorical buckets only up to 120 distinct values (Deequ's cardinality threshold), so any
 # cap above 120 decides that exactly; 1000 keeps the state small and merges stay exact.
 CATEGORY_CAP = 1000
+# Scala's immutable maps of up to 4 entries iterate in insertion order (Map1..Map4).
+SMALL_MAP = 4
 
 
 @dataclass
@@ -298,14 +300,20 @@ class Measured:
             st.categories = None
             hll.update(target.hll(), text)
             return
-        # group_by(maintain_order) gives first-seen order, so small maps keep insertion order as
-        # Scala's Map1..Map4 do.
-        counts = text.to_frame("v").group_by("v", maintain_order=True).len()
+        counts = text.rename("v").value_counts(name="n")
         if counts.height > CATEGORY_CAP:
             st.categories = None
             hll.update(target.hll(), text)
-        else:
-            st.categories = dict(zip(counts.get_column("v").to_list(), counts.get_column("len").to_list(), strict=True))
+            return
+        if counts.height > SMALL_MAP:
+            # value_counts' order varies from run to run; value order keeps reports reproducible.
+            counts = counts.sort("v")
+        found = dict(zip(counts.get_column("v").to_list(), counts.get_column("n").to_list(), strict=True))
+        if len(found) <= SMALL_MAP:
+            # Scala's Map1..Map4 keep insertion order, which SageMaker's buckets then show: keep the
+            # values in first-seen order (a larger map's order comes from hashes, not insertion).
+            found = {v: found[v] for v in text.unique(maintain_order=True).to_list()}
+        st.categories = found
 
 
 def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_offset: int = 0) -> Measured:
