@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mmon.stats.profile import profile_batch, profile_batches
+from mmon.stats.profile import measure_batch, profile_batch, profile_batches
 
 FRACTIONAL = re.compile(r"(-|\+)? ?\d+((\.\d+)|((?:\.\d+)?[Ee][-+]?\d+))", re.ASCII)
 INTEGRAL = re.compile(r"(-|\+)? ?\d+", re.ASCII)
@@ -119,3 +119,42 @@ def test_category_order_is_reproducible() -> None:
     order = list(orders.pop())
     n_first = first["c"].n_unique()
     assert order[:n_first] == sorted(order[:n_first]) and order[n_first:] == sorted(order[n_first:])
+
+
+def _casts_exactly(v: str) -> bool:
+    """polars' float cast accepts the value exactly when Deequ calls it a number."""
+    try:
+        float(v)
+        casts = v.strip() == v and "_" not in v
+    except ValueError:
+        casts = False
+    return casts == (deequ_class(v) in ("integral", "fractional"))
+
+
+CLEAN = ["7", "-7", "+7", "007", "3.0", "-3.25", "1e5", "1.5E+3", "true", "false", "abc", "", "12345678901234567890"]
+
+
+@pytest.mark.parametrize("pool", [TRICKY, CLEAN, CLEAN + ["inf"], CLEAN + [" 7"], CLEAN + [".5"]])
+def test_later_batches_classified_from_distinct_values_agree(pool: list[str]) -> None:
+    # After the first batch, a column with few values is classified from its distinct values;
+    # whenever polars' cast and Deequ's regex disagree on one of them it falls back to per-value
+    # classes. Either way the counts, sums and sketches equal those of one pass over all rows.
+    rng = np.random.default_rng(len(pool))
+    values: list[str | None] = [pool[i] for i in rng.integers(0, len(pool), 8000)] + [None] * 50
+    rng.shuffle(values)  # type: ignore[arg-type]
+    frame = pl.DataFrame({"x": pl.Series(values, dtype=pl.String)})
+    whole = profile_batch(frame).columns["x"]
+    parts = profile_batches(iter(frame.iter_slices(2000))).columns["x"]
+    want = _counts(values)
+    for col in (whole, parts):
+        assert col.n_integral == want["integral"] and col.n_fractional == want["fractional"]
+        assert col.n_boolean == want["boolean"]
+        assert col.n_string + col.n_nonfinite == want["string"]
+        assert col.nulls == want["null"] + col.n_nonfinite
+    assert parts.categories == whole.categories
+    # Which path a later batch took: distinct values when cast and regex agree on all of them.
+    running = profile_batch(frame[:2000])
+    measured = measure_batch(frame[2000:4000], running, 2000)
+    assert (0 in measured.counted) == all(ok for ok in (_casts_exactly(v) for v in pool))
+    assert parts.num_sum == pytest.approx(whole.num_sum, rel=1e-12)
+    assert parts.kll.to_data() == whole.kll.to_data()

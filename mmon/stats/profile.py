@@ -243,8 +243,11 @@ class Measured:
     names: list[str]
     states: dict[str, ColumnState]
     priors: dict[str, ColumnState | None]
-    hashed: set[int]
+    # HyperLogLog key expressions per column, evaluated by the sketch stage (which has time to spare).
+    hashed: dict[int, pl.Expr]
     rows: int
+    # Text columns classified from their distinct values: exact value counts, already complete.
+    counted: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @property
     def state(self) -> ProfileState:
@@ -256,6 +259,9 @@ class Measured:
 
         With priors (a running state) the values go into the priors' sketches, in row order.
         """
+        if self.hashed:
+            keys = self.batch.select([expr.alias(_h(i)) for i, expr in self.hashed.items()])
+            self.work = self.work.hstack(keys.get_columns())
         if threads > 1 and len(self.names) > 1:
             with ThreadPoolExecutor(max_workers=threads) as pool:
                 list(pool.map(self._sketch_column, range(len(self.names))))
@@ -278,6 +284,9 @@ class Measured:
                 st.num_sum = float(np.cumsum(values)[-1])
                 st.kll.update(values)
         target = prior if prior is not None else st
+        if i in self.counted:
+            st.categories = self.counted[i]
+            return
         if i in self.hashed and not (st.kind == "text" and st.n_nonfinite):
             # Typed numbers never get categorical buckets (distinct count only); text columns here
             # are past the category cap already.
@@ -328,28 +337,33 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
     names = list(batch.columns)
     n = batch.height
     if not names:
-        return Measured(batch, batch, [], {}, {}, set(), n)
+        return Measured(batch, batch, [], {}, {}, {}, n)
     priors = {name: running.columns.get(name) for name in names} if running is not None else {}
-    text_cols = [i for i, c in enumerate(names) if kinds[c] == "text"]
+    text_all = [i for i, c in enumerate(names) if kinds[c] == "text"]
+    # Text columns the earlier batches found to have few values are classified from their
+    # distinct values, not value by value.
+    counted = {i: vc for i in text_all if (vc := _classified_counts(batch, names[i], priors.get(names[i]))) is not None}
+    text_cols = [i for i in text_all if i not in counted]
     work = batch.with_columns([dtypes.is_numeric_text(names[i]).alias(_r(i)) for i in text_cols])
     # Text columns without a single number in this batch (most string columns) skip the cast and
     # the Integral/Fractional split: their values are String, Boolean or null.
     any_number = work.select([pl.col(_r(i)).any() for i in text_cols]).row(0) if text_cols else ()
     numeric_text = [i for i, has in zip(text_cols, any_number, strict=True) if has]
+    # A counted column's numbers are exactly the values polars casts (checked on its distinct values).
+    numeric_counted = [i for i, vc in counted.items() if vc.numbers]
     typed_numbers = [i for i, c in enumerate(names) if kinds[c] in ("integral", "fractional")]
-    # HyperLogLog keys in the same pass for the columns that need no exact category counts: typed
-    # numbers, and text columns the earlier batches already found to have too many values.
-    hashed = typed_numbers + [
-        i for i in text_cols if (p := priors.get(names[i])) is not None and p.categories is None
-    ]
+    # HyperLogLog keys straight from the values for the columns that need no exact category counts:
+    # typed numbers, and text columns the earlier batches already found to have too many values.
+    past_cap = [i for i in text_cols if (p := priors.get(names[i])) is not None and p.categories is None]
+    hashed = {
+        i: hll.key_expr(pl.col(names[i]), valid=_typed_valid(names[i], kinds[names[i]]) if i in typed_numbers else None)
+        for i in typed_numbers + past_cap
+    }
     per_row: list[pl.Expr] = [dtypes.text_value(names[i], pl.col(_r(i))).alias(_v(i)) for i in numeric_text]
+    per_row += [pl.col(names[i]).cast(pl.Float64, strict=False).alias(_v(i)) for i in numeric_counted]
     for i in typed_numbers:
         v = pl.col(names[i]).cast(pl.Float64)
         per_row.append((pl.when(v.is_finite()).then(v) if kinds[names[i]] == "fractional" else v).alias(_v(i)))
-    for i in hashed:
-        name = names[i]
-        keep = _typed_valid(name, kinds[name]) if i in typed_numbers else None
-        per_row.append(hll.key_expr(pl.col(name), valid=keep).alias(_h(i)))
     work = work.with_columns(per_row)
     # Deequ-numeric text polars cannot cast ('- 4', ' 7'): redo those columns with spaces removed.
     missed = (
@@ -362,11 +376,13 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
         work = work.with_columns(
             [dtypes.text_value(names[i], pl.col(_r(i)), spaced=True).alias(_v(i)) for i in respaced]
         )
-    has_value = set(numeric_text) | set(typed_numbers)
+    has_value = set(numeric_text) | set(typed_numbers) | set(numeric_counted)
     aggs: list[pl.Expr] = []
     for i, name in enumerate(names):
         kind = kinds[name]
-        if kind == "text":
+        if i in counted:
+            pass
+        elif kind == "text":
             aggs += [pl.col(name).null_count().alias(f"null{i}"), dtypes.is_boolean_text(name).sum().alias(f"bool{i}")]
             if i in has_value:
                 r = pl.col(_r(i))
@@ -385,13 +401,18 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
                 v.min().alias(f"min{i}"),
                 v.max().alias(f"max{i}"),
             ]
-    row = work.select(aggs).row(0, named=True)
+    row = work.select(aggs).row(0, named=True) if aggs else {}
 
     states: dict[str, ColumnState] = {}
     for i, name in enumerate(names):
         kind = kinds[name]
         st = ColumnState(name=name, rows=n, kind=kind)
-        if kind == "text":
+        if i in counted:
+            vc = counted[i]
+            st.nulls = n - vc.present
+            st.n_integral, st.n_fractional, st.n_boolean = vc.integral, vc.fractional, vc.boolean
+            st.n_string = vc.present - vc.numbers - vc.boolean
+        elif kind == "text":
             st.nulls = int(row[f"null{i}"])
             st.n_boolean = int(row[f"bool{i}"])
             numbers = int(row.get(f"num{i}") or 0)
@@ -430,7 +451,55 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
             st.num_min = float(row[f"min{i}"])
             st.num_max = float(row[f"max{i}"])
         states[name] = st
-    return Measured(batch, work, names, states, priors, set(hashed), n)
+    return Measured(batch, work, names, states, priors, hashed, n, {i: vc.counts for i, vc in counted.items()})
+
+
+@dataclass
+class _Classified:
+    counts: dict[str, int]
+    present: int
+    numbers: int
+    integral: int
+    fractional: int
+    boolean: int
+
+
+def _classified_counts(batch: pl.DataFrame, name: str, prior: ColumnState | None) -> _Classified | None:
+    """Value counts of a text column and its class counts from its distinct values, or None when
+    the column must be classified value by value.
+
+    Only for a column whose earlier batches stayed under the category cap (its counts are needed
+    anyway, and a regex over a few hundred distinct values is cheaper than over every row), and
+    only when polars' cast to a number accepts exactly the Deequ-numeric values (no ``inf``,
+    ``.5`` or ``- 4``), so the per-row values can come from the plain cast.
+    """
+    if prior is None or prior.categories is None:
+        return None
+    text = batch.get_column(name).drop_nulls()
+    counts = text.rename("v").value_counts(name="n")
+    if counts.height > CATEGORY_CAP:
+        return None
+    numeric = dtypes.is_numeric_text("v")
+    info = counts.select(
+        numeric.alias("numeric"),
+        dtypes.is_fractional_text("v", numeric).alias("fractional"),
+        pl.col("v").cast(pl.Float64, strict=False).is_not_null().alias("casts"),
+        dtypes.is_boolean_text("v").alias("boolean"),
+    )
+    if not info.get_column("numeric").equals(info.get_column("casts")):
+        return None
+    sums = pl.concat([counts, info], how="horizontal").select(
+        pl.col("n").filter(pl.col(c)).sum().alias(c) for c in ("numeric", "fractional", "boolean")
+    )
+    numbers, fractional, boolean = (int(x) for x in sums.row(0))
+    found = dict(zip(counts.get_column("v").to_list(), counts.get_column("n").to_list(), strict=True))
+    if len(found) > SMALL_MAP:
+        found = dict(sorted(found.items()))  # value_counts' order varies from run to run
+    elif any(v not in prior.categories for v in found):
+        # Scala's Map1..Map4 keep insertion order, which SageMaker's buckets show: new values in
+        # first-seen order.
+        found = {v: found[v] for v in text.unique(maintain_order=True).to_list()}
+    return _Classified(found, text.len(), numbers, numbers - fractional, fractional, boolean)
 
 
 def profile_batches(batches: Iterable[pl.DataFrame], threads: int = 2) -> ProfileState:
