@@ -148,6 +148,15 @@ def test_kll_and_categorical_slots(stats2024: dict) -> None:
     assert _error(doc, "statistics").endswith(
         " at /features/3/numerical_statistics/distribution/kll/sketch/data/1/7"
     )
+    # Sketch levels of numbers skip jsonschema's per-item walk; anything else is still reported.
+    for bad, where in ((True, "/1/7"), (None, "/1/7"), ([1.0], "/1/7"), ({"x": 1}, "/1/7"), ("lvl", "/1")):
+        doc = copy.deepcopy(stats2024)
+        data = doc["features"][3]["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"]
+        if where == "/1":
+            data[1] = bad
+        else:
+            data[1][7] = bad
+        assert _error(doc, "statistics").endswith(" at /features/3/numerical_statistics/distribution/kll/sketch/data" + where)
     doc = copy.deepcopy(stats2024)
     string_feature = next(i for i, f in enumerate(doc["features"]) if f["name"] == "state")
     buckets = doc["features"][string_feature]["string_statistics"]["distribution"]["categorical"]["buckets"]
