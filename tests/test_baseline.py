@@ -205,3 +205,31 @@ def test_output_validates_and_reads_back(tmp_path: Path, capsys) -> None:
     parsed = read_statistics(stats)
     x = parsed.features["x"]
     assert x.sketch is not None and x.sketch.count == x.num_present
+
+
+def test_many_small_files_with_changing_columns(tmp_path: Path, capsys) -> None:
+    # Consecutive small files with the same columns are profiled as one stream; a file with other
+    # columns starts a new group; the counts are those of the files one by one.
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    rng = np.random.default_rng(5)
+    frames = []
+    for i in range(12):
+        cols = {"x": rng.normal(size=300).round(3), "k": rng.integers(0, 5, 300)}
+        if 4 <= i < 7:
+            cols["extra"] = rng.integers(0, 3, 300)
+        frame = pl.DataFrame(cols)
+        frame.write_parquet(parts / f"p{i:02d}.parquet")
+        frames.append(frame)
+    code, out, err = run_cli(["baseline", parts, "-o", tmp_path / "out", "--json"], capsys)
+    assert code == 0, err
+    assert "column 'extra' is in 3 of 12 files; counted as missing in the others" in err
+    feats = _features(tmp_path / "out")
+    allx = np.concatenate([f["x"].to_numpy() for f in frames])
+    ns = feats["x"]["numerical_statistics"]
+    assert ns["common"] == {"num_present": 3600, "num_missing": 0}
+    assert ns["sum"] == pytest.approx(math.fsum(allx), rel=1e-12)
+    assert ns["std_dev"] == pytest.approx(float(np.std(allx)), rel=1e-12)
+    assert feats["extra"]["numerical_statistics"]["common"] == {"num_present": 900, "num_missing": 2700}
+    levels = ns["distribution"]["kll"]["sketch"]["data"]
+    assert sum(len(level) << h for h, level in enumerate(levels)) == 3600

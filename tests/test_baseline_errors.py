@@ -136,3 +136,22 @@ def test_failed_write_leaves_previous_report_whole(tmp_path: Path, capsys, monke
     after = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
     # Both files are still the old pair and no temp file is left behind.
     assert after == before
+
+
+def test_nonfinite_in_one_of_many_small_files_names_that_file(tmp_path: Path, capsys) -> None:
+    # Small files are profiled together; a bad value is still reported with its own file and line.
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(5):
+        rows = [f"{i * 10 + j},{j}.5" for j in range(10)]
+        if i == 3:
+            rows[6] = "36,NaN"
+        (parts / f"p{i}.csv").write_text("a,b\n" + "\n".join(rows) + "\n")
+    code, _, err = run_cli(["baseline", parts, "-o", tmp_path / "out"], capsys)
+    assert code == 2
+    line = _one_line_error(err)
+    assert "p3.csv: column 'b' has 1 NaN or infinite values, first at line 8" in line, line
+    _nothing_written(tmp_path / "out")
+    code, _, err = run_cli(["baseline", parts, "-o", tmp_path / "out", "--allow-non-finite"], capsys)
+    assert code == 0
+    assert "p3.csv: column 'b' has 1 NaN or infinite values, first at line 8, counted as missing" in err
