@@ -114,13 +114,11 @@ def scheduled_typed_run(
     from mmon.cli.typed import run_typed
 
     def run(inputs: list[str], report: str, metric_time: str, before_publish: Callable[[], None]) -> Any:
-        # Model quality has no publish hook yet: it checks the lock only after writing.
-        result = run_typed(
+        # Every run type re-checks the lock after its work and before its first write.
+        return run_typed(
             store, inputs, report, options, baseline_constraints, baseline_statistics, None if capture else fmt,
             header, endpoint, schedule, metric_time, progress, before_publish,
         )  # fmt: skip
-        before_publish()
-        return result
 
     # Merged records (capture + groundTruthData) are what SageMaker's analyzers read.
     merge = {"ground_truth": ground_truth, "fmt": "jsonl"}

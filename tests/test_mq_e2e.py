@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -397,3 +398,24 @@ def test_wrong_baseline_files_are_refused(tmp_path: Path, shared_dir: Path) -> N
         run_model_quality(Store(), [str(tmp_path / "d.csv")], str(tmp_path / "r"), cfg, str(tmp_path / "c.json"))
     with pytest.raises(InputError, match="--problem-type 'Ranking'"):
         run_model_quality(Store(), [str(tmp_path / "d.csv")], str(tmp_path / "r"), MQConfig("Ranking", "p", "y"), str(tmp_path / "c.json"))
+
+
+def test_before_publish_runs_before_any_write(tmp_path: Path) -> None:
+    # A scheduled run that lost its lock raises in the hook: no report file may appear.
+    y, p = binary_rows(300, 4, 0.9)
+    pl.DataFrame({"probability": p, "prediction": (p > 0.5).astype(int), "label": y}).write_csv(tmp_path / "b.csv")
+    cfg = MQConfig("BinaryClassification", "prediction", "label", "probability")
+    baseline_model_quality(Store(), [str(tmp_path / "b.csv")], str(tmp_path / "base"), cfg)
+    seen: list[list[str]] = []
+
+    def hook() -> None:
+        seen.append(sorted(os.listdir(tmp_path / "r")) if (tmp_path / "r").exists() else [])
+        raise RuntimeError("lost the lock")
+
+    with pytest.raises(RuntimeError, match="lost the lock"):
+        run_model_quality(
+            Store(), [str(tmp_path / "b.csv")], str(tmp_path / "r"), cfg, str(tmp_path / "base/constraints.json"),
+            before_publish=hook,
+        )  # fmt: skip
+    assert seen == [[]]
+    assert not (tmp_path / "r").exists() or os.listdir(tmp_path / "r") == []

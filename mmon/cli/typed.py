@@ -166,7 +166,7 @@ def run_typed(
 
         return run_model_quality(
             store, data, output, _mq_config(o), cons, statistics, fmt=fmt, header=header,
-            endpoint=endpoint, schedule=schedule, metric_time=metric_time,
+            endpoint=endpoint, schedule=schedule, metric_time=metric_time, before_publish=before_publish,
         )  # fmt: skip
     if o.run_type == "bias":
         from mmon.bias import load_analysis_config, run_bias

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -373,11 +374,13 @@ def run_model_quality(
     endpoint: str | None = None,
     schedule: str | None = None,
     metric_time: str | None = None,
+    before_publish: Callable[[], None] | None = None,
 ) -> MQResult:
     """Evaluate the window's predictions against the baseline constraints and write the report.
 
     Raises :class:`NotEnoughLabels` (exit 2, nothing written) when fewer than
-    ``config.min_labelled`` (at least 1) predictions have a label.
+    ``config.min_labelled`` (at least 1) predictions have a label. ``before_publish`` runs after
+    every body is encoded and before the first write (a scheduled run re-checks its lock there).
     """
     validate_config(config)
     store.check_writable(output)
@@ -406,14 +409,15 @@ def run_model_quality(
     doc = {"violations": violations}
     prom = prometheus_text(stats, config.problem_type, violations, prepared.rows, prepared.labelled, endpoint, schedule)
     # constraint_violations.json is the first key: written last, it marks a complete report.
-    store.write_many(
-        {
-            urls["constraint_violations"]: encode_document(doc, "constraint_violations", urls["constraint_violations"]),
-            urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
-            urls["cloudwatch_metrics"]: "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode(),
-            urls["prometheus"]: prom.encode(),
-        }
-    )
+    bodies = {
+        urls["constraint_violations"]: encode_document(doc, "constraint_violations", urls["constraint_violations"]),
+        urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
+        urls["cloudwatch_metrics"]: "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode(),
+        urls["prometheus"]: prom.encode(),
+    }
+    if before_publish is not None:
+        before_publish()
+    store.write_many(bodies)
     return MQResult(stats, constraints, violations, urls, prepared.labelled, prepared.rows, warnings, config.problem_type, prepared.files)
 
 
