@@ -55,8 +55,9 @@ def update(state: np.ndarray, values: pl.Series) -> None:
     add_keys(state, values.to_frame("v").select(key_expr(pl.col("v"))).to_series())
 
 
-def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.logical_or(a, b)
+def merge(into: np.ndarray, other: np.ndarray) -> None:
+    """Fold ``other`` into ``into`` (the union of the pairs seen), in place."""
+    np.logical_or(into, other, out=into)
 
 
 def registers(state: np.ndarray) -> np.ndarray:

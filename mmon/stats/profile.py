@@ -102,7 +102,7 @@ class ColumnState:
             if self.hll_state is None:
                 self.hll_state = other.hll_state.copy()
             else:
-                np.logical_or(self.hll_state, other.hll_state, out=self.hll_state)
+                hll.merge(self.hll_state, other.hll_state)
         self._merge_categories(other.categories)
         if other.kind != self.kind and other.rows:
             self.kind = "text" if "text" in (self.kind, other.kind) else other.kind
