@@ -1,5 +1,5 @@
-"""HyperLogLog state: the (register, rho) bitmap gives exactly the register form's estimate,
-merges as a union, and estimates within the error HyperLogLog promises."""
+"""HyperLogLog state: registers equal those computed by hand from the same hashes, merge as a
+union, and estimate within the error HyperLogLog promises."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _registers_by_hand(values: pl.Series) -> np.ndarray:
     return regs.astype(np.uint8)
 
 
-def test_bitmap_state_equals_register_form() -> None:
+def test_registers_equal_the_hand_computed_ones() -> None:
     values = pl.Series([f"v{i}" for i in np.random.default_rng(1).integers(0, 10**9, 20_000)] + [None] * 7)
     state = hll.empty()
     hll.update(state, values)

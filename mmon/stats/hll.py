@@ -1,14 +1,12 @@
-"""HyperLogLog distinct counts as a mergeable state, fed by polars hashes.
+"""HyperLogLog distinct counts as a mergeable state (registers), fed by polars hashes.
 
 SageMaker reports ``distinct_count`` / ``approximate_num_distinct_values`` from Deequ's
 HyperLogLog++ (p = 9, Spark XxHash64); its exact bytes need Spark's hash and are not reproduced.
-mmon keeps 2^12 registers (relative error about 1.04/sqrt(4096) = 1.6 %).
+mmon keeps 2^12 one-byte registers (4 KiB per column; relative error about 1.04/sqrt(4096) =
+1.6 %), which merge by element-wise max across batches, files and machines.
 
-The state is not the registers themselves but the set of (register, rho) pairs seen so far, a
-bitmap of ``M * 64`` booleans: adding a batch is then one scatter (``state[keys] = True``) of keys
-polars computes for all columns in one parallel select, with no per-register reduction per batch;
-two states merge by OR; the registers (highest rho per register) are derived only when an
-estimate is asked for. The estimate is exactly that of the register form.
+A batch costs one polars expression per column (:func:`key_expr`: register and rho packed in one
+UInt32, evaluated for all columns in one select) and one ``np.maximum.at`` into the registers.
 
 References: Flajolet, Fusy, Gandouet, Meunier, "HyperLogLog: the analysis of a near-optimal
 cardinality estimation algorithm" (2007); the estimate is Ertl's (2017), see :func:`estimate`.
@@ -23,17 +21,17 @@ import polars as pl
 
 P = 12
 M = 1 << P
-W = 64  # rho < 64 (a guard bit bounds it by 64 - P + 1)
+W = 64  # keys pack rho (< 64: a guard bit bounds it by 64 - P + 1) below the register index
 _SEED = 42
 
 
 def empty() -> np.ndarray:
-    return np.zeros(M * W, dtype=bool)
+    return np.zeros(M, dtype=np.uint8)
 
 
 def key_expr(expr: pl.Expr, valid: pl.Expr | None = None) -> pl.Expr:
     """``register * 64 + rho`` of each value as UInt32; 0 for nulls and where ``valid`` is false
-    (rho is never 0, so key 0 carries no information and is ignored by :func:`registers`)."""
+    (rho 0 never raises a register, so key 0 adds nothing)."""
     h = expr.hash(seed=_SEED)
     # register = top P bits; rho = 1 + leading zeros of the remaining bits (a guard bit bounds it).
     rho = ((h * (1 << P)) | (1 << (P - 1))).bitwise_leading_zeros().cast(pl.UInt32) + 1
@@ -42,30 +40,27 @@ def key_expr(expr: pl.Expr, valid: pl.Expr | None = None) -> pl.Expr:
     return pl.when(keep).then(key).otherwise(pl.lit(0, pl.UInt32))
 
 
-def add_keys(state: np.ndarray, keys: pl.Series | np.ndarray) -> None:
-    """Mark the keys of :func:`key_expr` in ``state``, in place."""
+def add_keys(registers: np.ndarray, keys: pl.Series | np.ndarray) -> None:
+    """Raise ``registers`` to the rho of each key of :func:`key_expr`, in place."""
     arr = keys.to_numpy() if isinstance(keys, pl.Series) else keys
-    state[arr] = True
+    np.maximum.at(registers, arr // W, (arr % W).astype(np.uint8))
 
 
-def update(state: np.ndarray, values: pl.Series) -> None:
-    """Add a Series of values (nulls ignored) to ``state`` in place."""
+def update(registers: np.ndarray, values: pl.Series) -> None:
+    """Add a Series of values (nulls ignored) to ``registers`` in place."""
     if values.len() == 0:
         return
-    add_keys(state, values.to_frame("v").select(key_expr(pl.col("v"))).to_series())
+    add_keys(registers, values.to_frame("v").select(key_expr(pl.col("v"))).to_series())
 
 
 def merge(into: np.ndarray, other: np.ndarray) -> None:
-    """Fold ``other`` into ``into`` (the union of the pairs seen), in place."""
-    np.logical_or(into, other, out=into)
+    """Fold ``other`` into ``into`` (element-wise max), in place."""
+    np.maximum(into, other, out=into)
 
 
 def registers(state: np.ndarray) -> np.ndarray:
-    """The HyperLogLog registers (uint8, highest rho seen per register, 0 when none)."""
-    seen = state.reshape(M, W)[:, 1:]  # rho 0 (key 0) stands for nulls
-    has = seen.any(axis=1)
-    top = (W - 1) - np.argmax(seen[:, ::-1], axis=1)
-    return np.where(has, top, 0).astype(np.uint8)
+    """The registers (the state is its registers; kept for readers of the estimate's inputs)."""
+    return state
 
 
 def _sigma(x: float) -> float:
