@@ -91,6 +91,15 @@ def java_double_str(x: float) -> str:
     value in the real REAL-2024 and REAL-2020 files (format study §1.4).
     """
     x = float(x)
+    if 1e-3 <= abs(x) < 1e7:
+        # Here Python's repr is Java's string: the same shortest digits (normal doubles), plain
+        # notation, at least one fractional digit (checked against the general path in tests).
+        return repr(x)
+    return _java_layout(x)
+
+
+def _java_layout(x: float) -> str:
+    """:func:`java_double_str` without the fast path for ``10^-3 <= |x| < 10^7``."""
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
@@ -150,6 +159,10 @@ def _scalar(obj: Any) -> str | None:
     return None
 
 
+def _float_text(x: float) -> str:
+    return java_double_str(x) if math.isfinite(x) else _quote(java_double_str(x))
+
+
 def _write(obj: Any, level: int, out: list[str]) -> None:
     s = _scalar(obj)
     if s is not None:
@@ -175,6 +188,10 @@ def _write(obj: Any, level: int, out: list[str]) -> None:
     if isinstance(obj, (list, tuple)):
         if not obj:
             out.append("[ ]")
+            return
+        if all(type(v) is float for v in obj):
+            # Lists of doubles (KLL sketch levels: thousands per feature) in one join.
+            out.append("[ " + ", ".join(map(_float_text, obj)) + " ]")
             return
         out.append("[ ")
         for i, value in enumerate(obj):

@@ -195,3 +195,26 @@ def test_loads_keeps_nonfinite_strings_and_accepts_bare_literals() -> None:
 def test_loads_rejects_invalid_json() -> None:
     with pytest.raises(json.JSONDecodeError):
         loads('{"a": 1,}')
+
+
+def test_fast_path_agrees_with_the_general_layout() -> None:
+    # java_double_str returns repr() for 1e-3 <= |x| < 1e7; the general path must agree there.
+    import struct
+
+    import numpy as np
+
+    from mmon.jsonfmt import _java_layout, java_double_str
+
+    rng = np.random.default_rng(7)
+    edges = [1e-3, 0.0010000000000000002, 9999999.999999998, 1234567.0, 0.5, 3.0, 1e-3 * 1.5, 6.02e6]
+    bits = rng.integers(0, 2**63, 200_000, dtype=np.uint64)
+    spread = [struct.unpack("<d", struct.pack("<Q", int(b)))[0] for b in bits[:20_000]]
+    scaled = (rng.random(200_000) * 10.0 ** rng.uniform(-4, 8, 200_000)).tolist()
+    checked = 0
+    for x in edges + spread + scaled:
+        for v in (x, -x):
+            if v == v and 1e-3 <= abs(v) < 1e7:
+                assert java_double_str(v) == _java_layout(v), v
+                checked += 1
+    assert checked > 100_000
+    assert java_double_str(1e7) == "1.0E7" and java_double_str(9.99e-4) == "9.99E-4"
