@@ -26,6 +26,8 @@ import numbers
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
+import numpy as np
+
 __all__ = ["dumps", "loads", "java_double_str"]
 
 # Smallest positive normal double. Below it (subnormals) Java's "length 1 or 2" rule can differ
@@ -190,8 +192,11 @@ def _write(obj: Any, level: int, out: list[str]) -> None:
             out.append("[ ]")
             return
         if all(type(v) is float for v in obj):
-            # Lists of doubles (KLL sketch levels: thousands per feature) in one join.
-            out.append("[ " + ", ".join(map(_float_text, obj)) + " ]")
+            # Lists of doubles (KLL sketch levels: thousands per feature) in one join; when every
+            # value is in java_double_str's repr() range, repr is called straight from C.
+            a = np.abs(np.asarray(obj, dtype=np.float64))
+            plain = bool(((a >= 1e-3) & (a < 1e7)).all())
+            out.append("[ " + ", ".join(map(float.__repr__ if plain else _float_text, obj)) + " ]")
             return
         out.append("[ ")
         for i, value in enumerate(obj):

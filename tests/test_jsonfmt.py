@@ -218,3 +218,11 @@ def test_fast_path_agrees_with_the_general_layout() -> None:
                 checked += 1
     assert checked > 100_000
     assert java_double_str(1e7) == "1.0E7" and java_double_str(9.99e-4) == "9.99E-4"
+
+
+def test_lists_of_doubles() -> None:
+    from mmon.jsonfmt import dumps
+
+    assert dumps([0.5, 1.5, 1234567.0]) == "[ 0.5, 1.5, 1234567.0 ]"
+    assert dumps([0.5, 1e-5, float("nan"), 2e7, -0.0, float("-inf")]) == '[ 0.5, 1.0E-5, "NaN", 2.0E7, -0.0, "-Infinity" ]'
+    assert dumps([1.0, 2]) == "[ 1.0, 2 ]"  # a long among doubles stays a long
