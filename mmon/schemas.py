@@ -86,7 +86,7 @@ def validate(doc: Any, kind: Kind, source: str) -> None:
 
 
 def _numbers_only(level: Any) -> bool:
-    return isinstance(level, list) and all(type(x) is float or type(x) is int for x in level)
+    return isinstance(level, list) and set(map(type, level)) <= {float, int}
 
 
 def _without_numeric_sketches(doc: Any) -> Any:

@@ -217,6 +217,11 @@ def test_fast_path_agrees_with_the_general_layout() -> None:
                 assert java_double_str(v) == _java_layout(v), v
                 checked += 1
     assert checked > 100_000
+    # Lists of doubles take a bulk path (polars' float text); element by element it is the same.
+    from mmon.jsonfmt import dumps
+
+    values = [v for v in edges + spread + scaled if v == v][:150_000]
+    assert dumps(values) == "[ " + ", ".join(java_double_str(v) if abs(v) != float("inf") else '"' + java_double_str(v) + '"' for v in values) + " ]"
     assert java_double_str(1e7) == "1.0E7" and java_double_str(9.99e-4) == "9.99E-4"
 
 
