@@ -1,6 +1,7 @@
 """Validation of SageMaker-format JSON documents against the repo's JSON Schemas.
 
-The schemas (draft 2020-12) live in the top-level ``schemas/`` folder:
+The schemas (draft 2020-12) live in the top-level ``schemas/`` folder, shipped inside the package as
+``mmon.schema_files`` (see pyproject.toml) and read with :func:`schema_text`:
 ``statistics.schema.json``, ``constraints.schema.json`` and
 ``constraint_violations.schema.json``; they cover data-quality and model-quality files, old and
 new formats (format study ``shared/reference/sagemaker-formats.md`` §1-§4). A failed validation
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
@@ -21,11 +22,21 @@ from jsonschema.exceptions import ValidationError, best_match
 from mmon import jsonfmt
 from mmon.errors import InputError, SchemaError
 
-__all__ = ["Kind", "KINDS", "SCHEMA_DIR", "load_json", "validate", "load_document", "json_pointer"]
+__all__ = ["Kind", "KINDS", "schema_text", "load_schema", "load_json", "validate", "load_document", "json_pointer"]
 
 Kind = Literal["statistics", "constraints", "constraint_violations"]
 KINDS: tuple[str, ...] = ("statistics", "constraints", "constraint_violations")
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+
+
+def schema_text(name: str) -> str:
+    """The text of ``schemas/<name>`` as installed (a checkout, an editable install or a wheel)."""
+    return resources.files("mmon.schema_files").joinpath(name).read_text(encoding="utf-8")
+
+
+@cache
+def load_schema(name: str) -> Any:
+    """The parsed JSON Schema ``schemas/<name>``."""
+    return json.loads(schema_text(name))
 
 # The pattern of the schemas' "num" definition (number or non-finite string); errors on it get a
 # readable message instead of the raw regex.
@@ -37,8 +48,7 @@ _MAX_REPR = 60
 def _validator(kind: str) -> Draft202012Validator:
     if kind not in KINDS:
         raise ValueError(f"unknown document kind {kind!r}; expected one of {', '.join(KINDS)}")
-    path = SCHEMA_DIR / f"{kind}.schema.json"
-    schema = json.loads(path.read_text(encoding="utf-8"))
+    schema = load_schema(f"{kind}.schema.json")
     # The schemas themselves are checked by tests/test_schemas.py, not on every run.
     return Draft202012Validator(schema)
 

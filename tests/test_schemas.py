@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import gzip
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from mmon.errors import EXIT_INPUT, InputError, SchemaError
 from mmon.jsonfmt import dumps
-from mmon.schemas import KINDS, SCHEMA_DIR, json_pointer, load_document, load_json, validate
+from mmon.schemas import KINDS, json_pointer, load_document, load_json, load_schema, validate
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "sagemaker"
 
@@ -63,7 +62,7 @@ def _error(doc: Any, kind: str, source: str = "src.json") -> str:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_schema_files_are_valid_draft_2020_12(kind: str) -> None:
-    schema = json.loads((SCHEMA_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    schema = load_schema(f"{kind}.schema.json")
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(schema)
 

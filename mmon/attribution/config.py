@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from mmon.errors import InputError, SchemaError
-from mmon.schemas import json_pointer
+from mmon.schemas import json_pointer, load_schema
 from mmon.store import Store
 
-_HERE = Path(__file__).resolve().parent
 AGG_METHODS = ("mean_abs", "median", "mean_sq")
 
 
 @cache
 def _validator(name: str) -> Draft202012Validator:
-    schema = json.loads((_HERE / name).read_text(encoding="utf-8"))
+    schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
@@ -42,7 +40,7 @@ def validate_config(config: Any, source: str = "analysis_config") -> dict[str, A
     """Check a Clarify analysis config (``methods.shap`` required) and return it."""
     if not isinstance(config, dict):
         raise SchemaError(f"{source}: /: expected a JSON object")
-    _validate(config, "config_schema.json", source)
+    _validate(config, "explainability_config.schema.json", source)
     return config
 
 
@@ -54,7 +52,7 @@ def load_config(store: Store, url: str) -> dict[str, Any]:
 def validate_analysis(doc: Any, source: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise SchemaError(f"{source}: /: expected a JSON object")
-    _validate(doc, "analysis_schema.json", source)
+    _validate(doc, "attribution_analysis.schema.json", source)
     return doc
 
 

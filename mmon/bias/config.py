@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
@@ -19,7 +18,7 @@ SCHEMA_FILE = "analysis_config.schema.json"
 
 @cache
 def _validator() -> Draft202012Validator:
-    schema = json.loads((schemas.SCHEMA_DIR / SCHEMA_FILE).read_text(encoding="utf-8"))
+    schema = schemas.load_schema(SCHEMA_FILE)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
