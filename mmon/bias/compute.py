@@ -410,7 +410,7 @@ def analyse(
         if want_post:
             post_section[name] = post_list
 
-    label_name = str(config["label"])
+    label_name = label_header(config)
     doc: dict[str, Any] = {"version": "1.0"}
     if want_post:
         doc["post_training_bias_metrics"] = {
@@ -425,6 +425,17 @@ def analyse(
             "label_value_or_threshold": label_bin.display,
         }
     return Analysis(doc, entries, frame.height, post.height if want_post else 0, warnings)
+
+
+def label_header(config: dict[str, Any]) -> str:
+    """The label's name in analysis.json: the config's ``label``, except a JSON path (or a label
+    not among ``headers``) names the last entry of ``headers`` -- Clarify's rule for JSON datasets
+    (the SDK's BiasAnalysisConfig writes the features' headers + ``Target``)."""
+    label = config["label"]
+    headers = config.get("headers") or []
+    if isinstance(label, str) and headers and label not in headers and any(c in label for c in ".[$"):
+        return str(headers[-1])
+    return str(label)
 
 
 def _resolve(columns: list[str], spec: str | int, what: str) -> str:
