@@ -12,11 +12,13 @@ Matching rules (README-ready):
 * a label or facet value list is compared numerically when the column is numeric (``"1"``,
   ``1`` and ``1.0`` match ``1``), else as text (``True`` matches ``true``/``True``);
 * a column is treated as continuous -- positive / sensitive when **greater than** the single
-  given threshold, Clarify's ``(threshold, max]`` interval -- when exactly one numeric value is
-  given, the column is numeric, and the column has non-integral values, or the threshold is
-  non-integral, or more than 2 distinct values making up at least 5 % of its rows (Clarify's
-  uniqueness rule); otherwise the values are categories. A run reuses the baseline's choice for
-  each facet (an interval ``(t, max]`` in the baseline means continuous), so a window cannot flip it;
+  given threshold, Clarify's ``(threshold, max]`` interval -- by Clarify's own rule (smclarify
+  ``series_datatype``): exactly one value given and the column is of floats, or of integers whose
+  distinct values make up at least 5 % of its rows; otherwise (booleans, text, several values) the
+  values are categories. The rule makes a 0/1 column of at most 40 rows continuous, so
+  ``[0]`` means "greater than 0": mmon computes exactly that, as SageMaker does, and warns. A run
+  reuses the baseline's choice for each facet (an interval ``(t, max]`` in the baseline means
+  continuous); the label is typed per window, as Clarify types it;
 * a facet without ``value_or_threshold`` is analysed once per distinct value (that value vs the
   rest), in order of first appearance, as Clarify does;
 * predictions: a predicted label is matched like the label; a probability becomes the label
@@ -95,34 +97,69 @@ class Binarized:
     continuous: bool
 
 
-def is_continuous(values: list[Any], num: pl.Series | None) -> bool:
-    if num is None or len(values) != 1:
+def _kind(s: pl.Series) -> str:
+    """How Clarify's container would type the column: ``bool``, ``int``, ``float`` or ``text``.
+
+    Text columns (CSV fields, merged-record payload values) are typed as pandas would read them:
+    all integers → int, all numbers → float."""
+    if s.dtype == pl.Boolean:
+        return "bool"
+    if s.dtype.is_integer():
+        return "int"
+    if s.dtype.is_float():
+        return "float"
+    if s.dtype != pl.String:
+        return "text"
+    st = s.str.strip_chars()
+    st = pl.select(pl.when(st == "").then(None).otherwise(st)).to_series()
+    if st.null_count() == len(st):
+        return "text"
+    if st.str.contains(r"^[+-]?\d+$").fill_null(True).all():
+        return "int"
+    if st.cast(pl.Float64, strict=False).null_count() == st.null_count():
+        return "float"
+    return "text"
+
+
+def is_continuous(values: list[Any], s: pl.Series) -> bool:
+    """Clarify's data-type rule (smclarify ``series_datatype``): with one value given, a float
+    column is continuous, an integer column is continuous when its distinct values make up at least
+    5 % of its non-null rows (so a 0/1 column of at most 40 rows is continuous); booleans, text
+    and lists of several values are categories."""
+    if len(values) != 1:
         return False
-    t = values[0]
-    if isinstance(t, bool) or _as_number(t) is None:
-        return False
-    tf = _as_number(t)
-    assert tf is not None
-    if not tf.is_integer():
+    kind = _kind(s)
+    if kind == "float":
         return True
-    valid = num.drop_nulls()
-    if valid.len() == 0:
+    if kind != "int":
         return False
-    if bool((valid.round(0) != valid).any()):
-        return True
-    n_unique = valid.n_unique()
-    return n_unique > 2 and n_unique / valid.len() >= UNIQUENESS_THRESHOLD
+    valid = s.drop_nulls()
+    return valid.len() > 0 and valid.n_unique() / valid.len() >= UNIQUENESS_THRESHOLD
+
+
+def small_window_warning(s: pl.Series, values: list[Any], what: str, name: str) -> str | None:
+    """The warning for Clarify's trap: a column of at most two integer values read as continuous,
+    so ``[v]`` means "greater than v" rather than "equal to v"."""
+    valid = s.drop_nulls()
+    if _kind(s) != "int" or valid.n_unique() > 2:
+        return None
+    return (
+        f"{what} {name!r} has {valid.n_unique()} distinct value(s) in {valid.len()} rows (at least 5 %): "
+        f"Clarify treats it as continuous, so {values} means greater than {values[0]}, as SageMaker computes it"
+    )
 
 
 def binarize(s: pl.Series, values: list[Any], continuous: bool | None = None) -> Binarized:
     """Positive (label) or sensitive (facet) rows of ``s`` for Clarify's ``values_or_threshold``."""
     num = numeric_view(s)
     if continuous is None:
-        continuous = is_continuous(values, num)
+        continuous = is_continuous(values, s)
     if continuous:
         t = _as_number(values[0])
         if num is None or t is None:
-            raise InputError(f"column {s.name!r}: a threshold needs numeric values")
+            raise InputError(
+                f"column {s.name!r}: Facet/label value provided must be a single numeric threshold for continuous data"
+            )
         mx = num.max()
         valid = num.drop_nulls()
         integral = bool((valid.round(0) == valid).all()) and float(t).is_integer()
@@ -284,6 +321,11 @@ def _feature_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     cols = []
     for c in columns:
         num = numeric_view(frame[c]) if frame[c].dtype != pl.Boolean else frame[c].cast(pl.Float64)
+        if num is None and frame[c].dtype == pl.String:
+            # True / False columns count as 1 / 0, as numpy counts pandas' bool columns in smclarify.
+            low = frame[c].str.strip_chars().str.to_lowercase()
+            if low.is_in(["true", "false"]).all():
+                num = (low == "true").cast(pl.Float64)
         if num is None:
             raise M.MetricUndefined("FlipTest does not support non-numeric columns")
         if num.null_count() or bool(num.is_nan().any()):
@@ -329,6 +371,8 @@ def analyse(
     )
 
     label_bin = binarize(frame[LABEL], label_values)
+    if label_bin.continuous and (w := small_window_warning(frame[LABEL], label_values, "label", label_header(config))):
+        warnings.append(w)
     frame = frame.with_columns(label_bin.mask.alias(Y))
     missing_label = frame[Y].null_count()
     if missing_label:
@@ -370,6 +414,8 @@ def analyse(
         facet_entries: list[tuple[str, bool, pl.Series]] = []
         if given:
             b = binarize(series, list(given), (pinned or {}).get(name))
+            if b.continuous and name not in (pinned or {}) and (w := small_window_warning(series, list(given), "facet", name)):
+                warnings.append(w)
             facet_entries.append((b.display, b.continuous, b.mask.fill_null(False)))
         else:
             st = series.cast(pl.String)
