@@ -371,7 +371,7 @@ def assemble(recs: pl.DataFrame, sides: dict[str, pl.DataFrame], url: str) -> pl
         bad = counts.filter(pl.any_horizontal(pl.col(n) != pl.col(names[0]) for n in names[1:]))
         if bad.height:
             r = bad.row(0, named=True)
-            what = ", ".join(f"{SIDE_NAMES.get(n, n)} {r[n]}" for n in names)
+            what = ", ".join(f"{SIDE_NAMES.get(n.split('_')[0], n)} {r[n]}" for n in names)
             raise InputError(
                 f"{url}: record {r['_rec']} (event {r['event_id']}): the payloads give different numbers of rows "
                 f"({what}); they cannot be paired ({bad.height} record(s) like this)"

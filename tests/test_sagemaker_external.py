@@ -253,3 +253,58 @@ def test_capture_merge_of_a_json_batch_transform_joined_with_its_input(
     assert code == 1, stderr
     ours = json.loads((tmp_path / "bias" / "constraint_violations.json").read_text())["violations"]
     _check_against(json.loads((ADULT / "violations.batch-transform.json").read_text())["violations"], ours)
+
+
+def _real_rows(name: str) -> tuple[list[int], list[int], list[float]]:
+    """(labels, predicted labels, scores) of a real merged record, read with json, independently."""
+    rec = json.loads((ADULT / name).read_text())
+    labels = [i["label"] for i in json.loads(rec["groundTruthData"]["data"])["instances"]]
+    cap = rec["captureData"]
+    if "batchTransformOutput" in cap:
+        preds = json.loads(cap["batchTransformOutput"]["data"])["SageMakerOutput"]["predictions"]
+    else:
+        preds = json.loads(cap["endpointOutput"]["data"])["predictions"]
+    return labels, [p["predicted_label"] for p in preds], [p["score"] for p in preds]
+
+
+@pytest.mark.parametrize("name", ["merged-endpoint.jsonl", "merged-batch-transform.jsonl"])
+def test_model_quality_reads_every_instance_of_sagemakers_merged_records(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Model quality on the same merged records: 334 labelled predictions (not 1), and the metrics
+    sklearn computes from those rows."""
+    from sklearn import metrics as skm
+
+    y, yhat, score = _real_rows(name)
+    code, stdout, stderr = run_cli(["baseline", ADULT / name, "--type", "model-quality", "--problem-type",
+                                    "BinaryClassification", "--inference-attribute", "predictions[*].predicted_label",
+                                    "--probability-attribute", "predictions[*].score", "--ground-truth-attribute",
+                                    "instances[*].label", "-o", tmp_path / "mq", "--json"], capsys)  # fmt: skip
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["rows"] == doc["labelled"] == 334
+    got = {k: v["value"] for k, v in doc["metrics"].items()}
+    want = {
+        "accuracy": skm.accuracy_score(y, yhat),
+        "recall": skm.recall_score(y, yhat),
+        "precision": skm.precision_score(y, yhat),
+        "f1": skm.f1_score(y, yhat),
+        "auc": skm.roc_auc_score(y, score),
+    }
+    for k, v in want.items():
+        assert abs(got[k] - v) <= 1e-9, k
+
+
+def test_model_quality_refuses_predictions_that_cannot_be_paired_with_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rec = json.loads((ADULT / "merged-endpoint.jsonl").read_text())
+    labels = json.loads(rec["groundTruthData"]["data"])
+    labels["instances"] = labels["instances"][:-1]
+    rec["groundTruthData"]["data"] = json.dumps(labels)
+    (tmp_path / "m.jsonl").write_text(json.dumps(rec) + "\n")
+    code, _, stderr = run_cli(["baseline", tmp_path / "m.jsonl", "--type", "model-quality", "--problem-type",
+                               "BinaryClassification", "--inference-attribute", "predicted_label",
+                               "-o", tmp_path / "mq"], capsys)  # fmt: skip
+    assert code == 2
+    assert "groundTruthData 333" in stderr and "endpointOutput 334" in stderr and "cannot be paired" in stderr

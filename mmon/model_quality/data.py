@@ -18,7 +18,10 @@ Two kinds of input, told apart per file:
   - ``BASE64``: decoded, then read as JSON when ``observedContentType`` mentions ``json``, else
     as CSV.
 
-  One prediction per record: a multi-row payload contributes its first row (and a warning).
+  Every row of a record counts: a request carrying several instances (a multi-line CSV body,
+  ``{"predictions": [...]}`` with Clarify's ``{"instances": [{"label": …}, …]}`` labels, a
+  batch-transform record) is read row by row by :mod:`mmon.merged_rows`, and a record whose
+  predictions and labels cannot be paired is an input error (exit 2).
   Records of shadow traffic (``eventMetadata.invocationSource = "ShadowExperiment"``) are skipped
   like SageMaker's analyzer does; a record without ``groundTruthData`` is an unlabelled
   prediction.
@@ -44,6 +47,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from mmon import merged_rows
 from mmon.errors import InputError, MmonError, StorageError
 from mmon.readers import DatasetFile
 from mmon.store import Store, is_local, join, local_path
@@ -496,11 +500,53 @@ def _merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.D
         df = raw.lazy().select(**named).collect()
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
-    warnings = []
-    multi = int(df["more"].sum())
-    if multi:
-        warnings.append(f"{f.url}: {multi} record(s) hold several rows; only the first row of each is used")
-    return df.drop("more"), warnings
+    if bool(df["more"].any()) or _many_rows(raw, attrs):
+        # Some request carries several rows: read every one of them (slower, exact).
+        return _merged_rows(store, f, attrs), []
+    return df.drop("more"), []
+
+
+def _many_rows(raw: pl.DataFrame, attrs: Attributes) -> bool:
+    """Whether some record may hold several rows: a ``[*]`` path, a JSON output with a second
+    prediction, a JSON label with a second instance, or a batch-transform record (no endpoint
+    output)."""
+    if any("[*]" in (a or "") for a in (attrs.inference, attrs.probability, attrs.ground_truth)):
+        return True
+    if raw.height and bool(raw["o_data"].is_null().all()) and bool(raw["g_data"].is_not_null().any()):
+        return True  # batchTransformOutput records, or no output at all: let the exact reader decide
+    # Only JSON objects naming those keys are parsed (CSV payloads, the usual case, cost a scan).
+    for col, key in (("o_data", "predictions"), ("g_data", "instances")):
+        js = raw.select(pl.col(col)).filter(pl.col(col).str.contains(f'"{key}"', literal=True).fill_null(False))
+        if js.height and bool(js.select(pl.col(col).str.json_path_match(f"$.{key}[1]").is_not_null().any()).item()):
+            return True
+    return False
+
+
+def _merged_rows(store: Store, f: DatasetFile, attrs: Attributes) -> pl.DataFrame:
+    """``actual`` / ``predicted`` / ``score`` texts with every instance of a request a row
+    (:mod:`mmon.merged_rows`); a record whose output and label give different row counts is an
+    input error. Records without ``groundTruthData`` are unlabelled predictions."""
+    recs = merged_rows.read_records(_raw(store, f.url), f.url)
+    labelled = recs.filter(pl.col("gt_text").is_not_null())
+    unlabelled = recs.filter(pl.col("gt_text").is_null())
+    parts = []
+    for part, with_label in ((labelled, True), (unlabelled, False)):
+        if not part.height:
+            continue
+        sides: dict[str, pl.DataFrame] = {}
+        if with_label:
+            sides["gt"] = merged_rows.values(part, "gt", attrs.ground_truth, f.url).rename({"v": "actual"})
+        if attrs.inference:
+            sides["out"] = merged_rows.values(part, "out", attrs.inference, f.url).rename({"v": "predicted"})
+        if attrs.probability:
+            sides["out_p"] = merged_rows.values(part, "out", attrs.probability, f.url).rename({"v": "score"})
+        rows = merged_rows.assemble(part, sides, f.url).drop("_rec", "_row")
+        if not with_label:
+            rows = rows.with_columns(pl.lit(None, dtype=pl.String).alias("actual"))
+        parts.append(rows)
+    if not parts:
+        return pl.DataFrame(schema={"actual": pl.String, "predicted": pl.String})
+    return pl.concat(parts, how="diagonal_relaxed")
 
 
 def _check_attr(attr: str, what: str) -> None:
