@@ -308,3 +308,29 @@ def test_model_quality_refuses_predictions_that_cannot_be_paired_with_labels(
                                "-o", tmp_path / "mq"], capsys)  # fmt: skip
     assert code == 2
     assert "groundTruthData 333" in stderr and "endpointOutput 334" in stderr and "cannot be paired" in stderr
+
+
+QUALITY = EXTERNAL / "sagemaker-python-sdk" / "pipeline-quality-check" / "data_quality"
+
+
+@pytest.mark.parametrize("form", ["good", "bad"])
+def test_quality_check_step_good_and_bad_constraints(
+    form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The SDK's QualityCheckStep integration test: SageMaker's suggested constraints pass on the
+    baseline data itself; the bad form declares the Fractional ``_c5`` String and the check fails.
+    A String expectation is strict where the baseline's statistics call the column numeric."""
+    code, _, stderr = run_cli(["run", QUALITY / "baseline_dataset.csv", "--no-header", "--baseline-statistics",
+                               QUALITY / "statistics.json", "--baseline-constraints", QUALITY / f"constraints.{form}.json",
+                               "-o", tmp_path / "out", "-q"], capsys)  # fmt: skip
+    violations = json.loads((tmp_path / "out" / "constraint_violations.json").read_text())["violations"]
+    if form == "good":
+        assert code == 0 and violations == [], stderr
+        return
+    assert code == 1
+    assert violations == [{
+        "feature_name": "_c5",
+        "constraint_check_type": "data_type_check",
+        "description": "Data type match requirement is not met. Expected data type: String, Expected match: 100.0%. "
+                       "Observed: Only 0.0% of data is String.",
+    }]  # fmt: skip
