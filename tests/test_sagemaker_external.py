@@ -334,3 +334,41 @@ def test_quality_check_step_good_and_bad_constraints(
         "description": "Data type match requirement is not met. Expected data type: String, Expected match: 100.0%. "
                        "Observed: Only 0.0% of data is String.",
     }]  # fmt: skip
+
+
+def test_bias_baseline_on_the_json_validation_dataset_is_sagemakers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Clarify's baselining job on the example's JSON dataset (666 rows, headers = 14 features +
+    "Target"): all 21 metrics of SageMaker's baseline-analysis.json to 1e-9, FT included, with the
+    predicted labels of the example's Linear Learner (score > its threshold, float32 as MXNet)."""
+    import numpy as np
+
+    model = json.loads((ADULT / "ll-adult-model.json").read_text())
+    doc = json.loads((ADULT / "validation-dataset.json").read_text())
+    x = np.array([i["features"] for i in doc["instances"]], dtype=np.float32)
+    z = x @ np.array(model["fc0_weight"], dtype=np.float32) + np.float32(model["fc0_bias"])
+    score = np.float32(1) / (np.float32(1) + np.exp(-z))
+    assert np.abs(score - model["threshold"]).min() > 1e-4  # no prediction near the threshold
+    for inst, p in zip(doc["instances"], score > np.float32(model["threshold"]), strict=True):
+        inst["predicted_label"] = int(p)
+    (tmp_path / "validation.json").write_text(json.dumps(doc))
+    cfg = {k: v for k, v in BIAS_CONFIG.items() if k != "methods"}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    code, _, stderr = run_cli(["baseline", tmp_path / "validation.json", "--type", "bias", "--config", tmp_path / "cfg.json",
+                               "--inference-attribute", "instances[*].predicted_label", "-o", tmp_path / "b"], capsys)  # fmt: skip
+    assert code == 0, stderr
+    ours = json.loads((tmp_path / "b" / "analysis.json").read_text())
+    theirs = json.loads((ADULT / "baseline-analysis.json").read_text())
+    compared = 0
+    for stage in ("pre_training_bias_metrics", "post_training_bias_metrics"):
+        assert ours[stage]["label"] == theirs[stage]["label"] == "Target"
+        assert ours[stage]["label_value_or_threshold"] == theirs[stage]["label_value_or_threshold"]
+        (o,), (t,) = ours[stage]["facets"]["Sex"], theirs[stage]["facets"]["Sex"]
+        assert o["value_or_threshold"] == t["value_or_threshold"] == "0"
+        assert [m["name"] for m in o["metrics"]] == [m["name"] for m in t["metrics"]]
+        for mo, mt in zip(o["metrics"], t["metrics"], strict=True):
+            assert mo["description"] == mt["description"]
+            assert abs(mo["value"] - mt["value"]) <= 1e-9, mo["name"]
+            compared += 1
+    assert compared == 21

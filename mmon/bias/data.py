@@ -166,6 +166,44 @@ def _merged(store: Store, f: DatasetFile, loc: Locator) -> tuple[pl.DataFrame, s
     return rows, set(), warnings
 
 
+def _is_json_dataset(f: DatasetFile, loc: Locator) -> bool:
+    """A Clarify JSON dataset (``{"instances": [{"features": [...], "label": ...}]}``), read along
+    the config's ``features`` / ``label`` paths."""
+    return f.format == "json" and (
+        loc.features is not None or (isinstance(loc.label, str) and "[*]" in loc.label)
+    )
+
+
+def _json_dataset(store: Store, f: DatasetFile, loc: Locator) -> tuple[pl.DataFrame, set[str]]:
+    raw = store.read_bytes(f.url)
+    if f.url.lower().endswith(".gz"):
+        raw = gzip.decompress(raw)
+    text = raw.decode("utf-8-sig")
+    # The whole file is one document: a one-record frame whose sides all read it.
+    recs = pl.DataFrame({"_rec": [1], "event_id": [None], **{f"{k}_text": [text] for k in ("in", "out", "gt")},
+                         **{f"{k}_kind": ["json"] for k in ("in", "out", "gt")}},
+                        schema_overrides={"_rec": pl.UInt32, "event_id": pl.String})  # fmt: skip
+    sides = {
+        "in": merged_rows.features(recs, f.url, loc.features),
+        "gt": merged_rows.values(recs, "gt", loc.label, f.url).rename({"v": LABEL}),
+    }
+    model_cols: set[str] = set()
+    if loc.want_predictions:
+        attr = loc.inference_attribute if loc.inference_attribute is not None else loc.probability_attribute
+        if attr is None:
+            raise InputError(
+                f"{f.url}: a JSON dataset carries no predictions unless --inference-attribute or "
+                "--probability-attribute names them (e.g. instances[*].predicted_label)"
+            )
+        sides["out"] = merged_rows.values(recs, "out", attr, f.url).rename(
+            {"v": PRED if loc.inference_attribute is not None else PROB}
+        )
+    rows = merged_rows.assemble(recs, sides, f.url).drop("_rec", "_row")
+    positional = [c for c in rows.columns if c.startswith("#")]
+    rows = rows.rename(dict(zip(positional, _feature_names(len(positional), loc), strict=True)))
+    return rows, model_cols
+
+
 def _feature_names(width: int, loc: Locator) -> list[str]:
     headers = list(loc.headers or [])
     if headers and len(headers) == width + 1:
@@ -192,6 +230,8 @@ def read_rows(
         if _is_merged(store, f):
             frame, mc, w = _merged(store, f, loc)
             warnings.extend(w)
+        elif _is_json_dataset(f, loc):
+            frame, mc = _json_dataset(store, f, loc)
         else:
             frame, mc = _flat(store, f, loc)
         frames.append(frame)
