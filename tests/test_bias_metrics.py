@@ -23,8 +23,9 @@ import polars as pl
 import pytest
 
 from mmon.bias import metrics as M
-from mmon.bias.compute import analyse, binarize
+from mmon.bias.compute import analyse
 from mmon.bias.data import LABEL, PRED, Rows
+from mmon.bias.values import binarize
 
 ROWS = [
     ("x", 1, 1, "g1"), ("x", 1, 0, "g1"), ("x", 1, 0, "g2"), ("x", 0, 1, "g2"),
