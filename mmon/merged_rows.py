@@ -21,6 +21,7 @@ row per element (one ``[*]`` per path).
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -153,9 +154,18 @@ def navigate(df: pl.DataFrame, parts: list[tuple[str, str]]) -> pl.DataFrame | N
     return df.select("_rec", "_row", "v")
 
 
+def _json_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, pl.Series):
+        v = v.to_list()
+    return json.dumps(v, separators=(",", ":"), default=str)
+
+
 def _as_text(expr: pl.Expr, dtype: Any) -> pl.Expr:
+    """Values as text: nested values (a per-class probability list) as their JSON text."""
     if isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
-        return expr.map_elements(lambda v: str(v), return_dtype=S)
+        return expr.map_elements(_json_text, return_dtype=S)
     if dtype == pl.Boolean:
         return pl.when(expr).then(pl.lit("true")).when(~expr).then(pl.lit("false"))
     return expr.cast(S)
