@@ -335,7 +335,13 @@ def values(recs: pl.DataFrame, side: str, attr: str | int | None, url: str) -> p
     csv_part, js, jl = _side(recs, side)
     parts = []
     if csv_part.height:
-        if isinstance(attr, int) or (isinstance(attr, str) and attr.isdigit()):
+        if side == "gt" and (isinstance(attr, int) or (isinstance(attr, str) and attr.isdigit())):
+            # A label line is usually the label alone; a dataset's column index applies to a row.
+            t = pl.col("text").str.strip_chars()
+            field = t.str.split(",").list.get(int(attr), null_on_oob=True).str.strip_chars()
+            parts.append(_lines(csv_part).select(
+                "_rec", "_row", pl.when(t.str.contains(",", literal=True)).then(field).otherwise(t).alias("v")))  # fmt: skip
+        elif isinstance(attr, int) or (isinstance(attr, str) and attr.isdigit()):
             parts.append(_csv_fields(csv_part, int(attr)))
         elif side == "gt":
             parts.append(_lines(csv_part).select("_rec", "_row", pl.col("text").str.strip_chars().alias("v")))
