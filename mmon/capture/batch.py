@@ -322,7 +322,10 @@ def merge_batch(
     if ins and not outs:
         s.warnings.append("batch capture: no output manifest in the window: input columns only")
     elif outs and not ins:
-        s.warnings.append("batch capture: no input manifest in the window: output columns only")
+        s.warnings.append(
+            "batch capture: no input manifest in the window: output columns only "
+            "(and the input columns an output joined with its input carries, JoinSource: Input)"
+        )
     pairs = [p for mi, mo in _pair_manifests(ins, outs) for p in _pair_files(mi, mo)]
     s.files = sum((i is not None) + (o is not None) for i, o, _ in pairs)
     if not pairs:
