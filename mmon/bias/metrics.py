@@ -314,6 +314,3 @@ DESCRIPTIONS = {
     "SD": "Specificity Difference (SD)",
     "TE": "Treatment Equality (TE)",
 }
-
-# The value of no bias. Every metric but DI is ideal at 0; DI (a ratio) at 1.
-IDEAL = {name: 0.0 for name in DESCRIPTIONS} | {"DI": 1.0}
