@@ -372,3 +372,34 @@ def test_bias_baseline_on_the_json_validation_dataset_is_sagemakers(
             assert abs(mo["value"] - mt["value"]) <= 1e-9, mo["name"]
             compared += 1
     assert compared == 21
+
+
+CLARIFY_CHECK = EXTERNAL / "sagemaker-python-sdk" / "pipeline-clarify-check"
+
+
+@pytest.mark.parametrize("form", ["good", "bad"])
+def test_clarify_check_step_good_and_bad_analysis(form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The SDK's ClarifyCheckStep integration test: a 100-row headerless CSV (Label, F1..F4), label
+    value 1 (0/1 labels in 100 rows: 2 % distinct, categorical), facet F1 > 0.5 (a float column:
+    continuous), group F2. mmon's analysis equals Clarify's to 1e-9; the good analysis passes, the
+    bad one (KS threshold cut) fails on KS."""
+    cfg = {"label": "Label", "label_values_or_threshold": [1], "facet": [{"name_or_index": "F1", "value_or_threshold": [0.5]}],
+           "group_variable": "F2", "headers": ["Label", "F1", "F2", "F3", "F4"], "dataset_type": "text/csv",
+           "methods": {"pre_training_bias": {"methods": "all"}}}  # fmt: skip
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    common = [CLARIFY_CHECK / "dataset.csv", "--no-header", "--type", "bias", "--config", tmp_path / "cfg.json"]
+    code, _, stderr = run_cli(["run", *common, "--baseline-constraints", CLARIFY_CHECK / f"analysis.{form}.json",
+                               "-o", tmp_path / "out"], capsys)  # fmt: skip
+    ours = json.loads((tmp_path / "out" / "analysis.json").read_text())["pre_training_bias_metrics"]
+    good = json.loads((CLARIFY_CHECK / "analysis.good.json").read_text())["pre_training_bias_metrics"]
+    assert ours["label"] == good["label"] and ours["label_value_or_threshold"] == good["label_value_or_threshold"] == "1"
+    (o,), (g,) = ours["facets"]["F1"], good["facets"]["F1"]
+    assert o["value_or_threshold"] == g["value_or_threshold"] == "(0.5, 0.9936148802477393]"
+    for mo, mg in zip(o["metrics"], g["metrics"], strict=True):
+        assert mo["name"] == mg["name"] and abs(mo["value"] - mg["value"]) <= 1e-9, mo["name"]
+    violations = json.loads((tmp_path / "out" / "constraint_violations.json").read_text())["violations"]
+    if form == "good":
+        assert code == 0 and violations == [], stderr
+    else:
+        assert code == 1 and [(v["metric_name"], v["facet"]) for v in violations] == [("KS", "F1")]
+        assert violations[0]["description"].endswith("doesn't meet the baseline constraint requirement 7.906602254496e-06")
