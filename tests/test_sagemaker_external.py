@@ -403,3 +403,36 @@ def test_clarify_check_step_good_and_bad_analysis(form: str, tmp_path: Path, cap
     else:
         assert code == 1 and [(v["metric_name"], v["facet"]) for v in violations] == [("KS", "F1")]
         assert violations[0]["description"].endswith("doesn't meet the baseline constraint requirement 7.906602254496e-06")
+
+
+MQ_REGRESSION = EXTERNAL / "sagemaker-python-sdk" / "pipeline-quality-check" / "model_quality"
+
+
+@pytest.mark.parametrize("form", ["good", "bad"])
+def test_model_quality_regression_is_sagemakers(form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The SDK's model-quality QualityCheckStep data: SageMaker's statistics.json values to 1e-9 --
+    r2 included, whose total sum of squares is the predictions' (-3.2088, not the textbook -0.335)
+    -- the suggested constraints equal to SageMaker's good form, and the bad form (mse threshold
+    cut) fails on mse."""
+    args = [MQ_REGRESSION / "baseline_dataset.csv", "--type", "model-quality", "--problem-type", "Regression",
+            "--inference-attribute", "Prediction", "--ground-truth-attribute", "Label"]  # fmt: skip
+    code, _, stderr = run_cli(["baseline", *args, "-o", tmp_path / "base"], capsys)
+    assert code == 0, stderr
+    ours = json.loads((tmp_path / "base" / "statistics.json").read_text())["regression_metrics"]
+    theirs = json.loads((MQ_REGRESSION / "statistics.json").read_text())["regression_metrics"]
+    for name, m in theirs.items():
+        assert abs(ours[name]["value"] - m["value"]) <= 1e-9, name
+        assert ours[name]["standard_deviation"] == m["standard_deviation"] == "NaN"  # 100 rows: no sampling
+    good = json.loads((MQ_REGRESSION / "constraints.good.json").read_text())["regression_constraints"]
+    mine = json.loads((tmp_path / "base" / "constraints.json").read_text())["regression_constraints"]
+    assert list(mine) == list(good)
+    for name, c in good.items():
+        assert mine[name]["comparison_operator"] == c["comparison_operator"]
+        assert abs(mine[name]["threshold"] - c["threshold"]) <= 1e-9, name
+    code, _, stderr = run_cli(["run", *args, "--baseline-constraints", MQ_REGRESSION / f"constraints.{form}.json",
+                               "-o", tmp_path / "run"], capsys)  # fmt: skip
+    violations = json.loads((tmp_path / "run" / "constraint_violations.json").read_text())["violations"]
+    if form == "good":
+        assert code == 0 and violations == [], stderr
+    else:
+        assert code == 1 and [v["metric_name"] for v in violations] == ["mse"]
