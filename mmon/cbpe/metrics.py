@@ -110,10 +110,10 @@ def estimate_roc_auc(calibrated: np.ndarray, uncalibrated: np.ndarray) -> float:
     order = np.argsort(unc)[::-1]
     cal = cal[order]
     with np.errstate(divide="ignore", invalid="ignore"):
-        tps = np.cumsum(cal)
-        fps = 1 + np.arange(len(cal)) - tps
-        tps = np.round(np.r_[0.0, tps], 5)
-        fps = np.round(np.r_[0.0, fps], 5)
+        cum_tp = np.cumsum(cal)
+        cum_fp = 1 + np.arange(len(cal)) - cum_tp
+        tps = np.round(np.concatenate(([0.0], cum_tp)), 5)
+        fps = np.round(np.concatenate(([0.0], cum_fp)), 5)
         tpr = tps / tps[-1]
         fpr = fps / fps[-1]
     if not (np.isfinite(tpr).all() and np.isfinite(fpr).all()):
