@@ -296,8 +296,10 @@ def run_cbpe(
         warnings += w
         score = frame["score"].to_numpy() if frame.height else np.empty(0)
         pred = frame["pred"].to_numpy() if frame.height else np.empty(0, dtype=np.int64)
-        estimates = _estimate(lambda: model.estimate(score, pred))
-        cm = _binary_matrix(model, score, pred, positive, doc)
+        proba = model.calibrator.apply(score)
+        estimates, counts = _estimate(lambda: model.estimate_calibrated(proba, score, pred))
+        del proba
+        cm = _binary_matrix(counts, positive, doc) if len(score) else None
     else:
         columns = doc.get("class_columns") or _class_columns(str(config.probability_attribute))
         frame, files = _multiclass_frame(store, inputs, fmt, header, str(config.inference_attribute), None, columns)
@@ -338,7 +340,7 @@ def run_cbpe(
     return MQResult(stats, constraints, violations, urls, n, rows, warnings, config.problem_type, files)
 
 
-def _estimate(fn: Callable[[], dict[str, Estimate]]) -> dict[str, Estimate]:
+def _estimate(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except ValueError as exc:
@@ -348,11 +350,17 @@ def _estimate(fn: Callable[[], dict[str, Estimate]]) -> dict[str, Estimate]:
 def _binary_window(
     store: Store, inputs: list[str], config: MQConfig, fmt: str | None, header: bool, positive: str
 ) -> tuple[pl.DataFrame, list[str], int, list[str]]:
-    """Scores and 0/1 predictions of the window (labels neither needed nor read)."""
+    """Scores and 0/1 predictions of the window (labels neither needed nor read).
+
+    Flat CSV and Parquet files are reduced batch by batch to a Float64 score and an Int8
+    prediction (9 bytes a row: 10M rows in ~90 MB); merged capture records and JSON go through the
+    model-quality reader, which decodes payloads."""
     from mmon.model_quality.api import _attributes, _derives_prediction, unify_booleans
     from mmon.model_quality.data import read_table
 
     files = dataset_files(store, inputs, fmt, header)
+    if files and all(f.format in ("csv", "parquet") for f in files):
+        return _flat_binary_window(store, files, config, positive, _derives_prediction(config))
     table = read_table(store, files, _attributes(config))
     if not table.files:
         raise InputError(f"{', '.join(inputs)}: no data file among the inputs")
@@ -373,12 +381,35 @@ def _binary_window(
     return usable, table.files, rows, warnings
 
 
-def _binary_matrix(model: CBPEModel, score: np.ndarray, pred: np.ndarray, positive: str, doc: dict[str, Any]) -> dict[str, Any] | None:
-    from mmon.cbpe.metrics import expected_counts
+def _flat_binary_window(
+    store: Store, files: list[Any], config: MQConfig, positive: str, derive: bool
+) -> tuple[pl.DataFrame, list[str], int, list[str]]:
+    from mmon.model_quality.data import class_text
 
-    if len(score) == 0:
-        return None
-    c = expected_counts(pred, model.calibrator.apply(score))
+    prob, inf = str(config.probability_attribute), config.inference_attribute
+    parts: list[pl.DataFrame] = []
+    for f in files:
+        for batch in iter_batches(store, f):
+            for col in [prob] + ([] if derive or not inf else [inf]):
+                if col not in batch.columns:
+                    raise InputError(f"{f.url}: no column {col!r} (columns: {', '.join(batch.columns[:12])})")
+            score = pl.col(prob).cast(pl.Float64, strict=False)
+            if derive:
+                pred = (score > float(config.probability_threshold)).cast(pl.Int8)
+            else:
+                pred = (class_text(pl.col(str(inf)), batch.schema[str(inf)]) == positive).cast(pl.Int8)
+            parts.append(batch.select(score.alias("score"), pred.alias("pred")))
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema={"score": pl.Float64, "pred": pl.Int8})
+    rows = frame.height
+    _refuse_missing(frame["score"], "the window", prob)
+    warnings: list[str] = []
+    usable = frame.drop_nulls()
+    if rows - usable.height:
+        warnings.append(f"{rows - usable.height} of {rows} predictions have no predicted class and are not estimated")
+    return usable, [f.url for f in files], rows, warnings
+
+
+def _binary_matrix(c: Any, positive: str, doc: dict[str, Any]) -> dict[str, Any]:
     negative = str(doc.get("negative_label", "not " + positive))
     # SageMaker's layout: {actual: {predicted: count}}; expected counts are not whole numbers.
     return {positive: {positive: c.tp, negative: c.fn}, negative: {positive: c.fp, negative: c.tn}}

@@ -73,11 +73,16 @@ class CBPEModel:
     def estimate(self, score: np.ndarray, y_pred: np.ndarray) -> dict[str, Estimate]:
         """Estimated metrics of one window from the model's scores and predictions (no labels)."""
         score = np.asarray(score, dtype=np.float64)
-        y_pred = np.asarray(y_pred)
         if np.isnan(score).any():
             raise ValueError("scores contain NaN")
+        return self.estimate_calibrated(self.calibrator.apply(score), score, y_pred)[0]
+
+    def estimate_calibrated(
+        self, proba: np.ndarray, score: np.ndarray, y_pred: np.ndarray
+    ) -> tuple[dict[str, Estimate], M.ExpectedCounts]:
+        """:meth:`estimate` from probabilities already calibrated; also the expected counts."""
+        y_pred = np.asarray(y_pred)
         n = len(score)
-        proba = self.calibrator.apply(score)
         counts = M.expected_counts(y_pred, proba)
         out: dict[str, Estimate] = {}
         for metric in M.BINARY_METRICS:
@@ -96,7 +101,7 @@ class CBPEModel:
                 lo,
                 hi,
             )
-        return out
+        return out, counts
 
     # -- the baseline file -----------------------------------------------------------------------
 

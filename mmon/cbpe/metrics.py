@@ -107,18 +107,25 @@ def estimate_roc_auc(calibrated: np.ndarray, uncalibrated: np.ndarray) -> float:
     unc = np.asarray(uncalibrated, dtype=np.float64)
     if len(cal) == 0:
         return math.nan
-    order = np.argsort(unc)[::-1]
-    cal = cal[order]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cum_tp = np.cumsum(cal)
-        cum_fp = 1 + np.arange(len(cal)) - cum_tp
-        tps = np.round(np.concatenate(([0.0], cum_tp)), 5)
-        fps = np.round(np.concatenate(([0.0], cum_fp)), 5)
-        tpr = tps / tps[-1]
-        fpr = fps / fps[-1]
-    if not (np.isfinite(tpr).all() and np.isfinite(fpr).all()):
+    n = len(cal)
+    # In place where possible (10M rows: each array is 80 MB); every step gives the same doubles
+    # as NannyML's r_[0, cumsum], 1 + arange - tps, round and divide.
+    sorted_cal = cal[np.argsort(unc)[::-1]]
+    tps = np.empty(n + 1)
+    tps[0] = 0.0
+    np.cumsum(sorted_cal, out=tps[1:])
+    del sorted_cal
+    fps = np.empty(n + 1)
+    fps[0] = 0.0
+    fps[1:] = np.arange(1, n + 1, dtype=np.float64)
+    fps[1:] -= tps[1:]
+    np.round(tps, 5, out=tps)
+    np.round(fps, 5, out=fps)
+    if tps[-1] == 0 or fps[-1] == 0:
         return math.nan  # every row surely negative (or positive): no curve
-    return float(np.trapezoid(tpr, fpr))
+    tps /= tps[-1]
+    fps /= fps[-1]
+    return float(np.trapezoid(tps, fps))
 
 
 # -- realized values (labels known) ---------------------------------------------------------------
