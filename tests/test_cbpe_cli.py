@@ -180,3 +180,45 @@ def test_on_s3(tmp_path: Path, capsys: pytest.CaptureFixture[str], s3_bucket: st
     )  # fmt: skip
     assert rc in (0, 1), err
     assert json.loads(store.read_text(f"{s3_bucket}/out/statistics.json"))["mmon_estimation"]["estimator"] == "cbpe"
+
+
+def test_scheduled_run_on_capture_without_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`mmon run --capture … --estimator cbpe --scheduled-time`: SageMaker capture files whose endpoint
+    output is the score; no ground truth anywhere; the hour folder holds the estimated report."""
+    import uuid
+
+    ref = _binary(10000, 1).with_columns(label=pl.when(pl.col("label") == "yes").then(1).otherwise(0))
+    ref.select("score", "label").write_csv(tmp_path / "ref.csv")
+    rc, _, err = _cli(
+        capsys, "baseline", str(tmp_path / "ref.csv"), "--type", "model-quality", "--problem-type", "BinaryClassification",
+        "--estimator", "cbpe", "--probability-attribute", "score", "--ground-truth-attribute", "label",
+        "--positive-label", "1", "-o", str(tmp_path / "base"),
+    )  # fmt: skip
+    assert rc == 0, err
+    win = _binary(600, 9, labels=False)
+    hour = tmp_path / "capture" / "ep" / "AllTraffic" / "2024" / "01" / "01" / "18"
+    hour.mkdir(parents=True)
+    lines = []
+    for i, (x, s) in enumerate(zip(win["feature"], win["score"], strict=True)):
+        lines.append(json.dumps({
+            "captureData": {
+                "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": f"{x}", "encoding": "CSV"},
+                "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": f"{s}", "encoding": "CSV"},
+            },
+            "eventMetadata": {"eventId": str(uuid.UUID(int=i)), "inferenceTime": f"2024-01-01T18:{i // 60:02d}:{i % 60:02d}Z"},
+            "eventVersion": "0",
+        }))  # fmt: skip
+    (hour / "00-00-000-a.jsonl").write_text("\n".join(lines) + "\n")
+    rc, out, err = _cli(
+        capsys, "run", "--capture", str(tmp_path / "capture" / "ep" / "AllTraffic"), "--type", "model-quality",
+        "--problem-type", "BinaryClassification", "--estimator", "cbpe", "--inference-attribute", "0",
+        "--probability-attribute", "0", "--scheduled-time", "2024-01-01T19:00:00Z", "--schedule-expression", "hourly",
+        "--baseline-constraints", str(tmp_path / "base" / "constraints.json"), "-o", str(tmp_path / "out"), "--json",
+    )  # fmt: skip
+    assert rc in (0, 1), err
+    (stats_file,) = (tmp_path / "out").rglob("statistics.json")
+    stats = json.loads(stats_file.read_text())
+    assert stats["dataset"]["item_count"] == 600
+    model = fit(ref["label"].to_numpy(), (ref["score"] > 0.5).to_numpy().astype(int), ref["score"].to_numpy())
+    lib = model.estimate(win["score"].to_numpy(), (win["score"] > 0.5).to_numpy().astype(int))
+    assert stats["binary_classification_metrics"]["accuracy"]["value"] == pytest.approx(lib["accuracy"].value, abs=1e-9)
