@@ -93,6 +93,7 @@ def register(app: typer.Typer) -> None:
         max_records: typed.MaxRecordsOpt = 1000,
         timeout: typed.TimeoutOpt = 60.0,
         seed: typed.SeedOpt = 0,
+        estimator: typed.EstimatorOpt = "none",
         min_labelled: typed.MinLabelledOpt = 1,
         ground_truth: Annotated[
             str | None, typer.Option(help="Ground-truth folder (with --capture): merge labels into the window (model-quality, bias).")
@@ -147,13 +148,14 @@ def register(app: typer.Typer) -> None:
         from mmon.checks import CheckOptions, parse_disable, parse_drift_test
         from mmon.run import run_data_quality
 
-        typed.check_type(run_type)
+        typed.check_type(run_type, estimator)
         if run_type != "data-quality":
             store = Store(parse_storage_options(storage_option or []))
             opts = typed.TypedOptions(
                 run_type, config, model, problem_type, inference_attribute, probability_attribute,
                 probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed, min_labelled,
             )  # fmt: skip
+            opts.estimator = estimator
             if bool(data) == bool(capture):
                 raise InputError("give the current data as DATA... or as --capture (one of the two)")
             execution = None

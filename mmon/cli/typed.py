@@ -58,6 +58,22 @@ MaxRecordsOpt = Annotated[
 ]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="feature-attribution: seconds to wait for one model call.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling (standard deviations, SHAP coalitions).")]
+EstimatorOpt = Annotated[
+    str,
+    typer.Option(
+        "--estimator",
+        help="model-quality: none (labels needed) or cbpe (estimate classifier metrics from calibrated scores, no "
+        "labels; the baseline needs a labelled reference that is NOT the training set).",
+    ),
+]
+ReferenceChunkOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--reference-chunk-size",
+        help="model-quality --estimator cbpe baseline: rows per reference chunk for the thresholds (default: a tenth "
+        "of the reference); make it about the rows of one monitored window.",
+    ),
+]
 MinLabelledOpt = Annotated[
     int, typer.Option("--min-labelled", help="model-quality: refuse to judge a window with fewer labelled predictions.")
 ]
@@ -78,11 +94,17 @@ class TypedOptions:
     timeout: float = 60.0
     seed: int = 0
     min_labelled: int = 1
+    estimator: str = "none"
+    reference_chunk_size: int | None = None
 
 
-def check_type(run_type: str) -> None:
+def check_type(run_type: str, estimator: str = "none") -> None:
     if run_type not in TYPES:
         raise InputError(f"--type {run_type!r}: expected one of {', '.join(TYPES)}")
+    if estimator not in ("none", "cbpe"):
+        raise InputError(f"--estimator {estimator!r}: expected none or cbpe")
+    if estimator != "none" and run_type != "model-quality":
+        raise InputError(f"--estimator {estimator} is for --type model-quality, not {run_type}")
 
 
 def _need(value: Any, flag: str, run_type: str) -> Any:
@@ -125,6 +147,10 @@ def _fa_options(o: TypedOptions) -> Any:
 def baseline_typed(
     store: Store, dataset: list[str], output: str, o: TypedOptions, fmt: str | None, header: bool, progress: Any
 ) -> Any:
+    if o.run_type == "model-quality" and o.estimator == "cbpe":
+        from mmon.cbpe.api import baseline_cbpe
+
+        return baseline_cbpe(store, dataset, output, _mq_config(o), fmt=fmt, header=header, chunk_size=o.reference_chunk_size)
     if o.run_type == "model-quality":
         from mmon.model_quality import baseline_model_quality
 
@@ -161,6 +187,13 @@ def run_typed(
     before_publish: Any = None,
 ) -> Any:
     cons = _need(constraints, "--baseline-constraints", o.run_type)
+    if o.run_type == "model-quality" and o.estimator == "cbpe":
+        from mmon.cbpe.api import run_cbpe
+
+        return run_cbpe(
+            store, data, output, _mq_config(o), cons, statistics, fmt=fmt, header=header,
+            endpoint=endpoint, schedule=schedule, metric_time=metric_time, before_publish=before_publish,
+        )  # fmt: skip
     if o.run_type == "model-quality":
         from mmon.model_quality import run_model_quality
 
