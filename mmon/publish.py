@@ -302,11 +302,13 @@ def _promote(store: Store, staged: str, final: str) -> None:
             except OSError:
                 shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
-        except BaseException:
+        except BaseException as exc:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+            if isinstance(exc, Exception):
+                raise store._storage_error(final, "write", exc) from exc
             raise
         return
     try:

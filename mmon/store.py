@@ -15,6 +15,7 @@ import glob as _glob
 import logging
 import os
 import posixpath
+import re
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
@@ -74,6 +75,14 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def polars_path(path: str) -> str:
+    """A file path for polars' scanners, which take every path as a glob: ``[``, ``*``, ``?`` escaped.
+
+    Our file lists are already expanded; ``price[usd].csv`` must not be read as ``price`` + a class.
+    """
+    return re.sub(r"([\[\]*?])", r"[\1]", path)
 
 
 def _hidden_below(folder: str, path: str) -> bool:
