@@ -7,6 +7,8 @@ file on S3 itself, so a dataset never has to be copied into Python to be read.
 
 Writes are atomic: local files go to a temporary name in the same folder and are renamed over the
 final name; object stores receive one PUT of the whole body, which S3 makes visible all at once.
+A report (several files) is published with ``write_many`` (``mmon.publish``): staged, then a
+marker, then the final names, so readers see one execution's report or the previous one's.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ or ``with begin_execution(...) as lock:`` (an exception records ``Failed`` and r
 Files in the report folder:
 
 - ``.mmon-execution.lock`` while an execution runs: JSON with a random owner ``token``, ``host``,
-  ``pid``, ``started``. A second execution of the same hour refuses with exit 2 while the lock is
+  ``pid`` (and its start time, to tell a reused pid apart), ``started``. A second execution of the same hour refuses with exit 2 while the lock is
   fresh, naming the host and start time; a lock older than ``stale_after`` (default 1 hour, the
   longest an hourly SageMaker execution may run) is taken over: the run that held it crashed.
 - ``execution.json`` when it ends: status (``Completed`` / ``CompletedWithViolations`` /
@@ -31,8 +31,10 @@ Guarantee when two executions of the same hour overlap (two cron hosts, a manual
   seconds and reads it back, so starts further apart than that never both proceed;
 - in every case the owner token is checked again right before the report is published and before
   ``execution.json`` is written: an execution that lost the lock (a simultaneous start on a store
-  without conditional writes, a stale-lock takeover) stops without writing anything. Each report
-  file is replaced whole, so the folder holds one execution's report, never a mix.
+  without conditional writes, a stale-lock takeover) stops without writing anything. The report is
+  published with a marker (``mmon.publish``), so readers see one execution's report, never a mix.
+- a lock whose process is gone (same host, pid not running) is taken over at once; a run that
+  fails removes its lock even when its ``execution.json`` cannot be written.
 """
 
 from __future__ import annotations
