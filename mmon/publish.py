@@ -247,8 +247,15 @@ def publish(store: Store, files: Mapping[str, bytes]) -> str:
     staging = _url(folder, f"{STAGING_DIR}/{exec_id}")
 
     # 1. every file under the staging key: the previous report is untouched if this fails
-    for url in urls:
-        store.write_bytes(_url(staging, rels[url]), files[url])
+    try:
+        for url in urls:
+            store.write_bytes(_url(staging, rels[url]), files[url])
+    except BaseException:
+        try:
+            _remove_tree(store, staging)  # nobody can need these: the marker never named them
+        except Exception:  # noqa: BLE001 - the write error is the one to report
+            pass
+        raise
 
     # 2. the marker, one atomic write: from now on readers verify against this execution
     marker = {
