@@ -46,7 +46,11 @@ def _env(endpoint: str) -> dict[str, str]:
 def _mmon(args: list[str], endpoint: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **_env(endpoint), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "mmon", *map(str, args)], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "mmon", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -183,24 +187,34 @@ def test_abandoned_aiohttp_task_errors_are_not_printed(s3_endpoint: str) -> None
         """
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    noisy = subprocess.run([sys.executable, "-c", script, "raw"], env=env, capture_output=True, text=True, timeout=120)
+    noisy = subprocess.run(
+        [sys.executable, "-c", script, "raw"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert "Task exception was never retrieved" in noisy.stderr  # what users saw
-    quiet = subprocess.run([sys.executable, "-c", script, "mmon"], env=env, capture_output=True, text=True, timeout=120)
+    quiet = subprocess.run(
+        [sys.executable, "-c", script, "mmon"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert quiet.returncode == 0 and quiet.stderr == ""
 
 
-def test_output_to_a_missing_bucket_fails_before_the_work(tmp_path: Path, s3_endpoint: str, monkeypatch, capsys) -> None:
+def test_output_to_a_missing_bucket_fails_before_the_work(
+    tmp_path: Path, s3_endpoint: str, monkeypatch, capsys
+) -> None:
     a, _ = _datasets(tmp_path)
     for k, v in _env(s3_endpoint).items():
         monkeypatch.setenv(k, v)
     store = Store()
     code, _, err = run_cli(["baseline", a, "-o", "s3://no-such-bucket-mmon/base", "-q"], capsys)
     assert code == 3, err
-    assert err == "mmon: error: s3://no-such-bucket-mmon/base: the bucket 'no-such-bucket-mmon' does not exist\n"
+    assert (
+        err == "mmon: error: s3://no-such-bucket-mmon/base: the bucket 'no-such-bucket-mmon' does not exist\n"
+    )
     assert not store.fs("s3://").exists("s3://no-such-bucket-mmon")  # SeaweedFS would have created it on PUT
 
 
-def test_capture_merge_on_a_missing_bucket_is_an_error(tmp_path: Path, s3_endpoint: str, monkeypatch, capsys) -> None:
+def test_capture_merge_on_a_missing_bucket_is_an_error(
+    tmp_path: Path, s3_endpoint: str, monkeypatch, capsys
+) -> None:
     for k, v in _env(s3_endpoint).items():
         monkeypatch.setenv(k, v)
     code, _, err = run_cli(

@@ -43,7 +43,9 @@ def test_lock_of_a_live_process_or_another_host_is_respected(tmp_path: Path) -> 
         sleeper.kill()
         sleeper.wait()
     # another host: its pid says nothing here, only the age counts
-    begin_execution(store, str(tmp_path / "b"), T, (T, T), settle=0, pid=_dead_pid(), host=socket.gethostname() + "-x")
+    begin_execution(
+        store, str(tmp_path / "b"), T, (T, T), settle=0, pid=_dead_pid(), host=socket.gethostname() + "-x"
+    )
     with pytest.raises(ExecutionInProgress):
         begin_execution(store, str(tmp_path / "b"), T, (T, T), settle=0)
 

@@ -27,7 +27,11 @@ SAGEMAKER = ROOT.parent / "shared" / "reference" / "sagemaker"
 def _violations(n: int) -> bytes:
     doc = {
         "violations": [
-            {"feature_name": f"f{i}", "constraint_check_type": "data_type_check", "description": f"run with {n}"}
+            {
+                "feature_name": f"f{i}",
+                "constraint_check_type": "data_type_check",
+                "description": f"run with {n}",
+            }
             for i in range(n)
         ]
     }
@@ -145,7 +149,9 @@ def test_sagemaker_folders_without_a_marker_are_read_as_they_are(tmp_path: Path,
     assert entry["violations"] == expected and entry["status"] == "CompletedWithViolations"
 
 
-def test_executions_reads_the_published_report_not_the_mixed_files(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_executions_reads_the_published_report_not_the_mixed_files(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
     store = Store()
     hour = tmp_path / "2026" / "11" / "21" / "13"
     store.write_many(_files(hour, 3))

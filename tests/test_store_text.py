@@ -45,7 +45,11 @@ def test_warnings_keep_brackets(capsys) -> None:
 def test_executions_status_is_styled_without_markup(tmp_path: Path, capsys) -> None:
     _report(tmp_path / "2026" / "11" / "21" / "13", "a[b]")
     code, out, _ = run_cli(["executions", tmp_path], capsys)
-    assert code == 0 and "CompletedWithViolations" in out and "[" not in out.split("CompletedWithViolations")[0][-3:]
+    assert (
+        code == 0
+        and "CompletedWithViolations" in out
+        and "[" not in out.split("CompletedWithViolations")[0][-3:]
+    )
 
 
 def test_a_file_named_with_brackets_is_a_path_not_a_glob(tmp_path: Path, capsys) -> None:
