@@ -3,7 +3,8 @@
 It reads the HTTP/1.1 requests passing through (keep-alive, Content-Length or chunked bodies), so
 it can count them and make the server look as if it died at an exact request: the N-th matching
 request's headers and the start of its body are forwarded, then both sides are reset, and from
-then on every new connection is reset at once (a dead server) until ``restore()``.
+then on nothing listens on the port (connections refused, as with a dead server) until
+``restore()`` listens on the same port again.
 Bound to 127.0.0.1 only.
 """
 
@@ -38,14 +39,19 @@ class S3Proxy:
     _socks: set[socket.socket] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(64)
-        self.port = self._server.getsockname()[1]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.port = 0
         self._stopped = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._listen()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def _listen(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))  # the same port again after a restart
+        server.listen(64)
+        self.port = server.getsockname()[1]
+        self._server: socket.socket | None = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
 
     # -- control -------------------------------------------------------------------------------
     def cut_at(self, n: int, method: str | None = None, graceful: bool = False) -> None:
@@ -58,10 +64,13 @@ class S3Proxy:
             self.graceful = graceful
 
     def kill(self) -> None:
-        """The server dies now: every open and new connection is reset."""
+        """The server dies now: open connections are reset, new ones refused (nothing listens)."""
         with self._lock:
             self.down = True
             socks = list(self._socks)
+            server, self._server = self._server, None
+        if server is not None:
+            _reset(server)
         for s in socks:
             if self.graceful:
                 try:
@@ -76,6 +85,9 @@ class S3Proxy:
         with self._lock:
             self.down = False
             self._cut = None
+            listening = self._server is not None
+        if not listening and not self._stopped:
+            self._listen()
 
     def count(self, method: str | None = None) -> int:
         with self._lock:
@@ -84,13 +96,12 @@ class S3Proxy:
     def close(self) -> None:
         self._stopped = True
         self.kill()
-        _reset(self._server)
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _accept(self) -> None:
+    def _accept(self, server: socket.socket) -> None:
         while not self._stopped:
             try:
-                client, _ = self._server.accept()
+                client, _ = server.accept()
             except OSError:
                 return
             if self.down:
