@@ -270,7 +270,7 @@ def publish(store: Store, files: Mapping[str, bytes]) -> str:
 
     # 3. final names, each replaced whole; the first key last
     for url in urls[1:] + urls[:1]:
-        _promote(store, _url(staging, rels[url]), url)
+        _promote(store, _url(staging, rels[url]), url, len(files[url]))
 
     # 4. the staging copy, and those of failed publishes older than an hour (best effort: the
     # report is done). Files of an earlier report that this one lacks stay, but are no longer
@@ -284,8 +284,21 @@ def publish(store: Store, files: Mapping[str, bytes]) -> str:
 
 
 def _remove_stale_staging(store: Store, folder: str, older_than: timedelta = timedelta(hours=1)) -> None:
+    from mmon.store import is_local
+
     now = datetime.now(UTC)
-    for child in store.ls(_url(folder, STAGING_DIR)):
+    url = _url(folder, STAGING_DIR)
+    if is_local(url):
+        children = store.ls(url)
+    else:
+        try:
+            # one listing request; fsspec names lack the protocol
+            children = store._with_proto(url, store.fs(url).ls(url, detail=False))
+        except FileNotFoundError:
+            return
+        except Exception as exc:  # noqa: BLE001
+            raise store._storage_error(url, "list", exc) from exc
+    for child in children:
         name = posixpath.basename(child.rstrip("/")) if "://" in child else os.path.basename(child)
         try:
             t = datetime.strptime(name.split("-", 1)[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -295,7 +308,7 @@ def _remove_stale_staging(store: Store, folder: str, older_than: timedelta = tim
             _remove_tree(store, child)
 
 
-def _promote(store: Store, staged: str, final: str) -> None:
+def _promote(store: Store, staged: str, final: str, size: int) -> None:
     """Put the staged file under its final name, replacing the old one whole."""
     from mmon.store import is_local, local_path
 
@@ -319,7 +332,16 @@ def _promote(store: Store, staged: str, final: str) -> None:
             raise
         return
     try:
-        store.fs(final).cp_file(staged, final)  # S3: server-side CopyObject, visible whole
+        fs = store.fs(final)
+        if size < 5 * 2**30 and hasattr(fs, "split_path"):
+            # S3: one server-side CopyObject (the object appears whole); the size is known, so no HEAD
+            src_bucket, src_key, _ = fs.split_path(staged)
+            bucket, key, _ = fs.split_path(final)
+            fs.call_s3(
+                "copy_object", Bucket=bucket, Key=key, CopySource={"Bucket": src_bucket, "Key": src_key}
+            )
+        else:
+            fs.cp_file(staged, final)  # multipart copy past 5 GiB; other stores' own copy
     except Exception as exc:  # noqa: BLE001 - one line for the user
         raise store._storage_error(final, "write", exc) from exc
 
@@ -347,5 +369,6 @@ def _remove_tree(store: Store, url: str) -> None:
         except OSError:
             pass
         return
-    for path in store.find(url):
-        store.delete(path)
+    paths = store.find(url)
+    if paths:
+        _remove_files(store, paths, url)

@@ -224,3 +224,26 @@ def test_capture_merge_on_a_missing_bucket_is_an_error(
     )  # fmt: skip
     assert code == 3, err
     assert "no-such-capture-mmon" in err and "does not exist" in err and err.count("\n") == 1
+
+
+def test_publish_on_s3_cleans_up_and_costs_few_requests(
+    s3_endpoint: str, s3_bucket: str, proxy: S3Proxy
+) -> None:
+    store = Store({"endpoint_url": proxy.endpoint, "key": S3_KEY, "secret": S3_SECRET})
+    out = f"{s3_bucket}/rep"
+    old = f"{out}/.mmon-staging/20200101T000000Z-0123456789ab/statistics.json"  # a failed publish of 2020
+    store.write_bytes(old, b"{}")
+    proxy.requests.clear()
+    files = {
+        f"{out}/constraint_violations.json": b'{"violations": []}',
+        f"{out}/statistics.json": b'{"a": 1}',
+    }
+    exec_id = store.write_many(files)
+    methods = [m for m, _ in proxy.requests]
+    # 2 staged + marker + 2 server-side copies (no HEAD), a bulk delete of the staged copies, a listing
+    # of the staging folder, and a listing + bulk delete of the old failed copy
+    assert methods.count("PUT") == 5 and methods.count("HEAD") == 0, proxy.requests
+    assert len(methods) == 9, proxy.requests
+    left = [p for p in store.find(f"{out}/.mmon-staging") if not store.isdir(p)]
+    assert left == []
+    assert read_report(store, out, ["statistics.json"]) == (exec_id, {"statistics.json": b'{"a": 1}'})
