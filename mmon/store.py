@@ -231,8 +231,15 @@ class Store:
         return opts
 
     def polars_native(self, url: str) -> bool:
-        """Whether polars can read this URL itself (local paths and S3); others go through fsspec."""
-        return protocol_of(url) in ("file", *_S3)
+        """Whether polars can read this URL itself (local paths and S3); others go through fsspec.
+
+        An S3 key with ``[``, ``*`` or ``?`` goes through fsspec too: polars takes it for a pattern
+        and its cloud globbing has no escape (local paths are escaped with ``polars_path``).
+        """
+        proto = protocol_of(url)
+        if proto in _S3:
+            return not any(ch in url for ch in "*?[")
+        return proto == "file"
 
     # -- error translation --------------------------------------------------------------------
     def _storage_error(self, url: str, action: str, exc: BaseException) -> Exception:

@@ -65,3 +65,15 @@ def test_a_file_named_with_brackets_is_a_path_not_a_glob(tmp_path: Path, capsys)
     assert Store().expand([str(tmp_path / "a[0-9].csv")]) == [str(tmp_path / "a1.csv")]
     with pytest.raises(InputError, match="matches no file"):
         Store().expand([str(tmp_path / "b[0-9].csv")])
+
+
+def test_an_s3_key_with_brackets_is_read_as_a_key(
+    s3_store: Store, s3_bucket: str, s3_env, tmp_path: Path, capsys
+) -> None:
+    url = f"{s3_bucket}/in/price[usd].csv"
+    s3_store.write_bytes(url, b"price[usd],n\n" + b"".join(f"{i}.5,{i}\n".encode() for i in range(50)))
+    assert s3_store.expand([url]) == [url]
+    code, _, err = run_cli(["baseline", url, "-o", tmp_path / "base", "-q"], capsys)
+    assert code == 0, err
+    stats = json.loads((tmp_path / "base" / "statistics.json").read_text())
+    assert stats["dataset"]["item_count"] == 50
