@@ -10,10 +10,11 @@ the previous report leaves a mix when a write fails. Publishing goes in three st
     FOLDER/<file>                       3. every file under its final name (S3: a server-side
                                            copy; disk: a hard link renamed over the old file)
 
-then the staging copy and the files of the previous report that this one does not have are
-removed. A failure in step 1 leaves the previous report and marker untouched; from step 2 on the
-marker names the new execution, and a final file that does not match it yet is read from the
-staging copy. Readers (``read_report_file``, ``read_report``, ``load_report_document``) trust a
+then the marker is rewritten as ``complete`` (4) and the staging copy removed. A failure in step 1
+leaves the previous report and marker untouched (and its staged copies are removed); from step 2
+on the marker names the new execution, and a final file that does not match it yet is read from
+the staging copy. After step 4 the final names are the report, even when a user edits one of
+them afterwards (a hand-tuned ``constraints.json``). Readers (``read_report_file``, ``read_report``, ``load_report_document``) trust a
 file only when it matches the marker; a folder with no marker (SageMaker's own results, older
 mmon) is read as it is. The final names stay SageMaker's layout for every other consumer
 (node-exporter's textfile collector, SageMaker tooling), which see each file replaced whole.
@@ -50,6 +51,7 @@ class Marker:
     id: str
     published: str
     files: dict[str, dict[str, Any]]
+    complete: bool = False  # every final name was written (step 3 done)
 
     def matches(self, name: str, data: bytes) -> bool:
         entry = self.files.get(name)
@@ -115,7 +117,7 @@ def read_marker(store: Store, folder: str) -> Marker | None:
         files = doc["files"]
         if not isinstance(files, dict) or not isinstance(doc["id"], str):
             raise TypeError("files must be an object and id a string")
-        return Marker(folder, doc["id"], str(doc.get("published", "")), files)
+        return Marker(folder, doc["id"], str(doc.get("published", "")), files, doc.get("state") == "complete")
     except (ValueError, KeyError, TypeError) as exc:
         raise StorageError(f"{url}: unreadable report marker ({exc}); publish the report again") from exc
 
@@ -167,7 +169,10 @@ def _read_verified(store: Store, marker: Marker, name: str) -> bytes | None:
             data = store.read_bytes(url)
         except InputError:
             continue
-        if marker.matches(name, data):
+        # Once the publish completed, a final file that differs was edited afterwards (say a
+        # hand-tuned constraints.json): the user's file, read as it is. (A new publish first
+        # rewrites the marker, so this is never a half-published file.)
+        if marker.matches(name, data) or (marker.complete and url == _url(marker.folder, name)):
             return data
     return None
 
@@ -261,6 +266,7 @@ def publish(store: Store, files: Mapping[str, bytes]) -> str:
     marker = {
         "format": MARKER_FORMAT,
         "id": exec_id,
+        "state": "publishing",
         "published": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "files": {
             rels[u]: {"size": len(files[u]), "sha256": hashlib.sha256(files[u]).hexdigest()} for u in urls
@@ -271,6 +277,8 @@ def publish(store: Store, files: Mapping[str, bytes]) -> str:
     # 3. final names, each replaced whole; the first key last
     for url in urls[1:] + urls[:1]:
         _promote(store, _url(staging, rels[url]), url, len(files[url]))
+    marker["state"] = "complete"  # the final names are the report from now on, even if edited later
+    store.write_bytes(_url(folder, MARKER_NAME), (json.dumps(marker, indent=2) + "\n").encode())
 
     # 4. the staging copy, and those of failed publishes older than an hour (best effort: the
     # report is done). Files of an earlier report that this one lacks stay, but are no longer

@@ -94,7 +94,7 @@ def test_server_killed_at_each_write_never_leaves_a_mixed_report(
     report_b = _signature(direct, out)
     assert report_b[1:][1] == 200 and report_b[1] > 0
     puts = proxy.count("PUT")
-    assert puts == 2 * len(REPORT) + 1  # staging copies, the marker, the final names
+    assert puts == 2 * len(REPORT) + 2  # staging copies, the marker, the final names, the marker complete
 
     seen = set()
     for k in range(1, puts + 1):
@@ -240,10 +240,10 @@ def test_publish_on_s3_cleans_up_and_costs_few_requests(
     }
     exec_id = store.write_many(files)
     methods = [m for m, _ in proxy.requests]
-    # 2 staged + marker + 2 server-side copies (no HEAD), a bulk delete of the staged copies, a listing
+    # 2 staged + marker + 2 server-side copies (no HEAD) + marker complete, a bulk delete of the staged copies, a listing
     # of the staging folder, and a listing + bulk delete of the old failed copy
-    assert methods.count("PUT") == 5 and methods.count("HEAD") == 0, proxy.requests
-    assert len(methods) == 9, proxy.requests
+    assert methods.count("PUT") == 6 and methods.count("HEAD") == 0, proxy.requests
+    assert len(methods) == 10, proxy.requests
     left = [p for p in store.find(f"{out}/.mmon-staging") if not store.isdir(p)]
     assert left == []
     assert read_report(store, out, ["statistics.json"]) == (exec_id, {"statistics.json": b'{"a": 1}'})

@@ -237,3 +237,15 @@ def test_staging_left_by_an_old_failed_publish_is_removed(tmp_path: Path) -> Non
         (d / "statistics.json").write_text("{}")
     store.write_many(_files(out, 1))
     assert not old.exists() and young.exists()  # a young one may be a publish under way
+
+
+def test_a_file_edited_after_a_complete_publish_is_read_as_edited(tmp_path: Path, capsys) -> None:
+    """SageMaker's workflow: edit the suggested constraints (or a report) by hand; mmon reads the edit."""
+    store = Store()
+    out = tmp_path / "report"
+    store.write_many(_files(out, 2))
+    assert json.loads((out / MARKER_NAME).read_text())["state"] == "complete"
+    (out / "constraint_violations.json").write_bytes(_violations(3))
+    assert len(read_violations(store, str(out))[1]) == 3
+    code, stdout, _ = run_cli(["violations", out, "--json"], capsys)
+    assert code == 1 and json.loads(stdout)["count"] == 3
