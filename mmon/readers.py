@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from mmon.errors import InputError, MmonError
-from mmon.store import Store, local_path
+from mmon.store import Store, local_path, polars_path
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".parquet", ".pq")
@@ -145,7 +145,7 @@ def _scan(store: Store, f: DatasetFile) -> pl.LazyFrame:
     gz = url.lower().endswith(".gz")
     native = store.polars_native(url) and not gz
     so = store.polars_options(url)
-    src: object = local_path(url) if native and so is None else url
+    src: object = polars_path(local_path(url) if native and so is None else url)  # a path, not a glob
     if not native:
         # Compressed or non-S3 remote files: bytes through fsspec, then polars parses in memory.
         src = _raw_bytes(store, url)

@@ -271,6 +271,9 @@ def capture_merge(
         output_kind=kind, capture_lookbehind=capture_lookbehind, ground_truth_lookahead=ground_truth_lookahead,
     )  # fmt: skip
     store.check_writable(output)
+    for root in (capture, ground_truth):
+        if root is not None:
+            store.require_bucket(root)  # a missing bucket is an error, not an empty window
     is_batch = batch.is_batch_capture(store, capture)
     if is_batch and kind != "flat":
         raise InputError(f"{capture} is a batch-transform capture: only the flat table is supported "

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from mmon.cli import typed
-from mmon.cli.console import err, file_progress, out, print_json, warn
+from mmon.cli.console import error, file_progress, line, out, print_json, warn
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
 from mmon.store import Store, parse_storage_options
@@ -215,7 +215,7 @@ def register(app: typer.Typer) -> None:
         n = len(result.violations)
         code = EXIT_VIOLATIONS if n and fail_on_violations else EXIT_OK
         if result.postprocessor_error:
-            err.print(f"[red]mmon: error:[/] {result.postprocessor_error} (the report was written)", markup=True, highlight=False)
+            error(f"{result.postprocessor_error} (the report was written)")
             code = code or EXIT_INPUT
         if json_output:
             print_json(
@@ -247,9 +247,9 @@ def register(app: typer.Typer) -> None:
             )  # fmt: skip
         out.print(table)
         if n:
-            out.print(f"[red bold]{n} violation(s)[/] — {result.outputs['constraint_violations']}", highlight=False)
+            out.print(line((f"{n} violation(s)", "red bold"), f" — {result.outputs['constraint_violations']}"), highlight=False)
             report = result.outputs["constraint_violations"].rsplit("/", 1)[0]
             out.print(f"See them with: mmon violations {report}", highlight=False)
         else:
-            out.print(f"[green]No violations[/] — {result.outputs['constraint_violations']}", highlight=False)
+            out.print(line(("No violations", "green"), f" — {result.outputs['constraint_violations']}"), highlight=False)
         raise typer.Exit(code)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mmon.cli.console import out, print_json, warn
+from mmon.cli.console import out, print_json, styled, warn
 from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, StorageOption
 from mmon.errors import InputError
 from mmon.schedule.emit import FORMATS, EntryOptions, default_name, plan, render, safe_name
@@ -208,7 +208,7 @@ def register(app: typer.Typer) -> None:
                 message = ""  # the status and count say it already
             table.add_row(
                 str(e["scheduled_time"]),
-                f"[{style}]{e['status']}[/]" if style else str(e["status"]),
+                styled(e["status"], style) if style else str(e["status"]),
                 "" if e.get("violations") is None else str(e["violations"]),
                 window,
                 _took(e.get("started"), e.get("finished")),

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mmon.cli.console import out, print_json
+from mmon.cli.console import line, out, print_json, styled
 from mmon.errors import InputError
 from mmon.store import Store
 
@@ -252,6 +252,6 @@ def show(run_type: str, result: Any, json_output: bool, extra: dict[str, Any] | 
         n = len(result.violations)
         if n:
             report = result.outputs["constraint_violations"].rsplit("/", 1)[0]
-            out.print(f"[red bold]{n} violation(s)[/] — see them with: mmon violations {report}", highlight=False)
+            out.print(line((f"{n} violation(s)", "red bold"), f" — see them with: mmon violations {report}"), highlight=False)
         else:
-            out.print("[green]No violations[/]", highlight=False)
+            out.print(styled("No violations", "green"), highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mmon.cli.console import out, print_json
+from mmon.cli.console import line, out, print_json
 from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, StorageOption
 from mmon.errors import EXIT_OK, EXIT_VIOLATIONS
 from mmon.store import Store, parse_storage_options
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code)
         if not shown:
             what = "" if len(shown) == len(found) else f" (of {len(found)} in the report, none match the filter)"
-            out.print(f"[green]No violations[/] in {url}{what}", highlight=False)
+            out.print(line(("No violations", "green"), f" in {url}{what}"), highlight=False)
             raise typer.Exit(code)
         table = Table(title=f"{len(shown)} violation(s) in {url}", show_lines=False)
         table.add_column("feature", style="bold")

@@ -47,7 +47,7 @@ import polars as pl
 
 from mmon.errors import InputError, MmonError, StorageError
 from mmon.readers import DatasetFile
-from mmon.store import Store, is_local, join, local_path
+from mmon.store import Store, is_local, join, local_path, polars_path
 
 MISSING_TOKENS = ("", "nan", "null", "none")
 SUMMARY_FILE = "merge_summary.json"
@@ -182,7 +182,7 @@ def _source(store: Store, url: str) -> tuple[object, dict[str, str] | None]:
     """What polars should scan (a path or bytes) and its storage options."""
     if store.polars_native(url) and not url.lower().endswith(".gz"):
         so = store.polars_options(url)
-        return (local_path(url) if so is None else url), so
+        return polars_path(local_path(url) if so is None else url), so  # a path, not a glob
     return io.BytesIO(_raw(store, url)), None
 
 
