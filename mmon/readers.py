@@ -206,6 +206,9 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
     except pl.exceptions.NoDataError as exc:
         raise InputError(f"{f.url}: the file is empty") from exc
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        if f.format == "jsonl" and store.size(f.url) < 2**20 and not _raw_bytes(store, f.url).strip():
+            yield pl.DataFrame()  # an empty JSON Lines file (an empty window): no rows, no columns
+            return
         if isinstance(exc, FileNotFoundError):
             raise InputError(f"{f.url}: no such file") from exc
         if _is_storage_failure(exc):

@@ -22,8 +22,8 @@ from mmon.documents import encode_document, load_document
 from mmon.errors import InputError
 from mmon.metrics import cloudwatch_records, prometheus_text
 from mmon.readers import DatasetFile, dataset_files
-from mmon.stats.profile import ProfileState
-from mmon.stats.statistics import read_statistics, to_statistics
+from mmon.stats.profile import ColumnState, ProfileState
+from mmon.stats.statistics import DatasetStatistics, read_statistics, to_statistics
 from mmon.store import Store, join
 
 STATISTICS_FILE = "statistics.json"
@@ -62,6 +62,21 @@ def _rename_positional(state: ProfileState, baseline_names: list[str]) -> Profil
 def _drop_meta(state: ProfileState) -> ProfileState:
     state.columns = {k: v for k, v in state.columns.items() if not k.startswith(META_PREFIX)}
     return state
+
+
+def _empty_window(state: ProfileState, constrained: list[str], baseline: DatasetStatistics) -> str:
+    """An empty window is not an error: say exactly which checks it leaves unjudged.
+
+    A schemaless empty file (an empty JSON Lines window) has no columns either; it says nothing
+    about them, so it is given the baseline's columns, empty, and no column is reported missing.
+    """
+    if not state.columns:
+        names = list(dict.fromkeys([*constrained, *baseline.features]))
+        state.columns = {n: ColumnState(name=n) for n in names}
+        return ("the current data has no rows and no columns (an empty window, no traffic): nothing was checked, "
+                "not even missing_column_check")  # fmt: skip
+    return ("the current data has no rows (an empty window, no traffic): only missing_column_check and "
+            "extra_column_check were evaluated")  # fmt: skip
 
 
 def load_postprocessor(path: str, store: Store) -> Callable[[], Any]:
@@ -113,7 +128,7 @@ def run_data_quality(
     if any(f.format == "csv" and not f.header for f in files):
         state = _rename_positional(state, [c["name"] for c in constraints["features"]])
     if state.rows == 0:
-        profiled.warnings.append("the current data has no rows: every column is reported missing")
+        profiled.warnings.append(_empty_window(state, [c["name"] for c in constraints["features"]], baseline))
     current_stats = to_statistics(state)
     report = check_data_quality(baseline, constraints, state, options or CheckOptions())
     violations = violations_document(report)

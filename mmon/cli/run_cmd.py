@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from mmon.capture.window import parse_duration
 from mmon.cli import typed
 from mmon.cli.console import err, file_progress, out, print_json, warn
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
@@ -97,6 +98,14 @@ def register(app: typer.Typer) -> None:
         ground_truth: Annotated[
             str | None, typer.Option(help="Ground-truth folder (with --capture): merge labels into the window (model-quality, bias).")
         ] = None,
+        ground_truth_lookahead: Annotated[
+            str,
+            typer.Option(
+                "--ground-truth-lookahead",
+                help="With --ground-truth: also read labels filed up to this long after the window end (labels "
+                "that arrive later than their predictions), e.g. PT24H. Default PT0H.",
+            ),
+        ] = "PT0H",
         fmt: Format = None,
         header: Header = True,
         endpoint: Annotated[str | None, typer.Option(help="Endpoint name: the metrics' Endpoint dimension.")] = None,
@@ -148,6 +157,8 @@ def register(app: typer.Typer) -> None:
         from mmon.run import run_data_quality
 
         typed.check_type(run_type)
+        if (ground_truth or ground_truth_lookahead != "PT0H") and not (capture and run_type != "data-quality"):
+            raise InputError("--ground-truth and --ground-truth-lookahead go with --capture and --type model-quality or bias")
         if run_type != "data-quality":
             store = Store(parse_storage_options(storage_option or []))
             opts = typed.TypedOptions(
@@ -165,6 +176,7 @@ def register(app: typer.Typer) -> None:
                         store, output, opts, baseline_constraints, baseline_statistics, scheduled_time,
                         schedule_expression=schedule_expression, start_offset=start_offset, end_offset=end_offset,
                         data=data, capture=capture, ground_truth=ground_truth, fmt=fmt, header=header,
+                        ground_truth_lookahead=parse_duration(ground_truth_lookahead, "--ground-truth-lookahead"),
                         endpoint=endpoint, schedule=schedule, progress=progress,
                     )  # fmt: skip
                 elif capture:

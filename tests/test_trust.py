@@ -1,0 +1,222 @@
+"""Issue 14, "trust in the field": no silent all-clear, no clobbered baseline, no colliding monitors.
+
+Each test reproduces one numbered item of the issue through the CLI, as a user meets it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mmon.capture.synth import demo
+from mmon.demo import make_frame
+from tests.clihelp import run_cli
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four hours of the demo endpoint's capture and labels (filed an hour late), and baselines."""
+    root = tmp_path_factory.mktemp("trust")
+    demo(str(root), hours=4, records_per_hour=60)
+    make_frame(2000, seed=7).write_csv(root / "train.csv")
+    frame = make_frame(2000, seed=8)
+    rng = np.random.default_rng(1)
+    labels = (rng.random(frame.height) < frame["approved_probability"].to_numpy()).astype(int)
+    frame.with_columns(label=pl.Series(labels), prediction=(pl.col("approved_probability") > 0.5).cast(pl.Int64)).write_csv(
+        root / "validation.csv"
+    )
+    return root
+
+
+def _cli(args: list[object], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    return run_cli([str(a) for a in args], capsys)
+
+
+@pytest.fixture(scope="module")
+def dq_base(day: Path) -> Path:
+    from mmon.cli.app import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["baseline", str(day / "train.csv"), "-o", str(day / "base"), "-q"])
+    assert exc.value.code in (0, None)
+    return day / "base"
+
+
+@pytest.fixture(scope="module")
+def mq_base(day: Path) -> Path:
+    from mmon.cli.app import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["baseline", str(day / "validation.csv"), "--type", "model-quality", "--problem-type", "BinaryClassification",
+              "--inference-attribute", "prediction", "--probability-attribute", "approved_probability",
+              "--ground-truth-attribute", "label", "-o", str(day / "mq"), "-q"])  # fmt: skip
+    assert exc.value.code in (0, None)
+    return day / "mq"
+
+
+def _dq(base: Path) -> list[object]:
+    return ["--baseline-statistics", base / "statistics.json", "--baseline-constraints", base / "constraints.json"]
+
+
+MQ = ["--type", "model-quality", "--problem-type", "BinaryClassification", "--inference-attribute", "0",
+      "--probability-attribute", "0", "--probability-threshold", "0.5"]  # fmt: skip
+
+
+# -- 1. a root that does not exist is an error; an empty hour is "no traffic" ----------------------
+
+
+def test_1_capture_root_typo_is_an_error(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    typo = day / "datacapture" / "demo-endpoint" / "AllTrafic"
+    code, out, err = _cli(["run", "--capture", typo, "--scheduled-time", "2024-01-01T02:00:00Z", *_dq(dq_base),
+                           "-o", tmp_path / "rep", "--json"], capsys)  # fmt: skip
+    assert code == 2 and out == ""
+    assert f"mmon: error: --capture {typo}: no such folder" in err
+    assert not list((tmp_path / "rep").rglob("constraint_violations.json"))
+    code, _, err = _cli(["capture-merge", "--capture", typo, "-o", tmp_path / "m", "--scheduled-time", "2024-01-01T02:00Z"], capsys)
+    assert code == 2 and str(typo) in err
+    gt_typo = day / "groundtruht"
+    capture = day / "datacapture" / "demo-endpoint" / "AllTraffic"
+    code, _, err = _cli(["run", "--capture", capture, "--ground-truth", gt_typo, "--scheduled-time", "2024-01-01T02:00:00Z",
+                         *MQ, "--baseline-constraints", day / "c.json", "-o", tmp_path / "rep2"], capsys)  # fmt: skip
+    assert code == 2 and f"--ground-truth {gt_typo}: no such folder" in err
+    # A file where a folder is expected is named as such.
+    code, _, err = _cli(["capture-merge", "--capture", day / "train.csv", "-o", tmp_path / "m", "--scheduled-time", "2024-01-01T02:00Z"], capsys)
+    assert code == 2 and "is a file, not a folder" in err
+
+
+def test_1_empty_hour_of_an_existing_root_is_no_traffic(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    capture = day / "datacapture" / "demo-endpoint" / "AllTraffic"
+    code, out, err = _cli(["run", "--capture", capture, "--scheduled-time", "2024-02-01T02:00:00Z", *_dq(dq_base),
+                           "-o", tmp_path / "rep", "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["status"] == "Completed" and doc["item_count"] == 0
+    # The merge's warning reaches the user, and the run says truthfully what it did not check.
+    assert any("no capture files in the window" in w for w in doc["warnings"])
+    assert any("no rows" in w and "only missing_column_check and extra_column_check" in w for w in doc["warnings"])
+    assert "no capture files in the window" in err
+
+
+def test_1_every_column_missing_is_reported(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    """Data of the wrong model: every baseline column missing -> one missing_column_check each (rows or not)."""
+    pl.DataFrame({"a": ["1", "2"], "b": ["x", "y"]}).write_csv(tmp_path / "other.csv")
+    pl.DataFrame(schema={"a": pl.String, "b": pl.String}).write_parquet(tmp_path / "other_empty.parquet")
+    for f in ("other.csv", "other_empty.parquet"):
+        code, out, err = _cli(["run", tmp_path / f, *_dq(dq_base), "-o", tmp_path / f"rep-{f}", "--json"], capsys)
+        assert code == 1, err
+        checks = [(v["feature_name"], v["constraint_check_type"]) for v in json.loads(out)["violations"]]
+        baseline = [f["name"] for f in json.loads((dq_base / "constraints.json").read_text())["features"]]
+        assert checks == [(n, "missing_column_check") for n in baseline] + [("a", "extra_column_check"), ("b", "extra_column_check")]
+
+
+# -- 7. an empty window is not an error, for every type and format ----------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet", "blank-jsonl", "csv-header"])
+def test_7_empty_window_data_quality(fmt: str, dq_base: Path, tmp_path: Path, capsys) -> None:
+    names = [f["name"] for f in json.loads((dq_base / "constraints.json").read_text())["features"]]
+    win = tmp_path / "win"
+    win.mkdir()
+    if fmt == "jsonl":
+        (win / "merged.jsonl").write_bytes(b"")
+    elif fmt == "blank-jsonl":
+        (win / "merged.jsonl").write_bytes(b"\n\n")
+    elif fmt == "parquet":
+        pl.DataFrame(schema={n: pl.String for n in names}).write_parquet(win / "merged.parquet")
+    else:
+        (win / "part.csv").write_text(",".join(names) + "\n")
+    code, out, err = _cli(["run", win, *_dq(dq_base), "-o", tmp_path / "rep", "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["status"] == "Completed" and doc["violation_count"] == 0 and doc["item_count"] == 0
+    assert any("no rows" in w for w in doc["warnings"])
+    assert (tmp_path / "rep" / "constraint_violations.json").exists()
+
+
+def test_7_capture_merge_default_jsonl_then_run(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    """The default capture-merge format on an empty hour, then mmon run on it: exit 0, not 2."""
+    capture = day / "datacapture" / "demo-endpoint" / "AllTraffic"
+    code, _, err = _cli(["capture-merge", "--capture", capture, "-o", tmp_path / "m", "--scheduled-time", "2024-03-01T02:00Z", "-q"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "m" / "merged.jsonl").read_bytes() == b""
+    code, out, err = _cli(["run", tmp_path / "m", *_dq(dq_base), "-o", tmp_path / "rep", "--json"], capsys)
+    assert code == 0, err
+    assert "Cannot infer" not in err and json.loads(out)["violation_count"] == 0
+
+
+def test_7_empty_window_typed_runs(mq_base: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "win").mkdir()
+    (tmp_path / "win" / "merged.jsonl").write_bytes(b"")
+    code, out, err = _cli(["run", tmp_path / "win", *MQ, "--baseline-constraints", mq_base / "constraints.json",
+                           "-o", tmp_path / "rep", "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["status"] == "NotJudged" and doc["violations"] == [] and doc["outputs"] == {}
+    assert "nothing judged" in err
+    assert not (tmp_path / "rep").exists()
+    # The baseline is still checked on a quiet hour: a broken monitor fails at once.
+    code, _, err = _cli(["run", tmp_path / "win", *MQ, "--baseline-constraints", mq_base / "statistics.json",
+                         "-o", tmp_path / "rep"], capsys)  # fmt: skip
+    assert code == 2 and "statistics.json" in err
+
+
+def test_7_bias_empty_window(tmp_path: Path, capsys) -> None:
+    cfg = {"label": "approved", "label_values_or_threshold": [1],
+           "facet": [{"name_or_index": "group", "value_or_threshold": ["a"]}], "probability_threshold": 0.5,
+           "methods": {"pre_training_bias": {"methods": ["CI"]}, "post_training_bias": {"methods": ["DPPL"]}}}  # fmt: skip
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    rng = np.random.default_rng(0)
+    n = 600
+    pl.DataFrame({"group": rng.choice(["a", "b"], n), "approved": rng.integers(0, 2, n), "probability": rng.random(n)}).write_csv(
+        tmp_path / "train.csv"
+    )
+    bias = ["--type", "bias", "--config", tmp_path / "cfg.json", "--probability-attribute", "probability"]
+    code, _, err = _cli(["baseline", tmp_path / "train.csv", *bias, "-o", tmp_path / "b", "-q"], capsys)
+    assert code == 0, err
+    (tmp_path / "win").mkdir()
+    (tmp_path / "win" / "merged.jsonl").write_bytes(b"")
+    code, out, err = _cli(["run", tmp_path / "win", *bias, "--baseline-constraints", tmp_path / "b" / "analysis.json",
+                           "-o", tmp_path / "rep", "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["status"] == "NotJudged"
+
+
+def test_7_8_scheduled_model_quality_late_labels(day: Path, mq_base: Path, tmp_path: Path, capsys) -> None:
+    """Labels are filed an hour after their predictions: without lookahead no label matches (not Failed);
+    with --ground-truth-lookahead PT2H they are seen."""
+    capture = day / "datacapture" / "demo-endpoint" / "AllTraffic"
+    common = ["run", "--capture", capture, "--ground-truth", day / "groundtruth", "--scheduled-time", "2024-01-01T02:00:00Z",
+              *MQ, "--baseline-constraints", mq_base / "constraints.json", "--json"]  # fmt: skip
+    code, out, err = _cli([*common, "-o", tmp_path / "r0"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["status"] == "NotJudged"
+    record = json.loads((tmp_path / "r0" / "2024" / "01" / "01" / "02" / "execution.json").read_text())
+    assert record["status"] == "Completed" and "nothing judged" in record["message"]
+    code, out, err = _cli([*common, "--ground-truth-lookahead", "PT2H", "-o", tmp_path / "r2"], capsys)
+    assert code in (0, 1), err
+    doc = json.loads(out)
+    # The demo labels 70 % of predictions: 60 predictions in the hour.
+    assert doc["rows"] == 60 and 30 <= doc["labelled"] <= 55
+    record = json.loads((tmp_path / "r2" / "2024" / "01" / "01" / "02" / "execution.json").read_text())
+    assert record["status"] in ("Completed", "CompletedWithViolations")
+    merge = json.loads((tmp_path / "r2" / "merge" / "2024" / "01" / "01" / "02" / "merge_summary.json").read_text())
+    assert merge["ground_truth"]["lookahead"] == "PT2H" and merge["ground_truth"]["matched"] == doc["labelled"]
+
+
+def test_7_scheduled_model_quality_too_few_labels_is_not_failed(day: Path, mq_base: Path, tmp_path: Path, capsys) -> None:
+    capture = day / "datacapture" / "demo-endpoint" / "AllTraffic"
+    code, out, err = _cli(["run", "--capture", capture, "--ground-truth", day / "groundtruth", "--ground-truth-lookahead", "PT2H",
+                           "--scheduled-time", "2024-01-01T02:00:00Z", *MQ, "--min-labelled", "1000",
+                           "--baseline-constraints", mq_base / "constraints.json", "-o", tmp_path / "r", "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    record = json.loads((tmp_path / "r" / "2024" / "01" / "01" / "02" / "execution.json").read_text())
+    assert record["status"] == "Completed" and "--min-labelled 1000" in record["message"]
+
+
+def test_8_lookahead_needs_capture_and_ground_truth(dq_base: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = _cli(["run", tmp_path, *_dq(dq_base), "-o", tmp_path / "r", "--ground-truth-lookahead", "PT1H"], capsys)
+    assert code == 2 and "--ground-truth-lookahead" in err
