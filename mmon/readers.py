@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from mmon import own_files
 from mmon.errors import InputError, MmonError
 from mmon.store import Store, local_path
 
@@ -70,7 +71,7 @@ def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool
         found = store.expand([item], suffixes)
         if len(found) > 1 or found[0] != item:
             # A folder or glob: mmon's own sidecar files (a merge summary, a report) are not data.
-            found = [u for u in found if posixpath.basename(u) not in SIDECAR_FILES] or found
+            found = own_files.data_only(item, found)
         urls.extend(u for u in found if u not in urls)
     return [DatasetFile(u, fmt or infer_format(u), header) for u in urls]
 

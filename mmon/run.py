@@ -21,6 +21,7 @@ from mmon.checks import CheckOptions, CheckReport, check_data_quality, violation
 from mmon.documents import encode_document, load_document
 from mmon.errors import InputError
 from mmon.metrics import cloudwatch_records, prometheus_text
+from mmon.own_files import refuse_overwrite
 from mmon.readers import DatasetFile, dataset_files
 from mmon.stats.profile import ColumnState, ProfileState
 from mmon.stats.statistics import DatasetStatistics, read_statistics, to_statistics
@@ -123,6 +124,12 @@ def run_data_quality(
 
     if files is None:
         files = dataset_files(store, inputs, fmt, header)
+    # -o at the baseline's (or the data's) folder must not replace them.
+    refuse_overwrite(
+        [join(output, n) for n in (VIOLATIONS_FILE, STATISTICS_FILE, CLOUDWATCH_FILE, PROMETHEUS_FILE)],
+        [("--baseline-statistics", baseline_statistics), ("--baseline-constraints", baseline_constraints),
+         ("--postprocessor", postprocessor), *(("data", f.url) for f in files)],
+    )  # fmt: skip
     profiled = profile_files(store, files, progress)
     state = _drop_meta(profiled.state)
     if any(f.format == "csv" and not f.header for f in files):

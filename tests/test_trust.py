@@ -220,3 +220,110 @@ def test_7_scheduled_model_quality_too_few_labels_is_not_failed(day: Path, mq_ba
 def test_8_lookahead_needs_capture_and_ground_truth(dq_base: Path, tmp_path: Path, capsys) -> None:
     code, _, err = _cli(["run", tmp_path, *_dq(dq_base), "-o", tmp_path / "r", "--ground-truth-lookahead", "PT1H"], capsys)
     assert code == 2 and "--ground-truth-lookahead" in err
+
+
+# -- 2. no output overwrites an input ---------------------------------------------------------------
+
+
+def test_2_run_into_the_baseline_folder_is_refused(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(dq_base, base)
+    before = (base / "statistics.json").read_bytes()
+    pl.read_csv(day / "train.csv").head(300).write_csv(tmp_path / "cur.csv")
+    code, out, err = _cli(["run", tmp_path / "cur.csv", *_dq(base), "-o", base, "--json"], capsys)
+    assert code == 2 and out == ""
+    assert f"the output would overwrite the input {base / 'statistics.json'} (--baseline-statistics)" in err
+    assert (base / "statistics.json").read_bytes() == before
+    assert not (base / "constraint_violations.json").exists()
+    # The same folder spelt another way (a trailing slash, a ./ path) is the same folder.
+    code, _, err = _cli(["run", tmp_path / "cur.csv", *_dq(base), "-o", f"{base}/./", "--json"], capsys)
+    assert code == 2 and (base / "statistics.json").read_bytes() == before
+    # The twin: another folder is fine.
+    code, _, err = _cli(["run", tmp_path / "cur.csv", *_dq(base), "-o", tmp_path / "rep", "-q"], capsys)
+    assert code in (0, 1), err
+
+
+def test_2_typed_run_into_the_baseline_folder_is_refused(tmp_path: Path, capsys) -> None:
+    cfg = {"label": "approved", "label_values_or_threshold": [1],
+           "facet": [{"name_or_index": "group", "value_or_threshold": ["a"]}], "probability_threshold": 0.5,
+           "methods": {"pre_training_bias": {"methods": ["CI"]}, "post_training_bias": {"methods": ["DPPL"]}}}  # fmt: skip
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    rng = np.random.default_rng(0)
+    n = 600
+    pl.DataFrame({"group": rng.choice(["a", "b"], n), "approved": rng.integers(0, 2, n), "probability": rng.random(n)}).write_csv(
+        tmp_path / "train.csv"
+    )
+    bias = ["--type", "bias", "--config", tmp_path / "cfg.json", "--probability-attribute", "probability"]
+    code, _, err = _cli(["baseline", tmp_path / "train.csv", *bias, "-o", tmp_path / "b", "-q"], capsys)
+    assert code == 0, err
+    analysis = tmp_path / "b" / "analysis.json"
+    before = analysis.read_bytes()
+    code, _, err = _cli(["run", tmp_path / "train.csv", *bias, "--baseline-constraints", analysis, "-o", tmp_path / "b"], capsys)
+    assert code == 2 and "would overwrite the input" in err and "--baseline-constraints" in err
+    assert analysis.read_bytes() == before
+    # A config file named like an output is protected too.
+    code, _, err = _cli(["baseline", tmp_path / "train.csv", "--type", "bias", "--config", tmp_path / "b" / "analysis.json",
+                         "-o", tmp_path / "b"], capsys)  # fmt: skip
+    assert code == 2 and "--config" in err and analysis.read_bytes() == before
+
+
+def test_2_capture_merge_over_its_header_file_is_refused(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "m").mkdir()
+    header = tmp_path / "m" / "merged.jsonl"
+    header.write_text('{"a": 1}\n')
+    code, _, err = _cli(["capture-merge", "--capture", day / "datacapture", "-o", tmp_path / "m", "--header-from", header,
+                         "--scheduled-time", "2024-01-01T02:00Z"], capsys)  # fmt: skip
+    assert code == 2 and "--header-from" in err and header.read_text() == '{"a": 1}\n'
+
+
+# -- 3. mmon never reads its own outputs as data ----------------------------------------------------
+
+
+def test_3_report_inside_the_data_folder_is_not_read_back(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    pl.read_csv(day / "train.csv").head(500).write_csv(data / "part-0.csv")
+    code, out, err = _cli(["run", data, *_dq(dq_base), "-o", data / "report", "--json"], capsys)
+    assert code in (0, 1), err
+    first = json.loads(out)
+    assert first["files"] == [str(data / "part-0.csv")]
+    # The report (statistics.json, constraint_violations.json, cloudwatch_metrics.jsonl, metrics.prom)
+    # now lies inside the data folder; a merge summary and an execution record and lock too.
+    (data / "report" / "merge_summary.json").write_text("{}")
+    (data / "report" / "execution.json").write_text("{}")
+    (data / "report" / ".mmon-execution.lock").write_text("{}")
+    assert (data / "report" / "cloudwatch_metrics.jsonl").exists()
+    code, out, err = _cli(["run", data, *_dq(dq_base), "-o", data / "report", "--json"], capsys)
+    assert code in (0, 1), err
+    second = json.loads(out)
+    assert second["files"] == first["files"] and second["violations"] == first["violations"]
+    assert second["item_count"] == 500
+    # A folder holding nothing but mmon's outputs is not data.
+    code, _, err = _cli(["run", data / "report", *_dq(dq_base), "-o", tmp_path / "r2"], capsys)
+    assert code == 2 and "only mmon's own output files" in err
+
+
+def test_3_report_inside_the_capture_folder_is_not_read_as_capture(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    capture = tmp_path / "AllTraffic"
+    shutil.copytree(day / "datacapture" / "demo-endpoint" / "AllTraffic", capture)
+
+    def run(hour: str, out: Path) -> dict:
+        code, stdout, err = _cli(["run", "--capture", capture, "--scheduled-time", hour, *_dq(dq_base), "-o", out, "--json"], capsys)
+        assert code in (0, 1), err
+        assert "malformed" not in err
+        return json.loads(stdout)
+
+    clean = run("2024-01-01T03:00:00Z", tmp_path / "elsewhere")
+    # -o the capture folder: the 02:00 execution's report lands in the hour folder 03:00 reads.
+    run("2024-01-01T02:00:00Z", capture)
+    assert (capture / "2024" / "01" / "01" / "02" / "cloudwatch_metrics.jsonl").exists()
+    assert (capture / "2024" / "01" / "01" / "02" / "execution.json").exists()
+    again = run("2024-01-01T03:00:00Z", tmp_path / "elsewhere2")
+    assert again["item_count"] == clean["item_count"] == 60
+    assert again["violations"] == clean["violations"]
+    summary = json.loads((tmp_path / "elsewhere2" / "merge" / "2024" / "01" / "01" / "03" / "merge_summary.json").read_text())
+    assert summary["capture"]["malformed_lines"] == 0 and summary["capture"]["files"] == 6

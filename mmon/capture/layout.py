@@ -20,6 +20,7 @@ from datetime import datetime
 
 from mmon.capture.window import hour_folder
 from mmon.errors import InputError, StorageError
+from mmon.own_files import is_own_output
 from mmon.store import Store, is_local, join, local_path
 
 CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
@@ -136,6 +137,7 @@ def _list_files(store: Store, folder: str, suffixes: tuple[str, ...] | None = CA
     return sorted(
         p for p in out
         if not _basename(p).startswith((".", "_")) and (suffixes is None or p.lower().endswith(suffixes))
+        and not is_own_output(p)  # a report written into the capture folder is not capture
     )  # fmt: skip
 
 

@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mmon.capture.merge import META_COLUMNS, MergeSummary, capture_merge
+from mmon.capture.merge import META_COLUMNS, SUMMARY_NAME, MergeSummary, capture_merge
 from mmon.capture.window import parse_duration, resolve_window
 from mmon.cli.console import file_progress, out, print_json, warn
 from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, Quiet, StorageOption
-from mmon.store import Store, parse_storage_options
+from mmon.own_files import refuse_overwrite
+from mmon.store import Store, join, parse_storage_options
 
 HELP = f"""Turn a window of SageMaker data capture (and ground truth) into one dataset for a monitoring run.
 
@@ -127,6 +128,10 @@ def register(app: typer.Typer) -> None:
         lookahead = parse_duration(ground_truth_lookahead, "--ground-truth-lookahead")
         lookbehind = parse_duration(capture_lookbehind, "--capture-lookbehind")
         store = Store(parse_storage_options(storage_option or []))
+        refuse_overwrite(
+            [join(output, n) for n in ("merged.jsonl", "merged.parquet", SUMMARY_NAME)],
+            [("--header-from", header_from), ("--preprocessor", preprocessor)],
+        )
         with file_progress("Merging", quiet or json_output) as progress:
             summary = capture_merge(
                 store, capture, output, window, ground_truth=ground_truth, header_from=header_from, fmt=fmt,

@@ -122,9 +122,25 @@ def _fa_options(o: TypedOptions) -> Any:
     return AttributionOptions(max_records=o.max_records, seed=o.seed, timeout=o.timeout)
 
 
+# Files a typed baseline or run writes into its output folder (a superset is harmless).
+_WRITES = ("statistics.json", "constraints.json", "constraint_violations.json", "analysis.json",
+           "cloudwatch_metrics.jsonl", "metrics.prom", "explanations_shap/out.csv")  # fmt: skip
+
+
+def _refuse_overwrite(output: str, o: TypedOptions, data: list[str], inputs: list[tuple[str, str | None]]) -> None:
+    """-o at the baseline's, config's or data's folder must not replace them (exit 2)."""
+    from mmon.own_files import refuse_overwrite
+    from mmon.store import join
+
+    model_file = o.model.rsplit(":", 1)[0] if o.model and o.model.rsplit(":", 1)[0].endswith(".py") else None
+    named = [*inputs, ("--config", o.config), ("--model", model_file), *(("data", d) for d in data)]
+    refuse_overwrite([join(output, *n.split("/")) for n in _WRITES], named)
+
+
 def baseline_typed(
     store: Store, dataset: list[str], output: str, o: TypedOptions, fmt: str | None, header: bool, progress: Any
 ) -> Any:
+    _refuse_overwrite(output, o, dataset, [])
     if o.run_type == "model-quality":
         from mmon.model_quality import baseline_model_quality
 
@@ -211,6 +227,7 @@ def run_typed(
     before_publish: Any = None,
 ) -> Any:
     cons = _need(constraints, "--baseline-constraints", o.run_type)
+    _refuse_overwrite(output, o, data, [("--baseline-constraints", cons), ("--baseline-statistics", statistics)])
     # The baseline and config are checked before an empty window is let through: a broken
     # monitor must fail on its first quiet hour, not on its first busy one.
     empty = bool(data) and _window_is_empty(store, data, fmt, header)
