@@ -18,6 +18,7 @@ from typing import Any
 from mmon.baseline import Progress, profile_files
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
+from mmon.checks.model import check_disabled_features
 from mmon.documents import encode_document, load_document
 from mmon.errors import InputError
 from mmon.metrics import cloudwatch_records, prometheus_text
@@ -136,8 +137,10 @@ def run_data_quality(
         state = _rename_positional(state, [c["name"] for c in constraints["features"]])
     if state.rows == 0:
         profiled.warnings.append(_empty_window(state, [c["name"] for c in constraints["features"]], baseline))
+    options = options or CheckOptions()
+    check_disabled_features(options.disabled, [c["name"] for c in constraints["features"]] + list(baseline.features) + list(state.columns))
     current_stats = to_statistics(state)
-    report = check_data_quality(baseline, constraints, state, options or CheckOptions())
+    report = check_data_quality(baseline, constraints, state, options)
     violations = violations_document(report)
 
     mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

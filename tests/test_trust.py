@@ -327,3 +327,72 @@ def test_3_report_inside_the_capture_folder_is_not_read_as_capture(day: Path, dq
     assert again["violations"] == clean["violations"]
     summary = json.loads((tmp_path / "elsewhere2" / "merge" / "2024" / "01" / "01" / "03" / "merge_summary.json").read_text())
     assert summary["capture"]["malformed_lines"] == 0 and summary["capture"]["files"] == 6
+
+
+# -- 5. unknown names are errors listing the valid ones ---------------------------------------------
+
+
+@pytest.fixture
+def report(day: Path, dq_base: Path, tmp_path: Path, capsys) -> Path:
+    """A data-quality report with violations (ages sent as 37.0)."""
+    cur = pl.read_csv(day / "train.csv", infer_schema=False).head(400).with_columns(pl.col("age") + ".0")
+    cur.write_csv(tmp_path / "cur.csv")
+    code, _, err = _cli(["run", tmp_path / "cur.csv", *_dq(dq_base), "-o", tmp_path / "rep", "-q"], capsys)
+    assert code == 1, err
+    return tmp_path / "rep"
+
+
+def test_5_violations_check_type_typo_is_an_error(report: Path, capsys) -> None:
+    code, _, _ = _cli(["violations", report, "--check-type", "data_type_check"], capsys)
+    assert code == 1
+    code, out, err = _cli(["violations", report, "--check-type", "data_typo_check"], capsys)
+    assert code == 2 and out == ""
+    assert "--check-type 'data_typo_check': unknown check type" in err
+    assert "did you mean 'data_type_check'" in err and "bias_drift_check" in err and "LessThanThreshold" in err
+    # The short name (as --disable accepts it) is the check.
+    code, _, _ = _cli(["violations", report, "--check-type", "data_type"], capsys)
+    assert code == 1
+    # A known check with no violation in this report is a clean answer, not an error.
+    code, _, err = _cli(["violations", report, "--check-type", "non_negative_check"], capsys)
+    assert code == 0, err
+
+
+def test_5_violations_feature_typo_is_an_error(report: Path, capsys) -> None:
+    code, _, _ = _cli(["violations", report, "--feature", "age"], capsys)
+    assert code == 1
+    code, _, _ = _cli(["violations", report, "--feature", "region"], capsys)  # a clean feature of the run
+    assert code == 0
+    code, _, err = _cli(["violations", report, "--feature", "agee"], capsys)
+    assert code == 2 and "--feature 'agee': no such feature" in err and "did you mean 'age'" in err
+
+
+def test_5_disable_unknown_feature_is_an_error(day: Path, dq_base: Path, report: Path, tmp_path: Path, capsys) -> None:
+    cur = report.parent / "cur.csv"
+    code, _, err = _cli(["run", cur, *_dq(dq_base), "-o", tmp_path / "r1", "--disable", "agee:data_type_check"], capsys)
+    assert code == 2
+    assert "--disable agee:data_type_check: no feature 'agee'" in err and "did you mean 'age'" in err
+    assert not (tmp_path / "r1").exists()
+    code, out, err = _cli(["run", cur, *_dq(dq_base), "-o", tmp_path / "r2", "--disable", "age:data_type_check", "--json"], capsys)
+    assert code in (0, 1), err
+    assert not [v for v in json.loads(out)["violations"] if v["feature_name"] == "age" and v["constraint_check_type"] == "data_type_check"]
+    # '*' and the name of a column only the current data has are fine.
+    pl.read_csv(cur, infer_schema=False).with_columns(pl.lit("x").alias("newcol")).write_csv(tmp_path / "cur2.csv")
+    code, out, err = _cli(["run", tmp_path / "cur2.csv", *_dq(dq_base), "-o", tmp_path / "r3", "--json",
+                           "--disable", "newcol:extra_column_check", "--disable", "*:data_type_check"], capsys)  # fmt: skip
+    assert code in (0, 1), err
+    assert not [v for v in json.loads(out)["violations"] if v["constraint_check_type"] in ("extra_column_check", "data_type_check")]
+
+
+@pytest.mark.parametrize("command", ["run", "baseline", "violations", "capture-merge", "executions"])
+def test_5_unknown_storage_key_is_an_error(command: str, tmp_path: Path, capsys) -> None:
+    args = {
+        "run": ["run", tmp_path / "x.csv", "-o", tmp_path / "o", "--baseline-statistics", "s", "--baseline-constraints", "c"],
+        "baseline": ["baseline", tmp_path / "x.csv", "-o", tmp_path / "o"],
+        "violations": ["violations", tmp_path],
+        "capture-merge": ["capture-merge", "--capture", tmp_path, "-o", tmp_path / "o"],
+        "executions": ["executions", tmp_path],
+    }[command]
+    code, _, err = _cli([*args, "-s", "endpoint=http://127.0.0.1:9"], capsys)
+    assert code == 2
+    assert "--storage-option endpoint=…: unknown key 'endpoint'" in err and "endpoint_url" in err and "anon" in err
+    assert "http://127.0.0.1:9" not in err  # the value may be a secret: never echoed
