@@ -13,7 +13,12 @@ import re
 from collections.abc import Iterable, Mapping
 
 from mmon.errors import InputError
+from mmon.stats.profile import ProfileState
 from mmon.store import is_local, local_path
+
+# capture-merge's bookkeeping columns (mmon.capture.merge.META_PREFIX): never a feature.
+RESERVED_PREFIX = "__mmon_"
+MERGE_COLUMNS = ("__mmon_event_id", "__mmon_inference_id", "__mmon_inference_time")
 
 # Every file a mmon command writes beside its data output (report, baseline, merge, schedule).
 OWN_OUTPUT_NAMES = frozenset(
@@ -74,3 +79,23 @@ def refuse_overwrite(outputs: Iterable[str], inputs: Mapping[str, str | None] | 
             raise InputError(
                 f"{out}: the output would overwrite the input {url} ({what}); write the report to another folder"
             )
+
+
+def reserved_columns_warning(names: list[str], where: str) -> str | None:
+    """A warning naming columns with capture-merge's reserved prefix, which no check ever looks at."""
+    reserved = [n for n in names if n.startswith(RESERVED_PREFIX)]
+    if not reserved:
+        return None
+    return (f"{where} {', '.join(repr(n) for n in reserved)}: the prefix {RESERVED_PREFIX!r} is reserved for capture-merge's "
+            "bookkeeping columns, which mmon baseline and mmon run leave out; rename the column to have it monitored")  # fmt: skip
+
+
+def drop_reserved(state: ProfileState, warnings: list[str]) -> ProfileState:
+    """Leave out reserved columns (as ``mmon run`` does), saying so when there are any."""
+    names = [n for n in state.columns if n.startswith(RESERVED_PREFIX)]
+    warning = reserved_columns_warning(names, "column(s)")
+    # All three bookkeeping columns together are a capture-merge output: expected, no warning.
+    if warning and set(names) != set(MERGE_COLUMNS):
+        warnings.append(warning + " (left out of the baseline)")
+    state.columns = {k: v for k, v in state.columns.items() if not k.startswith(RESERVED_PREFIX)}
+    return state

@@ -396,3 +396,123 @@ def test_5_unknown_storage_key_is_an_error(command: str, tmp_path: Path, capsys)
     assert code == 2
     assert "--storage-option endpoint=…: unknown key 'endpoint'" in err and "endpoint_url" in err and "anon" in err
     assert "http://127.0.0.1:9" not in err  # the value may be a secret: never echoed
+
+
+# -- 4. baselines that do not fit together, misspelt keys, reserved column names --------------------
+
+
+def test_4_statistics_and_constraints_of_different_baselines(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    pl.DataFrame({"x": ["1", "2", "3"], "y": ["a", "b", "c"]}).write_csv(tmp_path / "other.csv")
+    code, _, err = _cli(["baseline", tmp_path / "other.csv", "-o", tmp_path / "other", "-q"], capsys)
+    assert code == 0, err
+    cur = tmp_path / "cur.csv"
+    pl.read_csv(day / "train.csv").head(300).write_csv(cur)
+    mixed = ["--baseline-statistics", dq_base / "statistics.json", "--baseline-constraints", tmp_path / "other" / "constraints.json"]
+    code, out, err = _cli(["run", cur, *mixed, "-o", tmp_path / "r", "--json"], capsys)
+    assert code == 2 and out == ""
+    assert "share no feature: they are not the statistics and constraints of one baseline" in err
+    # Partly different (a feature dropped from the constraints by hand): a warning naming it.
+    cons = json.loads((dq_base / "constraints.json").read_text())
+    cons["features"] = [f for f in cons["features"] if f["name"] != "balance"]
+    (tmp_path / "c.json").write_text(json.dumps(cons))
+    code, out, err = _cli(["run", cur, "--baseline-statistics", dq_base / "statistics.json", "--baseline-constraints",
+                           tmp_path / "c.json", "-o", tmp_path / "r2", "--json"], capsys)  # fmt: skip
+    assert code in (0, 1), err
+    assert any("1 only in the statistics (balance)" in w for w in json.loads(out)["warnings"])
+    # The twin: one baseline's own pair gives no such warning.
+    code, out, err = _cli(["run", cur, *_dq(dq_base), "-o", tmp_path / "r3", "--json"], capsys)
+    assert not any("same baseline" in w for w in json.loads(out)["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("edit", "pointer", "hint"),
+    [
+        (lambda c: c["monitoring_config"]["distribution_constraints"].update(comparison_treshold=0.5),
+         "/monitoring_config/distribution_constraints/comparison_treshold", "did you mean 'comparison_threshold'"),
+        (lambda c: c["features"][1].update(completness=0.5), "/features/1/completness", "did you mean 'completeness'"),
+        (lambda c: c["features"][1].update(monitoringConfigOverrides={"datatype_check_treshold": 0.5}),
+         "/features/1/monitoringConfigOverrides/datatype_check_treshold", "did you mean 'datatype_check_threshold'"),
+        (lambda c: c.update(monitoring_confg={}), "/monitoring_confg", "did you mean 'monitoring_config'"),
+    ],
+)
+def test_4_misspelt_constraints_key_is_an_error(edit, pointer: str, hint: str, day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    cons = json.loads((dq_base / "constraints.json").read_text())
+    edit(cons)
+    (tmp_path / "c.json").write_text(json.dumps(cons))
+    pl.read_csv(day / "train.csv").head(300).write_csv(tmp_path / "cur.csv")
+    code, _, err = _cli(["run", tmp_path / "cur.csv", "--baseline-statistics", dq_base / "statistics.json",
+                         "--baseline-constraints", tmp_path / "c.json", "-o", tmp_path / "r"], capsys)  # fmt: skip
+    assert code == 2
+    assert f"c.json: unknown key '{pointer.rsplit('/', 1)[1]}' ({hint}?) at {pointer}" in err
+
+
+def test_4_overrides_mmon_documents_are_still_accepted(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    """Every override spelling mmon.checks.config reads (SDK's, DG's, flat keys) passes the closed schema."""
+    cons = json.loads((dq_base / "constraints.json").read_text())
+    cons["features"][1]["monitoringConfigOverrides"] = {"comparison_threshold": 0.3}
+    cons["features"][2]["monitoring_config_overrides"] = {"distribution_constraints": {"comparison_method": "Simple"}}
+    cons["features"][3]["num_constraints"] = {"is_non_negative": True, "monitoring_config_overrides": {"emit_metrics": "Disabled"}}
+    cons["features"][6]["string_constraints"]["monitoring_config_overrides"] = {"evaluate_constraints": "Disabled"}
+    (tmp_path / "c.json").write_text(json.dumps(cons))
+    pl.read_csv(day / "train.csv").head(300).write_csv(tmp_path / "cur.csv")
+    code, _, err = _cli(["run", tmp_path / "cur.csv", "--baseline-statistics", dq_base / "statistics.json",
+                         "--baseline-constraints", tmp_path / "c.json", "-o", tmp_path / "r", "-q"], capsys)  # fmt: skip
+    assert code in (0, 1), err
+
+
+def test_4_reserved_column_name(day: Path, tmp_path: Path, capsys) -> None:
+    frame = pl.read_csv(day / "train.csv").head(500).with_columns(pl.lit("u").alias("__mmon_event_id"))
+    frame.write_csv(tmp_path / "train.csv")
+    code, out, err = _cli(["baseline", tmp_path / "train.csv", "-o", tmp_path / "b", "--json"], capsys)
+    assert code == 0, err
+    assert "'__mmon_event_id'" in err and "reserved" in err
+    names = [f["name"] for f in json.loads((tmp_path / "b" / "statistics.json").read_text())["features"]]
+    assert "__mmon_event_id" not in names and "age" in names  # baseline and run agree: left out
+    # A baseline made elsewhere (SageMaker, an older mmon) that has such a feature: the run says so.
+    cons = json.loads((tmp_path / "b" / "constraints.json").read_text())
+    cons["features"].append({"name": "__mmon_event_id", "inferred_type": "String", "completeness": 1.0})
+    (tmp_path / "c.json").write_text(json.dumps(cons))
+    code, out, err = _cli(["run", tmp_path / "train.csv", "--baseline-statistics", tmp_path / "b" / "statistics.json",
+                           "--baseline-constraints", tmp_path / "c.json", "-o", tmp_path / "r", "--json"], capsys)  # fmt: skip
+    assert code in (0, 1), err
+    assert any("baseline feature(s) '__mmon_event_id'" in w and "reserved" in w for w in json.loads(out)["warnings"])
+
+
+# -- 13. the file of the wrong kind is the one named -------------------------------------------------
+
+
+def test_13_wrong_kind_names_the_right_file(day: Path, dq_base: Path, mq_base: Path, tmp_path: Path, capsys) -> None:
+    pl.read_csv(day / "train.csv").head(300).write_csv(tmp_path / "cur.csv")
+    code, _, err = _cli(["run", tmp_path / "cur.csv", "--baseline-statistics", mq_base / "statistics.json",
+                         "--baseline-constraints", dq_base / "constraints.json", "-o", tmp_path / "r"], capsys)  # fmt: skip
+    assert code == 2
+    assert f"{mq_base / 'statistics.json'}: a model-quality statistics file, not data-quality statistics" in err
+    assert str(dq_base / "constraints.json") not in err
+    code, _, err = _cli(["run", tmp_path / "cur.csv", "--baseline-statistics", dq_base / "statistics.json",
+                         "--baseline-constraints", mq_base / "constraints.json", "-o", tmp_path / "r"], capsys)  # fmt: skip
+    assert code == 2
+    assert f"{mq_base / 'constraints.json'}: a model-quality constraints file, not data-quality constraints" in err
+    assert str(dq_base / "statistics.json") not in err
+    # And the other way round: a model-quality run given data-quality files names each.
+    code, _, err = _cli(["run", tmp_path / "cur.csv", *MQ, "--baseline-constraints", mq_base / "constraints.json",
+                         "--baseline-statistics", dq_base / "statistics.json", "-o", tmp_path / "r"], capsys)  # fmt: skip
+    assert code == 2 and str(dq_base / "statistics.json") in err and str(mq_base / "constraints.json") not in err
+
+
+def test_4_reserved_names_match_capture_merge() -> None:
+    from mmon.capture.merge import META_COLUMNS, META_PREFIX
+    from mmon.own_files import MERGE_COLUMNS, RESERVED_PREFIX
+
+    assert (RESERVED_PREFIX, MERGE_COLUMNS) == (META_PREFIX, META_COLUMNS)
+
+
+def test_4_baseline_on_a_capture_merge_output_is_quiet(day: Path, tmp_path: Path, capsys) -> None:
+    capture = day / "datacapture" / "demo-endpoint" / "AllTraffic"
+    code, _, err = _cli(["capture-merge", "--capture", capture, "-o", tmp_path / "m", "--start-time", "2024-01-01T00:00Z",
+                         "--end-time", "2024-01-01T04:00Z", "--header-from", day / "train.csv", "-q"], capsys)  # fmt: skip
+    assert code == 0, err
+    code, _, err = _cli(["baseline", tmp_path / "m", "-o", tmp_path / "b"], capsys)
+    assert code == 0, err
+    assert "reserved" not in err
+    names = [f["name"] for f in json.loads((tmp_path / "b" / "statistics.json").read_text())["features"]]
+    assert not [n for n in names if n.startswith("__mmon_")] and "age" in names
