@@ -516,3 +516,56 @@ def test_4_baseline_on_a_capture_merge_output_is_quiet(day: Path, tmp_path: Path
     assert "reserved" not in err
     names = [f["name"] for f in json.loads((tmp_path / "b" / "statistics.json").read_text())["features"]]
     assert not [n for n in names if n.startswith("__mmon_")] and "age" in names
+
+
+# -- 12. user scripts' prints go to stderr, never into --json stdout --------------------------------
+
+
+def test_12_postprocessor_prints_go_to_stderr(day: Path, dq_base: Path, tmp_path: Path, capsys) -> None:
+    script = tmp_path / "post.py"
+    script.write_text('print("loading my postprocessor")\n\ndef postprocess_handler():\n    print("posting to slack")\n')
+    pl.read_csv(day / "train.csv").head(300).write_csv(tmp_path / "cur.csv")
+    code, out, err = _cli(["run", tmp_path / "cur.csv", *_dq(dq_base), "-o", tmp_path / "r", "--json",
+                           "--postprocessor", script], capsys)  # fmt: skip
+    assert code in (0, 1), err
+    assert json.loads(out)["postprocessor_error"] is None  # stdout is exactly one JSON document
+    assert "loading my postprocessor" in err and "posting to slack" in err
+
+
+def test_12_preprocessor_prints_go_to_stderr(day: Path, tmp_path: Path, capsys) -> None:
+    script = tmp_path / "pre.py"
+    script.write_text(
+        'print("loading my preprocessor")\n\n'
+        "def preprocess_handler(inference_record):\n"
+        '    print("seen", inference_record.event_metadata.event_id)\n'
+        '    return {"x": inference_record.endpoint_output.data}\n'
+    )
+    capture = day / "datacapture" / "demo-endpoint" / "AllTraffic"
+    code, out, err = _cli(["capture-merge", "--capture", capture, "-o", tmp_path / "m", "--scheduled-time", "2024-01-01T02:00Z",
+                           "--preprocessor", script, "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["output"]["rows"] == 60
+    assert "loading my preprocessor" in err and err.count("seen ") == 60
+
+
+def test_12_model_script_prints_go_to_stderr(tmp_path: Path, capsys) -> None:
+    model = tmp_path / "model.py"
+    model.write_text(
+        "import numpy as np\nprint('model loaded')\n\n"
+        "def predict(rows):\n    print('scoring', len(rows))\n"
+        "    x = np.asarray(rows, dtype=float)\n    return x[:, 0] * 0.5 + x[:, 1] * 0.25\n"
+    )
+    rng = np.random.default_rng(0)
+    pl.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60)}).write_csv(tmp_path / "d.csv")
+    cfg = {"headers": ["a", "b"], "methods": {"shap": {"num_samples": 20, "agg_method": "mean_abs",
+           "baseline": [[0.0, 0.0]]}}}  # fmt: skip
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    fa = ["--type", "feature-attribution", "--model", f"{model}:predict", "--config", tmp_path / "cfg.json"]
+    code, out, err = _cli(["baseline", tmp_path / "d.csv", *fa, "-o", tmp_path / "b", "--json"], capsys)
+    assert code == 0, err + out
+    assert json.loads(out)["type"] == "feature-attribution" and "model loaded" in err
+    code, out, err = _cli(["run", tmp_path / "d.csv", *fa, "--baseline-constraints", tmp_path / "b" / "analysis.json",
+                           "-o", tmp_path / "r", "--json"], capsys)  # fmt: skip
+    assert code in (0, 1), err
+    assert json.loads(out)["type"] == "feature-attribution"
+    assert "scoring" in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import redirect_stdout
 from typing import Annotated, Any
 
 import typer
@@ -102,7 +104,8 @@ def register(app: typer.Typer) -> None:
                 run_type, config, model, problem_type, inference_attribute, probability_attribute,
                 probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed,
             )  # fmt: skip
-            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress:
+            # A model script may print: stdout is for mmon's result only.
+            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 result = typed.baseline_typed(store, dataset, output, opts, fmt, header, progress)
             for w in result.warnings:
                 warn(w, quiet)

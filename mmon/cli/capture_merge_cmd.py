@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import redirect_stdout
 from typing import Annotated
 
 import typer
@@ -132,7 +134,8 @@ def register(app: typer.Typer) -> None:
             [join(output, n) for n in ("merged.jsonl", "merged.parquet", SUMMARY_NAME)],
             [("--header-from", header_from), ("--preprocessor", preprocessor)],
         )
-        with file_progress("Merging", quiet or json_output) as progress:
+        # User code (pre/postprocessor, model script) may print: stdout is for mmon's result only.
+        with file_progress("Merging", quiet or json_output) as progress, redirect_stdout(sys.stderr):
             summary = capture_merge(
                 store, capture, output, window, ground_truth=ground_truth, header_from=header_from, fmt=fmt,
                 flat=flat, preprocessor=preprocessor, preprocessor_errors=preprocessor_errors,

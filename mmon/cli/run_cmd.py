@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import redirect_stdout
 from typing import Annotated, Any
 
 import typer
@@ -156,6 +158,8 @@ def register(app: typer.Typer) -> None:
         from mmon.checks import CheckOptions, parse_disable, parse_drift_test
         from mmon.run import run_data_quality
 
+        # User code (postprocessor, model script) may print: stdout is for mmon's result only, so the
+        # work below runs with stdout sent to stderr.
         typed.check_type(run_type)
         if (ground_truth or ground_truth_lookahead != "PT0H") and not (capture and run_type != "data-quality"):
             raise InputError("--ground-truth and --ground-truth-lookahead go with --capture and --type model-quality or bias")
@@ -168,7 +172,7 @@ def register(app: typer.Typer) -> None:
             if bool(data) == bool(capture):
                 raise InputError("give the current data as DATA... or as --capture (one of the two)")
             execution = None
-            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress:
+            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 if scheduled_time:
                     from mmon.scheduled import scheduled_typed_run
 
@@ -206,7 +210,7 @@ def register(app: typer.Typer) -> None:
         if scheduled_time:
             from mmon.scheduled import scheduled_run
 
-            with file_progress("Checking", quiet or json_output) as progress:
+            with file_progress("Checking", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 execution, result = scheduled_run(
                     store, output, baseline_statistics, baseline_constraints, scheduled_time,
                     schedule_expression=schedule_expression, start_offset=start_offset, end_offset=end_offset,
@@ -214,7 +218,7 @@ def register(app: typer.Typer) -> None:
                     schedule=schedule, postprocessor=postprocessor, progress=progress,
                 )  # fmt: skip
         else:
-            with file_progress("Checking", quiet or json_output) as progress:
+            with file_progress("Checking", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 result = run_data_quality(
                     store, data or [], baseline_statistics, baseline_constraints, output, fmt=fmt, header=header,
                     options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
