@@ -569,3 +569,70 @@ def test_12_model_script_prints_go_to_stderr(tmp_path: Path, capsys) -> None:
     assert code in (0, 1), err
     assert json.loads(out)["type"] == "feature-attribution"
     assert "scoring" in err
+
+
+# -- 6. two monitors printed without --name share nothing -------------------------------------------
+
+
+def _monitor(output: str, *extra: str) -> list[str]:
+    return ["--", "run", "--capture", "s3://b/capture/churn/AllTraffic", "--baseline-statistics", "s3://b/base/statistics.json",
+            "--baseline-constraints", "s3://b/base/constraints.json", "--output", output, *extra]  # fmt: skip
+
+
+def test_6_two_monitors_get_distinct_names(capsys) -> None:
+    import shlex
+
+    entries = {}
+    for key, args in {
+        "hourly": _monitor("s3://b/reports/churn/hourly"),
+        "daily": _monitor("s3://b/reports/churn/daily"),
+        "other-bucket": _monitor("s3://c/reports/churn/hourly"),
+    }.items():
+        code, out, err = _cli(["schedule-print", "hourly", "--as", "json", "--workdir", "/srv", *args], capsys)
+        assert code == 0, err
+        entries[key] = json.loads(out)
+    locks, logs = set(), set()
+    for doc in entries.values():
+        words = shlex.split(doc["crontab"].split(None, 5)[5].split(";", 1)[0])
+        locks.add(words[words.index("-E") + 2])
+        logs.add(words[words.index(">>") + 1])
+    assert len(locks) == 3 and len(logs) == 3 and "/tmp/mmon.lock" not in locks and "mmon.log" not in logs
+    names = set()
+    for fmt in ("kubernetes", "systemd"):
+        for args in (_monitor("s3://b/reports/churn/hourly"), _monitor("s3://b/reports/churn/daily")):
+            code, out, err = _cli(["schedule-print", "hourly", "--as", fmt, "-q", *args], capsys)
+            assert code == 0, err
+            line = next(ln for ln in out.splitlines() if ln.startswith(("  name:", "# ---- ")))
+            names.add(line)
+    assert len(names) == 4 and not any('"mmon"' in n or "mmon.service" in n for n in names)
+
+
+# -- 9. the crontab on stdout installs as is; the entries and --help examples run -------------------
+
+
+def test_9_crontab_stdout_is_only_the_crontab(tmp_path: Path, capsys) -> None:
+    from croniter import croniter
+
+    code, out, err = _cli(["schedule-print", "hourly", "--workdir", "/srv", *_monitor("s3://b/reports/churn")], capsys)
+    assert code == 0, err
+    assert "scheduled time" in err and "window start" in err  # the table, for the eye, on stderr
+    lines = [ln for ln in out.splitlines() if ln.strip()]
+    cron_lines = [ln for ln in lines if not ln.startswith("#") and not ln.startswith("CRON_TZ=")]
+    assert "CRON_TZ=UTC" in lines and len(cron_lines) == 1
+    assert croniter.is_valid(" ".join(cron_lines[0].split()[:5]))
+    assert all(ln.startswith(("#", "CRON_TZ=")) or ln in cron_lines for ln in lines)
+
+
+def test_9_an_entry_that_would_always_fail_is_refused(capsys) -> None:
+    code, out, err = _cli(["schedule-print", "hourly", "--", "run", "--capture", "cap/", "-o", "out/"], capsys)
+    assert code == 2 and out == ""
+    assert "every scheduled run would fail: the data-quality run needs --baseline-statistics, --baseline-constraints" in err
+    code, _, err = _cli(["schedule-print", "hourly", "--", "run", "--capture", "cap/", "-o", "out/", "--type", "model-quality",
+                         "--baseline-constraints", "mq/constraints.json"], capsys)  # fmt: skip
+    assert code == 2 and "needs --problem-type" in err
+    code, _, err = _cli(["schedule-print", "hourly", "--", "run", "--capture", "cap/", "--baseline-statistics", "s",
+                         "--baseline-constraints", "c"], capsys)  # fmt: skip
+    assert code == 2 and "Missing option '--output'" in err
+    code, _, err = _cli(["schedule-print", "hourly", "--", "run", "--capture", "cap/", "-o", "o", "--baseline-statistics", "s",
+                         "--baseline-constraints", "c", "--drift-tset", "ks"], capsys)  # fmt: skip
+    assert code == 2 and "--drift-tset" in err

@@ -28,7 +28,7 @@ Duplicate eventIds keep their first record; a relabelled eventId keeps its last 
 
 [bold]Examples[/]
 
-  mmon capture-merge --capture s3://b/datacapture/my-endpoint/AllTraffic --output s3://b/merged/h13 --scheduled-time 2024-01-01T14:00:00Z --header-from baseline/statistics.json
+  mmon capture-merge --capture s3://bucket/datacapture/my-endpoint/AllTraffic --output s3://bucket/merged/h13 --scheduled-time 2024-01-01T14:00:00Z --header-from baseline/statistics.json
 
   mmon capture-merge --capture cap/ep/AllTraffic --ground-truth gt/ --output out/ --flat --start-time 2024-01-01T00:00Z --end-time 2024-01-02T00:00Z --ground-truth-lookahead PT24H --probability-attribute 0 --format parquet
 """

@@ -29,11 +29,13 @@ violations are found (unless --no-fail-on-violations).
 
   mmon run s3://bucket/merged/2026/11/21/13/ --baseline-statistics s3://bucket/base/statistics.json --baseline-constraints s3://bucket/base/constraints.json --output s3://bucket/reports/13 --endpoint churn --schedule hourly
 
-  mmon run current.parquet --baseline-statistics S --baseline-constraints C -o out --drift-test psi=0.2 --drift-test ks --disable age:data_type_check
+  mmon run current.parquet --baseline-statistics base/statistics.json --baseline-constraints base/constraints.json -o out --drift-test psi=0.2 --drift-test ks --disable age:data_type_check
 
   mmon run merged/ --type model-quality --problem-type BinaryClassification --inference-attribute prediction --ground-truth-attribute label --baseline-constraints mq/constraints.json -o out
 
   mmon run merged/ --type bias --config analysis_config.json --baseline-constraints bias/analysis.json -o out
+
+  mmon run --capture cap/ep/AllTraffic --ground-truth gt/ --ground-truth-lookahead PT24H --scheduled-time 2024-01-01T02:00:00Z --type model-quality --problem-type BinaryClassification --inference-attribute 0 --probability-attribute 0 --baseline-constraints mq/constraints.json -o reports/mq
 
   mmon run current.csv --type feature-attribution --model mymodel:predict --config analysis_config.json --baseline-constraints fa/analysis.json -o out
 """
