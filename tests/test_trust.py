@@ -636,3 +636,14 @@ def test_9_an_entry_that_would_always_fail_is_refused(capsys) -> None:
     code, _, err = _cli(["schedule-print", "hourly", "--", "run", "--capture", "cap/", "-o", "o", "--baseline-statistics", "s",
                          "--baseline-constraints", "c", "--drift-tset", "ks"], capsys)  # fmt: skip
     assert code == 2 and "--drift-tset" in err
+
+
+def test_6_readme_shows_the_name_mmon_gives() -> None:
+    from mmon.schedule.emit import default_name
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    name = default_name(["--capture", "s3://bucket/capture/churn/AllTraffic",
+                         "--baseline-statistics", "s3://bucket/baseline/statistics.json",
+                         "--baseline-constraints", "s3://bucket/baseline/constraints.json",
+                         "--output", "s3://bucket/reports/churn/hourly"])  # fmt: skip
+    assert f"/tmp/{name}.lock" in readme and f"({name})" in readme
