@@ -646,4 +646,4 @@ def test_6_readme_shows_the_name_mmon_gives() -> None:
                          "--baseline-statistics", "s3://bucket/baseline/statistics.json",
                          "--baseline-constraints", "s3://bucket/baseline/constraints.json",
                          "--output", "s3://bucket/reports/churn/hourly"])  # fmt: skip
-    assert f"/tmp/{name}.lock" in readme and f"({name})" in readme
+    assert f"/tmp/{name}.lock" in readme and f"(`{name}`)" in readme
