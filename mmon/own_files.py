@@ -64,6 +64,13 @@ def _key(url: str) -> str:
     return f"{proto.lower()}://{re.sub('/+', '/', rest).strip('/')}"
 
 
+def is_inside(child: str, parent: str) -> bool:
+    """True when ``child`` is ``parent`` or lies below it (same spelling rules as refuse_overwrite)."""
+    c, p = _key(child), _key(parent)
+    sep = os.sep if is_local(parent) else "/"
+    return c == p or c.startswith(p.rstrip(sep) + sep)
+
+
 def refuse_overwrite(outputs: Iterable[str], inputs: Mapping[str, str | None] | Iterable[tuple[str, str | None]]) -> None:
     """Raise ``InputError`` (exit 2) when an output file would replace an input file.
 

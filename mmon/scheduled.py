@@ -16,6 +16,8 @@ from mmon.baseline import Progress
 from mmon.capture import capture_merge
 from mmon.capture.window import Window
 from mmon.checks import CheckOptions
+from mmon.errors import InputError
+from mmon.own_files import is_inside
 from mmon.run import RunResult, run_data_quality
 from mmon.schedule.executions import begin_execution, finish_execution
 from mmon.schedule.window import format_time, resolve_execution
@@ -40,6 +42,10 @@ def _execute(
     merge_options: dict[str, Any],
     run: RunFn,
 ) -> tuple[dict[str, Any], Any]:
+    for flag, root in (("--capture", capture), ("--ground-truth", merge_options.get("ground_truth"))):
+        if root and is_inside(output, root):
+            # Its hour folders would hold reports beside capture: keep the two trees apart.
+            raise InputError(f"--output {output} is inside {flag} {root}: write the reports to another folder")
     ex = resolve_execution(scheduled_time, schedule_expression, start_offset, end_offset, output=output)
     assert ex.report_prefix is not None
     store.check_writable(output)

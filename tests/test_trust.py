@@ -311,18 +311,28 @@ def test_3_report_inside_the_capture_folder_is_not_read_as_capture(day: Path, dq
     capture = tmp_path / "AllTraffic"
     shutil.copytree(day / "datacapture" / "demo-endpoint" / "AllTraffic", capture)
 
-    def run(hour: str, out: Path) -> dict:
-        code, stdout, err = _cli(["run", "--capture", capture, "--scheduled-time", hour, *_dq(dq_base), "-o", out, "--json"], capsys)
-        assert code in (0, 1), err
-        assert "malformed" not in err
-        return json.loads(stdout)
+    def run(hour: str, out: Path) -> tuple[int, str, str]:
+        return _cli(["run", "--capture", capture, "--scheduled-time", hour, *_dq(dq_base), "-o", out, "--json"], capsys)
 
-    clean = run("2024-01-01T03:00:00Z", tmp_path / "elsewhere")
-    # -o the capture folder: the 02:00 execution's report lands in the hour folder 03:00 reads.
-    run("2024-01-01T02:00:00Z", capture)
+    code, out, err = run("2024-01-01T03:00:00Z", tmp_path / "elsewhere")
+    assert code in (0, 1), err
+    clean = json.loads(out)
+    # -o inside the capture (or ground-truth) folder: the reports would sit in its hour folders.
+    for inside in (capture, capture / "reports", day / "groundtruth" / "r"):
+        extra = ["--ground-truth", day / "groundtruth", *MQ, "--baseline-constraints", day / "c.json"] if "groundtruth" in str(inside) else []
+        code, stdout, err = _cli(["run", "--capture", capture, "--scheduled-time", "2024-01-01T02:00:00Z", *_dq(dq_base),
+                                  "-o", inside, *extra], capsys)  # fmt: skip
+        assert code == 2 and "is inside --" in err and stdout == ""
+    # A report that got there anyway (an older mmon, a copy by hand) is not read as capture.
+    code, _, err = run("2024-01-01T02:00:00Z", tmp_path / "rep")
+    assert code in (0, 1), err
+    for f in (tmp_path / "rep" / "2024" / "01" / "01" / "02").iterdir():
+        shutil.copy(f, capture / "2024" / "01" / "01" / "02" / f.name)
     assert (capture / "2024" / "01" / "01" / "02" / "cloudwatch_metrics.jsonl").exists()
     assert (capture / "2024" / "01" / "01" / "02" / "execution.json").exists()
-    again = run("2024-01-01T03:00:00Z", tmp_path / "elsewhere2")
+    code, out, err = run("2024-01-01T03:00:00Z", tmp_path / "elsewhere2")
+    assert code in (0, 1), err
+    again = json.loads(out)
     assert again["item_count"] == clean["item_count"] == 60
     assert again["violations"] == clean["violations"]
     summary = json.loads((tmp_path / "elsewhere2" / "merge" / "2024" / "01" / "01" / "03" / "merge_summary.json").read_text())
@@ -647,3 +657,24 @@ def test_6_readme_shows_the_name_mmon_gives() -> None:
                          "--baseline-constraints", "s3://bucket/baseline/constraints.json",
                          "--output", "s3://bucket/reports/churn/hourly"])  # fmt: skip
     assert f"/tmp/{name}.lock" in readme and f"(`{name}`)" in readme
+
+
+@pytest.mark.slow
+def test_1_capture_root_on_s3(day: Path, dq_base: Path, s3_store, s3_bucket: str, s3_options: dict[str, str], capsys) -> None:
+    """On S3 a prefix exists when an object lies below it: a typo is exit 2, an empty hour is no traffic."""
+    opts = [x for k, v in s3_options.items() for x in ("-s", f"{k}={v}")]
+    for p in (day / "datacapture").rglob("*.jsonl"):
+        rel = p.relative_to(day).as_posix()
+        if "/2024/01/01/01/" in rel:
+            s3_store.write_bytes(f"{s3_bucket}/{rel}", p.read_bytes())
+    common = ["--scheduled-time", "2024-01-01T02:00:00Z", *_dq(dq_base), "-o", f"{s3_bucket}/reports", "--json", *opts]
+    typo = f"{s3_bucket}/datacapture/demo-endpoint/AllTrafic"
+    code, _, err = _cli(["run", "--capture", typo, *common], capsys)
+    assert code == 2 and f"--capture {typo}: no such folder (no object under this prefix)" in err
+    code, out, err = _cli(["run", "--capture", f"{s3_bucket}/datacapture/demo-endpoint/AllTraffic", *common], capsys)
+    assert code in (0, 1), err
+    assert json.loads(out)["item_count"] == 60
+    common[1] = "2024-01-01T05:00:00Z"  # an hour without traffic under an existing prefix
+    code, out, err = _cli(["run", "--capture", f"{s3_bucket}/datacapture/demo-endpoint/AllTraffic", *common], capsys)
+    assert code == 0, err
+    assert json.loads(out)["item_count"] == 0 and "no capture files in the window" in err
