@@ -678,3 +678,35 @@ def test_1_capture_root_on_s3(day: Path, dq_base: Path, s3_store, s3_bucket: str
     code, out, err = _cli(["run", "--capture", f"{s3_bucket}/datacapture/demo-endpoint/AllTraffic", *common], capsys)
     assert code == 0, err
     assert json.loads(out)["item_count"] == 0 and "no capture files in the window" in err
+
+
+def test_7_scheduled_bias_and_attribution_empty_windows_complete(day: Path, tmp_path: Path, capsys) -> None:
+    """Bias with no label matched yet, feature attribution over an hour without traffic: Completed, not Failed."""
+    cfg = {"label": "approved", "label_values_or_threshold": [1],
+           "facet": [{"name_or_index": "group", "value_or_threshold": ["a"]}], "probability_threshold": 0.5,
+           "headers": ["x", "y"],
+           "methods": {"pre_training_bias": {"methods": ["CI"]}, "shap": {"baseline": [[0.0, 0.0]], "num_samples": 10}}}  # fmt: skip
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    rng = np.random.default_rng(0)
+    pl.DataFrame({"group": rng.choice(["a", "b"], 300), "approved": rng.integers(0, 2, 300)}).write_csv(tmp_path / "train.csv")
+    code, _, err = _cli(["baseline", tmp_path / "train.csv", "--type", "bias", "--config", tmp_path / "cfg.json", "-o", tmp_path / "b", "-q"], capsys)
+    assert code == 0, err
+    model = tmp_path / "m.py"
+    model.write_text("import numpy as np\n\ndef predict(rows):\n    return np.asarray(rows, dtype=float).sum(axis=1)\n")
+    pl.DataFrame({"x": rng.normal(size=50), "y": rng.normal(size=50)}).write_csv(tmp_path / "fa.csv")
+    fa = ["--type", "feature-attribution", "--model", f"{model}:predict", "--config", tmp_path / "cfg.json"]
+    code, _, err = _cli(["baseline", tmp_path / "fa.csv", *fa, "-o", tmp_path / "fa", "-q"], capsys)
+    assert code == 0, err
+    capture = day / "datacapture" / "demo-endpoint" / "AllTraffic"
+    runs = {
+        "bias": ["--ground-truth", day / "groundtruth", "--type", "bias", "--config", tmp_path / "cfg.json",
+                 "--baseline-constraints", tmp_path / "b" / "analysis.json", "--scheduled-time", "2024-01-01T02:00:00Z"],
+        "fa": [*fa, "--baseline-constraints", tmp_path / "fa" / "analysis.json", "--scheduled-time", "2024-02-01T02:00:00Z"],
+    }  # fmt: skip
+    for name, args in runs.items():
+        code, out, err = _cli(["run", "--capture", capture, *args, "-o", tmp_path / f"r-{name}", "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(out)["status"] == "NotJudged"
+        (record,) = (tmp_path / f"r-{name}").glob("20*/*/*/*/execution.json")
+        doc = json.loads(record.read_text())
+        assert doc["status"] == "Completed" and "nothing judged" in doc["message"], doc
