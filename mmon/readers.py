@@ -56,12 +56,6 @@ class DatasetFile:
     header: bool = True
 
 
-# mmon's own report and sidecar files: inside a folder given as data they are not data.
-SIDECAR_FILES = frozenset(
-    {"merge_summary.json", "statistics.json", "constraints.json", "constraint_violations.json", "execution.json"}
-)
-
-
 def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool) -> list[DatasetFile]:
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -207,15 +201,15 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
     except pl.exceptions.NoDataError as exc:
         raise InputError(f"{f.url}: the file is empty") from exc
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        if f.format == "jsonl" and store.size(f.url) < 2**20 and not _raw_bytes(store, f.url).strip():
-            yield pl.DataFrame()  # an empty JSON Lines file (an empty window): no rows, no columns
-            return
         if isinstance(exc, FileNotFoundError):
             raise InputError(f"{f.url}: no such file") from exc
         if _is_storage_failure(exc):
             from mmon.errors import StorageError
 
             raise StorageError(f"{f.url}: cannot read from the store: {str(exc).strip().splitlines()[0]}") from exc
+        if f.format == "jsonl" and store.size(f.url) < 2**20 and not _raw_bytes(store, f.url).strip():
+            yield pl.DataFrame()  # an empty JSON Lines file (an empty window): no rows, no columns
+            return
         raise _explain(store, f, exc) from exc
 
 
