@@ -276,6 +276,11 @@ def test_2_capture_merge_over_its_header_file_is_refused(day: Path, dq_base: Pat
     code, _, err = _cli(["capture-merge", "--capture", day / "datacapture", "-o", tmp_path / "m", "--header-from", header,
                          "--scheduled-time", "2024-01-01T02:00Z"], capsys)  # fmt: skip
     assert code == 2 and "--header-from" in err and header.read_text() == '{"a": 1}\n'
+    # Nor inside the capture or ground-truth folder, where the merge would be read back as capture.
+    for flag, root in (("--capture", day / "datacapture"), ("--ground-truth", day / "groundtruth")):
+        code, _, err = _cli(["capture-merge", "--capture", day / "datacapture", "--ground-truth", day / "groundtruth",
+                             "-o", root / "2024" / "01" / "01" / "02", "--scheduled-time", "2024-01-01T02:00Z"], capsys)  # fmt: skip
+        assert code == 2 and f"is inside {flag} {root}" in err
 
 
 # -- 3. mmon never reads its own outputs as data ----------------------------------------------------

@@ -13,7 +13,8 @@ from mmon.capture.merge import META_COLUMNS, SUMMARY_NAME, MergeSummary, capture
 from mmon.capture.window import parse_duration, resolve_window
 from mmon.cli.console import file_progress, out, print_json, warn
 from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, Quiet, StorageOption
-from mmon.own_files import refuse_overwrite
+from mmon.errors import InputError
+from mmon.own_files import is_inside, refuse_overwrite
 from mmon.store import Store, join, parse_storage_options
 
 HELP = f"""Turn a window of SageMaker data capture (and ground truth) into one dataset for a monitoring run.
@@ -134,6 +135,10 @@ def register(app: typer.Typer) -> None:
             [join(output, n) for n in ("merged.jsonl", "merged.parquet", SUMMARY_NAME)],
             [("--header-from", header_from), ("--preprocessor", preprocessor)],
         )
+        for flag, root in (("--capture", capture), ("--ground-truth", ground_truth)):
+            if root and is_inside(output, root):
+                # merged.jsonl in a capture hour folder would be read back as capture next time.
+                raise InputError(f"--output {output} is inside {flag} {root}: write the merge to another folder")
         # User code (pre/postprocessor, model script) may print: stdout is for mmon's result only.
         with file_progress("Merging", quiet or json_output) as progress, redirect_stdout(sys.stderr):
             summary = capture_merge(
