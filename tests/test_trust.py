@@ -715,3 +715,9 @@ def test_7_scheduled_bias_and_attribution_empty_windows_complete(day: Path, tmp_
         (record,) = (tmp_path / f"r-{name}").glob("20*/*/*/*/execution.json")
         doc = json.loads(record.read_text())
         assert doc["status"] == "Completed" and "nothing judged" in doc["message"], doc
+
+
+def test_5_data_quality_options_on_another_type_are_an_error(mq_base: Path, tmp_path: Path, capsys) -> None:
+    for extra in (["--disable", "age:data_type_check"], ["--drift-test", "psi=0.2"], ["--postprocessor", "p.py"]):
+        code, _, err = _cli(["run", tmp_path, *MQ, "--baseline-constraints", mq_base / "constraints.json", "-o", tmp_path / "r", *extra], capsys)
+        assert code == 2 and f"{extra[0]}: data-quality options, not for --type model-quality" in err

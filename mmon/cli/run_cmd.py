@@ -166,6 +166,9 @@ def register(app: typer.Typer) -> None:
         if (ground_truth or ground_truth_lookahead != "PT0H") and not (capture and run_type != "data-quality"):
             raise InputError("--ground-truth and --ground-truth-lookahead go with --capture and --type model-quality or bias")
         if run_type != "data-quality":
+            ignored = [f for f, v in (("--disable", disable), ("--drift-test", drift_test), ("--postprocessor", postprocessor)) if v]
+            if ignored:
+                raise InputError(f"{', '.join(ignored)}: data-quality options, not for --type {run_type}")
             store = Store(parse_storage_options(storage_option or []))
             opts = typed.TypedOptions(
                 run_type, config, model, problem_type, inference_attribute, probability_attribute,
