@@ -721,3 +721,13 @@ def test_5_data_quality_options_on_another_type_are_an_error(mq_base: Path, tmp_
     for extra in (["--disable", "age:data_type_check"], ["--drift-test", "psi=0.2"], ["--postprocessor", "p.py"]):
         code, _, err = _cli(["run", tmp_path, *MQ, "--baseline-constraints", mq_base / "constraints.json", "-o", tmp_path / "r", *extra], capsys)
         assert code == 2 and f"{extra[0]}: data-quality options, not for --type model-quality" in err
+
+
+def test_5_schedule_options_without_a_scheduled_time_are_an_error(dq_base: Path, tmp_path: Path, capsys) -> None:
+    for extra, message in (
+        (["--schedule-expression", "hourly"], "--schedule-expression need --scheduled-time"),
+        (["--start-offset", "-PT2H", "--end-offset", "-PT1H"], "--start-offset, --end-offset need --scheduled-time"),
+        (["--scheduled-time", "2024-01-01T02:00:00Z", "--metric-time", "2024-01-01T02:00:00Z"], "--metric-time does not go"),
+    ):
+        code, _, err = _cli(["run", tmp_path, *_dq(dq_base), "-o", tmp_path / "r", *extra], capsys)
+        assert code == 2 and message in err

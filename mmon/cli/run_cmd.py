@@ -163,6 +163,12 @@ def register(app: typer.Typer) -> None:
         # User code (postprocessor, model script) may print: stdout is for mmon's result only, so the
         # work below runs with stdout sent to stderr.
         typed.check_type(run_type)
+        unused = [f for f, v in (("--schedule-expression", schedule_expression), ("--start-offset", start_offset),
+                                 ("--end-offset", end_offset)) if v and not scheduled_time]  # fmt: skip
+        if unused:
+            raise InputError(f"{', '.join(unused)} need --scheduled-time (the execution they describe)")
+        if metric_time and scheduled_time:
+            raise InputError("--metric-time does not go with --scheduled-time (the metrics carry the window's start)")
         if (ground_truth or ground_truth_lookahead != "PT0H") and not (capture and run_type != "data-quality"):
             raise InputError("--ground-truth and --ground-truth-lookahead go with --capture and --type model-quality or bias")
         if run_type != "data-quality":
