@@ -15,6 +15,7 @@ import polars as pl
 
 from mmon.documents import encode_document
 from mmon.errors import InputError
+from mmon.own_files import drop_reserved
 from mmon.readers import DEFAULT_BATCH_ROWS, DatasetFile, dataset_files, iter_batches
 from mmon.stats.profile import ProfileState, profile_batches
 from mmon.stats.statistics import to_statistics
@@ -155,6 +156,7 @@ def run_baseline(
     store.check_writable(output)
     files = dataset_files(store, inputs, fmt, header)
     profiled = profile_files(store, files, progress, allow_non_finite=allow_non_finite)
+    profiled.state = drop_reserved(profiled.state, profiled.warnings)  # mmon run leaves them out too
     if profiled.state.rows == 0:
         raise InputError(f"{', '.join(profiled.files)}: no data rows to baseline")
     statistics = to_statistics(profiled.state)

@@ -394,6 +394,7 @@ def _combine(parts: list[ParsedFile]) -> ParsedFile:
 def _read_labels(
     store: Store, uri: str, window: Window, lookahead: timedelta, summary: MergeSummary, strict: bool, workers: int
 ) -> pl.DataFrame:
+    layout.require_root(store, uri, "--ground-truth")
     folders = layout.hour_folders([uri], window.hours(after=lookahead))
     summary.label_hour_folders = len(folders)
     files = layout.list_window_files(store, folders, workers)

@@ -49,7 +49,7 @@ from mmon.readers import dataset_files, iter_batches
 from mmon.schemas import json_pointer, load_schema
 from mmon.store import Store, join
 
-__all__ = ["CBPE_FILE", "ESTIMATORS", "baseline_cbpe", "load_cbpe", "run_cbpe"]
+__all__ = ["CBPE_FILE", "ESTIMATORS", "baseline_cbpe", "check_baseline", "load_cbpe", "run_cbpe"]
 
 CBPE_FILE = "cbpe.json"
 ESTIMATORS = ("none", "cbpe")
@@ -247,6 +247,15 @@ def load_cbpe(store: Store, url: str) -> tuple[Model, dict[str, Any]]:
     except ValueError as exc:
         raise InputError(f"{url}: {exc}") from exc
     return model, doc
+
+
+def check_baseline(store: Store, config: MQConfig, constraints_url: str, statistics_url: str | None = None) -> None:
+    """Read and validate a CBPE baseline (cbpe.json and constraints.json) without a window: an empty
+    window is not an error, but a broken monitor must fail on its first quiet hour."""
+    _model, doc = load_cbpe(store, _beside(statistics_url or constraints_url))
+    if doc["problem_type"] != config.problem_type:
+        raise InputError(f"a CBPE baseline for {doc['problem_type']}, not --problem-type {config.problem_type}")
+    load_document(store, constraints_url, "constraints")
 
 
 def _beside(url: str) -> str:

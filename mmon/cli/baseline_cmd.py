@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import redirect_stdout
 from typing import Annotated, Any
 
 import typer
@@ -106,7 +108,8 @@ def register(app: typer.Typer) -> None:
             )  # fmt: skip
             opts.estimator = estimator
             opts.reference_chunk_size = reference_chunk_size
-            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress:
+            # A model script may print: stdout is for mmon's result only.
+            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 result = typed.baseline_typed(store, dataset, output, opts, fmt, header, progress)
             for w in result.warnings:
                 warn(w, quiet)
