@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mmon.errors import InputError
 from mmon.report.build import Baseline, execution_context, has_report
 from mmon.report.render import render
 from mmon.store import Store, join
@@ -37,6 +38,8 @@ def build_report(
     drift_tests: list[str] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """(template context, HTML) of the report of ``folder``: one execution, or a schedule's history."""
+    if not store.exists(folder):
+        raise InputError(f"{folder}: no such folder")
     baseline = Baseline.load(store, baseline_statistics, baseline_constraints)
     if has_report(store, folder):
         ctx = execution_context(store, folder, baseline, drift_tests)
