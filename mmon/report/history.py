@@ -151,9 +151,10 @@ def _dq(execs: list[Execution | None], labels: list[str], failed: list[int], bas
             drift.setdefault(name, [None] * n)[i] = v
         for name, v in nonnull.items():
             complete.setdefault(name, [None] * n)[i] = v
+        for name in {str(v.get("feature_name", "")) for v in ex.violations or []}:
+            flagged[name] = flagged.get(name, 0) + 1  # executions with a violation of the feature
         for v in ex.violations or []:
             name = str(v.get("feature_name", ""))
-            flagged[name] = flagged.get(name, 0) + 1
             m = _THRESHOLD.search(str(v.get("description", "")))
             if m and dq.is_drift(v) and str(v.get("description", "")).startswith("Baseline drift distance"):
                 thresholds.setdefault(name, float(m.group(1)))

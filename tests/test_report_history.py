@@ -1,0 +1,89 @@
+"""mmon report on a schedule's folder: 24 hourly slots, one missing and one failed, drawn as gaps."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from mmon.capture.synth import demo
+from mmon.demo import make_frame
+from mmon.errors import InputError
+from mmon.report import build_report
+from mmon.scheduled import scheduled_run
+from mmon.store import Store
+from tests.clihelp import run_cli
+from tests.test_report import Dom
+
+MISSING, FAILED = "2024-01-01T06:00:00Z", "2024-01-01T09:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def schedule(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("sched")
+    demo(str(root), hours=24, records_per_hour=60)
+    make_frame(3000, seed=7).write_csv(root / "train.csv")
+    from mmon.cli.app import main
+
+    with pytest.raises(SystemExit):
+        main(["baseline", str(root / "train.csv"), "-o", str(root / "base"), "-q"])
+    store = Store({})
+    capture = str(root / "datacapture" / "demo-endpoint" / "AllTraffic")
+    stats, cons = str(root / "base" / "statistics.json"), str(root / "base" / "constraints.json")
+    for hour in range(1, 25):
+        t = f"2024-01-{1 + hour // 24:02d}T{hour % 24:02d}:00:00Z"
+        if t == MISSING:
+            continue
+        try:
+            scheduled_run(store, str(root / "out"), stats, cons if t != FAILED else str(root / "nope.json"), t,
+                          schedule_expression="hourly", capture=capture, endpoint="demo-endpoint")  # fmt: skip
+        except InputError:
+            assert t == FAILED
+    return {"root": root, "out": root / "out", "stats": root / "base" / "statistics.json", "cons": root / "base" / "constraints.json"}
+
+
+def test_history_of_24_slots(schedule: dict[str, Path], capsys) -> None:
+    code, out, err = run_cli(["report", schedule["out"], "--baseline-constraints", schedule["cons"], "--json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["kind"] == "history" and doc["type"] == "data-quality"
+    html = (schedule["out"] / "report.html").read_text()
+    dom = Dom(html)
+    rows = dom.find("tr", "execution")
+    assert len(rows) == 24
+    ctx, _ = build_report(Store({}), str(schedule["out"]), None, str(schedule["cons"]))
+    h = ctx["history"]
+    statuses = {r["time"]: r["status"] for r in h["rows"]}
+    assert statuses[MISSING] == "Missing" and statuses[FAILED] == "Failed"
+    assert (h["count"], h["missing"], h["failed"]) == (23, 1, 1)
+    assert h["with_violations"] == sum(1 for s in statuses.values() if s == "CompletedWithViolations") > 0
+    # The drifting features come first; each line has 22 points (24 slots minus the missing and the
+    # failed one), and its values are the runs' own distances (cloudwatch_metrics.jsonl).
+    first = h["figures"][0]
+    assert first["flagged"] > 0
+    points = re.findall(r"<title>([^<]*) — drift distance: ([^<]*)</title>", str(first["chart"]))
+    assert len(points) == 22
+    folder = schedule["out"] / "2024" / "01" / "01" / "20"
+    records = [json.loads(x) for x in (folder / "cloudwatch_metrics.jsonl").read_text().splitlines()]
+    want = {r["MetricName"]: r["Value"] for r in records if "Value" in r}[f"feature_baseline_drift_{first['title']}"]
+    got = dict(points)["01-01 20:00"]
+    assert float(got) == pytest.approx(want, rel=1e-3)
+    # Gaps: the line is broken around the two slots without values; both are shaded.
+    assert str(first["chart"]).count('class="failed"') == 2
+    assert str(first["chart"]).count('class="line s1"') >= 2
+    assert 'class="threshold"' in str(first["chart"])
+
+
+def test_history_links_to_execution_reports(schedule: dict[str, Path], capsys) -> None:
+    one = schedule["out"] / "2024" / "01" / "01" / "20"
+    code, _, err = run_cli(["report", one, "--baseline-statistics", schedule["stats"], "--baseline-constraints", schedule["cons"], "-q"], capsys)
+    assert code == 0, err
+    html = (one / "report.html").read_text()
+    assert "2024-01-01T19:00:00Z – 2024-01-01T20:00:00Z" in html  # the window from execution.json
+    assert "demo-endpoint" in html
+    code, _, err = run_cli(["report", schedule["out"], "-o", schedule["root"] / "h.html", "-q"], capsys)
+    assert code == 0, err
+    links = [a["href"] for a in Dom((schedule["root"] / "h.html").read_text()).find("a") if a.get("href", "").endswith("report.html")]
+    assert links == ["2024/01/01/20/report.html"]
