@@ -24,6 +24,7 @@ from mmon.report.charts import Series
 
 _MQ_DESC = re.compile(r"^Metric (\S+) with (\S+) \+/- (\S+) was (\w+) '([^']*)'")
 _BIAS_DESC = re.compile(r"Metric value (\S+) doesn't meet the baseline constraint requirement (\S+)")
+_POST = {"DPPL", "DI", "DCA", "DCR", "RD", "DAR", "DRR", "AD", "CDDPL", "TE", "FT", "GE", "SD"}
 _FA_DESC = re.compile(r"Feature attribution drift (\S+) exceeds threshold (\S+)")
 
 
@@ -137,13 +138,17 @@ def bias(current: dict[str, Any] | None, baseline: dict[str, Any] | None, violat
     flagged = {(str(v.get("facet")), str(v.get("facet_value")), str(v.get("metric_name"))): v for v in violations}
     keys = list(cur) or list(base)
     for (facet, value, metric), v in flagged.items():
-        if not any(k[1:] == (facet, value, metric) for k in keys):
-            m = _BIAS_DESC.search(str(v.get("description", "")))
-            stage = "post" if metric in {"DPPL", "DI", "DCA", "DCR", "RD", "DAR", "DRR", "AD", "CDDPL", "TE", "FT", "GE", "SD"} else "pre"
+        k = next((k for k in keys if k[1:] == (facet, value, metric)), None)
+        if k is None:
+            stage = "post" if metric in _POST else "pre"
             k = (stage, facet, value, metric)
             keys.append(k)
-            if m:
-                cur[k], base[k] = _num(m.group(1)), _num(m.group(2))
+        # A folder without the run's analysis.json (SageMaker's): the values its violation quotes.
+        m = _BIAS_DESC.search(str(v.get("description", "")))
+        if m and k not in cur:
+            cur[k] = _num(m.group(1))
+        if m and base.get(k) is None:
+            base[k] = _num(m.group(2))
     rows = []
     for k in keys:
         stage, facet, value, metric = k
