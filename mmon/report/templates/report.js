@@ -30,6 +30,8 @@
     if (el) el.addEventListener("input", apply);
   });
   if (order) order.addEventListener("change", sortPanels);
+  // report.html#filter=age opens with the filter set (a link to one feature's panel).
+  if (box && location.hash.indexOf("#filter=") === 0) box.value = decodeURIComponent(location.hash.slice(8));
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable th"), function (th, _, all) {
     th.addEventListener("click", function () {
       var table = th.closest("table"), body = table.tBodies[0], col = th.cellIndex;
