@@ -232,3 +232,18 @@ def test_golden_html(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) ->
     if os.environ.get("MMON_UPDATE_GOLDEN"):
         (GOLDEN / "report.html").write_bytes(got)
     assert got == (GOLDEN / "report.html").read_bytes()
+
+
+def test_run_with_report_writes_it_beside_the_violations(dq_run: dict[str, Path], capsys) -> None:
+    out_dir = dq_run["root"] / "run-with-report"
+    code, out, err = run_cli(
+        ["run", dq_run["root"] / "cur.csv", "--baseline-statistics", dq_run["base"] / "statistics.json",
+         "--baseline-constraints", dq_run["base"] / "constraints.json", "-o", out_dir, "--drift-test", "js",
+         "--report", "--json", "-q"], capsys,
+    )  # fmt: skip
+    assert code == 1, err  # the run's own exit code is kept: violations
+    doc = json.loads(out)
+    assert doc["outputs"]["report"] == str(out_dir / "report.html")
+    html = (out_dir / "report.html").read_text()
+    assert len(Dom(html).find("tr", "violation")) == doc["violation_count"]
+    assert "Drift tests (js)" in html

@@ -66,3 +66,23 @@ def write_report(
         return ReportResult(url, "execution", h["type"], html, h["violations"], len(ctx["panels"]))
     hist = ctx["history"]
     return ReportResult(url, "history", hist["type"], html, hist["with_violations"], len(hist["figures"]))
+
+
+def report_after_run(
+    store: Store,
+    outputs: dict[str, str],
+    baseline_statistics: str | None,
+    baseline_constraints: str | None,
+    drift_tests: list[str] | None = None,
+) -> str:
+    """``mmon run --report``: write report.html beside the run's constraint_violations.json.
+
+    Adds ``outputs["report"]`` (so ``--json`` and the outputs listing show it) and returns its URL.
+    """
+    from mmon.checks import parse_drift_test
+
+    folder = outputs["constraint_violations"].rsplit("/", 1)[0]
+    tests = [parse_drift_test(t).name for t in drift_tests or []]
+    result = write_report(store, folder, baseline_statistics, baseline_constraints, tests)
+    outputs["report"] = result.url
+    return result.url
