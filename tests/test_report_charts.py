@@ -12,7 +12,7 @@ import pytest
 from mmon.report import charts
 from mmon.report.charts import LinearScale, Series
 
-SVG = "{http://www.w3.org/2000/svg}"
+SVG = ""  # inline SVG in HTML: no namespace
 
 
 def _parse(markup: str) -> ET.Element:
@@ -102,26 +102,33 @@ def test_empty_charts_say_no_data() -> None:
         assert "no data" in "".join(root.itertext())
 
 
+def _bars(svg: str) -> list[tuple[float, float]]:
+    """(top, height) of each bar of the histogram's paths ("M x top h w V base h -w z")."""
+    return [(float(t), float(b) - float(t)) for t, b in re.findall(r"M[-\d.]+ ([-\d.]+)h[-\d.]+V([-\d.]+)h", svg)]
+
+
 def test_histogram_bars_have_heights_proportional_to_values() -> None:
     svg = charts.histogram([0, 1, 2, 3], [Series("a", [0.25, 0.5, 0.25], "s0")], "h")
-    root = _parse(svg)
-    bars = [r for r in root.iter(SVG + "rect") if "bar" in r.get("class", "")]
-    heights = [float(b.get("height")) for b in bars]
-    assert len(bars) == 3
+    _parse(svg)
+    heights = [h for _, h in _bars(str(svg))]
+    assert len(heights) == 3
     assert heights[1] == pytest.approx(2 * heights[0], abs=0.2) and heights[0] == pytest.approx(heights[2], abs=0.1)
+    two = charts.histogram([0, 1, 2], [Series("a", [0.5, 0.5], "s0"), Series("b", [1.0, 0.0], "s1")], "h2")
+    assert len([p for p in _parse(two).findall("path") if "bar" in p.get("class", "")]) == 2 and len(_bars(str(two))) == 4
 
 
 def test_single_value_nan_and_infinity_draw_without_error() -> None:
     one = charts.histogram([5.0, 5.0], [Series("a", [1.0], "s0")], "one value")
-    assert len([r for r in _parse(one).iter(SVG + "rect")]) == 1
+    _parse(one)
+    assert len(_bars(str(one))) == 1
     steps = charts.steps([1.0, math.nan, 2.0, math.inf], [Series("a", [0.5, math.nan, 1.0, 1.0], "s0")], "cdf", gap=(1.0, 0.5, 0.2))
     root = _parse(steps)
     assert any("L∞ 0.3" in "".join(t.itertext()) for t in root.iter(SVG + "text"))
     assert "nan" not in _numbers_text(steps).lower() and "inf" not in _numbers_text(steps).lower()
     bars = charts.hbars(["a", "b", "c"], [Series("v", [1.0, math.nan, math.inf], "s0")], "bars", percent=False)
     root = _parse(bars)
-    drawn = [r for r in root.iter(SVG + "rect")]
-    assert len(drawn) == 2  # NaN draws nothing; ∞ reaches the edge
+    drawn = "".join(p.get("d", "") for p in root.iter(SVG + "path") if "bar" in p.get("class", ""))
+    assert drawn.count("z") == 2  # NaN draws nothing; ∞ reaches the edge
     assert any("∞" in "".join(t.itertext()) for t in root.iter(SVG + "text"))
     assert all(math.isfinite(x) for x in _numbers(str(bars)))
 
@@ -147,10 +154,38 @@ def test_text_is_escaped() -> None:
     svg = str(charts.hbars([name], [Series(name, [0.5], "s0")], name))
     assert "<script>" not in svg
     root = _parse(svg)
-    assert name in "".join(root.itertext())  # the escaped text parses back to the name
+    assert root.get("aria-label") == name  # the escaped text parses back to the name
+    assert name[:19] + "…" in "".join(root.itertext())
 
 
 def test_same_input_same_bytes() -> None:
     a = charts.steps([0.1, 0.2, 0.3], [Series("b", [0.3, 0.6, 1.0], "s0")], "c", gap=(0.2, 0.6, 0.1))
     b = charts.steps([0.1, 0.2, 0.3], [Series("b", [0.3, 0.6, 1.0], "s0")], "c", gap=(0.2, 0.6, 0.1))
     assert str(a) == str(b)
+
+
+def test_vectorised_coordinates_match_the_scalar_ones() -> None:
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.uniform(-1000, 1000, 2000), [0.0, -0.0, -0.04, 0.05, 0.15, 999.95, 12345.6]])
+    assert charts._cs(values) == [charts._c(float(v)) for v in values]
+
+
+@pytest.mark.parametrize("name", ["data/aai540-statistics.2024-10.json.gz", "dq-statistics.2020-05.from-log.json", "dq-statistics.sdk-test.json"])
+def test_fast_statistics_reader_equals_read_statistics(name: str) -> None:
+    import gzip
+    import json
+    from pathlib import Path
+
+    from mmon.report.stats import read_statistics_fast
+    from mmon.stats.statistics import read_statistics
+
+    raw = (Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "sagemaker" / name).read_bytes()
+    doc = json.loads(gzip.decompress(raw) if name.endswith(".gz") else raw)
+    a, b = read_statistics(doc), read_statistics_fast(doc)
+    assert a.item_count == b.item_count and list(a.features) == list(b.features)
+    for n, fa in a.features.items():
+        fb = b.features[n]
+        assert (fa.sketch is None) == (fb.sketch is None)
+        if fa.sketch is not None:
+            assert fa.sketch.to_data() == fb.sketch.to_data() and (fa.sketch.k, fa.sketch.c) == (fb.sketch.k, fb.sketch.c)
+        assert {k: v for k, v in vars(fa).items() if k != "sketch"} == {k: v for k, v in vars(fb).items() if k != "sketch"}

@@ -19,8 +19,9 @@ from mmon import schemas
 from mmon.documents import load_document
 from mmon.errors import InputError
 from mmon.report import charts, dq, typed
+from mmon.report.stats import read_statistics_fast as read_statistics
 from mmon.schedule.executions import RECORD_NAME
-from mmon.stats.statistics import DatasetStatistics, read_statistics
+from mmon.stats.statistics import DatasetStatistics
 from mmon.store import Store, join
 from mmon.violations import VIOLATIONS_FILE, read_violations
 

@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 320, 160
@@ -51,10 +52,15 @@ def pct(x: float | None) -> str:
 
 def _c(x: float) -> str:
     """A coordinate: one decimal, no trailing ``.0`` (deterministic and short)."""
-    r = round(x, 1)
-    if r == 0:
-        r = 0.0  # no "-0"
-    return f"{r:g}" if abs(r) < 1e6 else f"{r:.1f}"
+    if not math.isfinite(x):
+        return "0"  # callers skip non-finite points; never write "nan" into an attribute
+    r = round(x * 10) / 10 + 0.0  # = numpy.round(x, 1) (rint(10 x) / 10, half to even), as _cs; no "-0"
+    return f"{r:g}"
+
+
+def _cs(values: np.ndarray) -> list[str]:
+    """``_c`` of many coordinates at once (same text: one decimal, ``%g``, no ``-0``)."""
+    return list(np.char.mod("%g", np.round(np.asarray(values, dtype=float), 1) + 0.0))
 
 
 def nice_step(span: float, count: int) -> float:
@@ -166,10 +172,12 @@ class Svg:
         self.add(f'<path d="{d}" class="{cls}"/>')
 
     def render(self) -> Markup:
+        # Inline SVG in HTML needs no xmlns; the label is the accessible name (no <title>, to
+        # keep 1 000 panels small).
         return Markup(
-            f'<svg xmlns="http://www.w3.org/2000/svg" class="{self.cls}" viewBox="0 0 {self.width} {self.height}" '
+            f'<svg class="{self.cls}" viewBox="0 0 {self.width} {self.height}" '
             f'width="{self.width}" height="{self.height}" role="img" aria-label="{escape(self.label)}">'
-            f"<title>{escape(self.label)}</title>{''.join(self.parts)}</svg>"
+            f"{''.join(self.parts)}</svg>"
         )
 
 
@@ -189,19 +197,39 @@ def _plot_box(width: int, height: int) -> tuple[float, float, float, float]:
     return MARGIN_LEFT, width - MARGIN_RIGHT, MARGIN_TOP, height - MARGIN_BOTTOM
 
 
-def y_axis(svg: Svg, scale: LinearScale, x0: float, x1: float, percent: bool = False) -> None:
-    for t in scale.ticks(4):
-        y = scale(t)
-        svg.line(x0, y, x1, y, "grid")
-        svg.text(x0 - 4, y + 3, f"{t * 100:g}%" if percent else fmt(t, 3), "tick", "end")
+def y_axis(svg: Svg, scale: LinearScale, x0: float, x1: float, percent: bool = False, count: int = 4) -> None:
+    """Grid lines in one path, tick labels in one group (small text for 1 000 charts)."""
+    marks = scale.ticks(count)
+    if not marks:
+        return
+    svg.add('<path d="' + "".join(f"M{_c(x0)} {_c(scale(t))}H{_c(x1)}" for t in marks) + '" class="grid"/>')
+    labels = "".join(
+        f'<text x="{_c(x0 - 4)}" y="{_c(scale(t) + 3)}">{escape(f"{t * 100:g}%" if percent else fmt(t, 3))}</text>' for t in marks
+    )
+    svg.add(f'<g class="tick" text-anchor="end">{labels}</g>')
 
 
 def x_axis(svg: Svg, scale: LinearScale, y: float, count: int = 5) -> None:
-    svg.line(scale.r0, y, scale.r1, y, "axis")
-    for t in scale.ticks(count):
-        x = scale(t)
-        svg.line(x, y, x, y + 3, "axis")
-        svg.text(x, y + 13, fmt(t, 3), "tick", "middle")
+    marks = scale.ticks(count)
+    svg.add(
+        f'<path d="M{_c(scale.r0)} {_c(y)}H{_c(scale.r1)}' + "".join(f"M{_c(scale(t))} {_c(y)}v3" for t in marks) + '" class="axis"/>'
+    )
+    labels = "".join(f'<text x="{_c(scale(t))}" y="{_c(y + 13)}">{escape(fmt(t, 3))}</text>' for t in marks)
+    svg.add(f'<g class="tick" text-anchor="middle">{labels}</g>')
+
+
+def meter(values: Sequence[float | None], label: str, mark: float | None = None, width: int = 200) -> Markup:
+    """Shares (0..1) as thin bars on one 0-100 % track, one per series (s0, s1, …); ``mark`` = a requirement."""
+    height = 6 + 7 * max(len(values), 1)
+    svg = Svg(width, height, label, "chart meter")
+    svg.rect(0, 2, width, height - 4, "track")
+    for j, v in enumerate(values):
+        if finite(v):
+            svg.rect(0, 3 + 7 * j, width * min(max(float(v), 0.0), 1.0), 6, f"bar s{j}")  # type: ignore[arg-type]
+    if finite(mark):
+        x = width * min(max(float(mark), 0.0), 1.0)  # type: ignore[arg-type]
+        svg.line(x, 0, x, height, "mark")
+    return svg.render()
 
 
 def histogram(edges: Sequence[float], series: Sequence[Series], label: str, width: int = WIDTH, height: int = HEIGHT) -> Markup:
@@ -215,17 +243,21 @@ def histogram(edges: Sequence[float], series: Sequence[Series], label: str, widt
     y_axis(svg, ys, x0, x1, percent=True)
     xs = LinearScale(float(edges[0]), float(edges[-1]), x0, x1) if edges[-1] > edges[0] else None
     slot = (x1 - x0) / bins
-    for i in range(bins):
-        left = xs(float(edges[i])) if xs else x0 + i * slot
-        right = xs(float(edges[i + 1])) if xs else left + slot
-        bw = max((right - left) * 0.9 / len(series), 0.5)
-        for j, s in enumerate(series):
+    base = ys(0.0)
+    for j, s in enumerate(series):
+        # All bars of a series in one path ("M x y h w V base h -w z" per bar): a third of the text of rects.
+        d = []
+        for i in range(bins):
             v = s.values[i] if i < len(s.values) else None
             if not finite(v):
                 continue
+            left = xs(float(edges[i])) if xs else x0 + i * slot
+            right = xs(float(edges[i + 1])) if xs else left + slot
+            bw = max((right - left) * 0.9 / len(series), 0.5)
             top = ys(float(v))  # type: ignore[arg-type]
-            tip = f"{s.name}: {pct(v)} in [{fmt(edges[i])}, {fmt(edges[i + 1])}]"
-            svg.rect(left + (right - left) * 0.05 + j * bw, top, bw, ys(0.0) - top, f"bar {s.cls}", tip)
+            d.append(f"M{_c(left + (right - left) * 0.05 + j * bw)} {_c(top)}h{_c(bw)}V{_c(base)}h{_c(-bw)}z")
+        if d:
+            svg.add(f'<path d="{"".join(d)}" class="bar {s.cls}"/>')
     if xs:
         x_axis(svg, xs, y1)
     else:
@@ -244,25 +276,21 @@ def steps(
 ) -> Markup:
     """Step functions (CDFs) over shared ``xs``; ``gap = (x, y_a, y_b)`` is marked with a red bar."""
     svg = Svg(width, height, label)
-    pts = [x for x in xs if finite(x)]
-    if not pts or not series:
+    xa = np.asarray(xs, dtype=float)
+    if not np.isfinite(xa).any() or not series:
         return _empty(svg)
     x0, x1, y0, y1 = _plot_box(width, height)
-    sx = LinearScale.of(pts, x0, x1)
+    sx = LinearScale.of(list(xa[np.isfinite(xa)]), x0, x1)
     sy = LinearScale(0.0, 1.0, y1, y0)
     y_axis(svg, sy, x0, x1, percent=True)
     for s in series:
-        line: list[tuple[float, float]] = [(x0, sy(0.0))]
-        prev_y = sy(0.0)
-        for x, v in zip(xs, s.values, strict=False):
-            if not (finite(x) and finite(v)):
-                continue
-            px = sx(float(x))
-            line.append((px, prev_y))
-            prev_y = sy(float(v))  # type: ignore[arg-type]
-            line.append((px, prev_y))
-        line.append((x1, prev_y))
-        svg.path(line, f"step {s.cls}")
+        ya = np.asarray([np.nan if v is None else v for v in s.values[: xa.size]], dtype=float)
+        keep = np.isfinite(xa[: ya.size]) & np.isfinite(ya)
+        # A step function as "H x V y" pairs: half the text of point pairs, drawn in numpy.
+        px = _cs(sx.r0 + (xa[: ya.size][keep] - sx.d0) / ((sx.d1 - sx.d0) or 1.0) * (sx.r1 - sx.r0))
+        py = _cs(sy(0.0) + ya[keep] * (sy(1.0) - sy(0.0)))
+        d = f"M{_c(x0)} {_c(sy(0.0))}" + "".join(f"H{a}V{b}" for a, b in zip(px, py, strict=True)) + f"H{_c(x1)}"
+        svg.add(f'<path d="{d}" class="step {s.cls}"/>')
     if gap is not None and all(finite(g) for g in gap):
         gx = sx(gap[0])
         svg.line(gx, sy(gap[1]), gx, sy(gap[2]), "gap")
@@ -294,26 +322,37 @@ def hbars(
     values = [v for s in series for v in s.values] + list(marks or [])
     sx = LinearScale.of(values, x0, x1, include_zero=True)
     zero = sx(0.0)
+    names, vals, marks_d = [], [], []
+    bars: list[list[str]] = [[] for _ in series]
     for i, lb in enumerate(labels):
         top = MARGIN_TOP + i * row
         text = lb if len(lb) <= 20 else lb[:19] + "…"
-        svg.text(left, top + row / 2 + 2, text, "tick", "end")
+        names.append(f'<text x="{left}" y="{_c(top + row / 2 + 2)}">{escape(text)}</text>')
         for j, s in enumerate(series):
             v = s.values[i] if i < len(s.values) else None
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 continue
             end = sx(float(v))
             y = top + 3 + j * 9
-            tip = f"{lb} — {s.name}: {pct(v) if percent else fmt(v)}"
-            svg.rect(min(zero, end), y, abs(end - zero), 8, f"bar {s.cls}", tip)
-            svg.text(max(zero, end) + 3, y + 7, pct(v) if percent else fmt(v, 3), "val")
+            bars[j].append(f"M{_c(min(zero, end))} {_c(y)}h{_c(abs(end - zero))}v8H{_c(min(zero, end))}z")
+            vals.append(f'<text x="{_c(max(zero, end) + 3)}" y="{_c(y + 7)}">{escape(pct(v) if percent else fmt(v, 3))}</text>')
         if marks is not None and i < len(marks) and finite(marks[i]):
             mx = sx(float(marks[i]))  # type: ignore[arg-type]
-            svg.line(mx, top + 1, mx, top + row - 1, "mark")
+            marks_d.append(f"M{_c(mx)} {_c(top + 1)}V{_c(top + row - 1)}")
+    # One path per series and one group per kind of text: a 22-category chart stays near 1 KB.
+    svg.add(f'<g class="tick" text-anchor="end">{"".join(names)}</g>')
+    for j, s in enumerate(series):
+        if bars[j]:
+            svg.add(f'<path d="{"".join(bars[j])}" class="bar {s.cls}"/>')
+    svg.add(f'<g class="val">{"".join(vals)}</g>')
+    if marks_d:
+        svg.add(f'<path d="{"".join(marks_d)}" class="mark"/>')
     axis_y = MARGIN_TOP + row * len(labels) + 2
     svg.line(zero, MARGIN_TOP, zero, axis_y, "axis")
-    for t in sx.ticks(4):
-        svg.text(sx(t), axis_y + 12, f"{t * 100:g}%" if percent else fmt(t, 3), "tick", "middle")
+    ticks_text = "".join(
+        f'<text x="{_c(sx(t))}" y="{_c(axis_y + 12)}">{escape(f"{t * 100:g}%" if percent else fmt(t, 3))}</text>' for t in sx.ticks(4)
+    )
+    svg.add(f'<g class="tick" text-anchor="middle">{ticks_text}</g>')
     return svg.render()
 
 

@@ -27,7 +27,7 @@ from mmon.stats.kll import KLLSketch
 from mmon.stats.statistics import DatasetStatistics, FeatureStatistics
 
 HIST_BINS = 12
-CDF_POINTS = 80  # points per CDF curve: enough for the eye, small for 1 000 panels
+CDF_POINTS = 40  # points per CDF curve: enough for the eye, small for 1 000 panels
 TOP_K = 10
 UNSEEN_LISTED = 10
 
@@ -54,6 +54,7 @@ class Panel:
     unseen_more: int = 0
     notes: list[str] = field(default_factory=list)
     charts: list[Markup] = field(default_factory=list)
+    completeness_chart: Markup | None = None
     order: int = 0
 
     @property
@@ -186,9 +187,9 @@ def _string(p: Panel, b: FeatureStatistics | None, c: FeatureStatistics | None, 
 def _completeness_chart(p: Panel) -> None:
     if p.completeness_baseline is None and p.completeness_current is None:
         return
-    series = [Series("baseline", [p.completeness_baseline], "s0"), Series("current", [p.completeness_current], "s1")]
-    p.charts.append(
-        charts.hbars(["completeness"], series, f"{p.name}: completeness (mark: required)", marks=[p.completeness_expected])
+    p.completeness_chart = charts.meter(
+        [p.completeness_baseline, p.completeness_current], f"{p.name}: completeness, baseline and current (mark: required)",
+        p.completeness_expected,
     )
 
 
@@ -244,7 +245,7 @@ def panels(
         if tests and b is not None and c is not None:
             p.tests = _tests(tests, b, c, numeric)
         out.append(p)
-    out.sort(key=lambda p: (not p.violating, -(p.distance if charts.finite(p.distance) else -1.0), p.order))
+    out.sort(key=lambda p: (not p.violating, -(p.distance if p.distance is not None and charts.finite(p.distance) else -1.0), p.order))
     return out
 
 

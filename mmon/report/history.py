@@ -24,8 +24,8 @@ from mmon.errors import InputError
 from mmon.report import charts, dq, typed
 from mmon.report.build import Baseline, Execution, read_execution
 from mmon.report.charts import Series
+from mmon.report.stats import read_statistics_fast as read_statistics
 from mmon.schedule.executions import list_executions
-from mmon.stats.statistics import read_statistics
 from mmon.store import Store
 
 MAX_SLOTS = 2000
@@ -147,16 +147,16 @@ def _dq(execs: list[Execution | None], labels: list[str], failed: list[int], bas
             for name, f in cur.features.items():
                 if f.completeness is not None:
                     nonnull.setdefault(name, f.completeness)
-        for name, v in values.items():
-            drift.setdefault(name, [None] * n)[i] = v
-        for name, v in nonnull.items():
-            complete.setdefault(name, [None] * n)[i] = v
+        for name, value in values.items():
+            drift.setdefault(name, [None] * n)[i] = value
+        for name, value in nonnull.items():
+            complete.setdefault(name, [None] * n)[i] = value
         for name in {str(v.get("feature_name", "")) for v in ex.violations or []}:
             flagged[name] = flagged.get(name, 0) + 1  # executions with a violation of the feature
-        for v in ex.violations or []:
-            name = str(v.get("feature_name", ""))
-            m = _THRESHOLD.search(str(v.get("description", "")))
-            if m and dq.is_drift(v) and str(v.get("description", "")).startswith("Baseline drift distance"):
+        for vi in ex.violations or []:
+            name = str(vi.get("feature_name", ""))
+            m = _THRESHOLD.search(str(vi.get("description", "")))
+            if m and dq.is_drift(vi) and str(vi.get("description", "")).startswith("Baseline drift distance"):
                 thresholds.setdefault(name, float(m.group(1)))
     if baseline.constraints:
         cfg0 = global_config(baseline.constraints)
@@ -166,7 +166,10 @@ def _dq(execs: list[Execution | None], labels: list[str], failed: list[int], bas
             thresholds[spec["name"]] = cfg.categorical_comparison_threshold if string else cfg.comparison_threshold
     if recomputed:
         notes.append("drift distances of folders without cloudwatch_metrics.jsonl recomputed from their statistics.json and the baseline given")
-    ranked = sorted(drift, key=lambda f: (-flagged.get(f, 0), -max((v for v in drift[f] if charts.finite(v)), default=0.0), f))
+    def peak(f: str) -> float:
+        return max((float(v) for v in drift[f] if v is not None and charts.finite(v)), default=0.0)
+
+    ranked = sorted(drift, key=lambda f: (-flagged.get(f, 0), -peak(f), f))
     figures = []
     for name in ranked[:MAX_FEATURE_CHARTS]:
         chart = charts.lines(labels, [Series("drift distance", drift[name], "s1")], f"{name}: drift distance per execution",

@@ -59,7 +59,7 @@ def model_quality(
     cons: dict[str, Any] = {}
     for k, v in (constraints or {}).items():
         if k.endswith("_constraints") and isinstance(v, dict):
-            cons = {SNAKE.get(m, m): c for m, c in v.items() if isinstance(c, dict)}
+            cons = {SNAKE.get(str(m), str(m)): c for m, c in v.items() if isinstance(c, dict)}
     violated = {}
     for v in violations:
         name = v.get("metric_name")
@@ -156,7 +156,7 @@ def bias(current: dict[str, Any] | None, baseline: dict[str, Any] | None, violat
         rows.append({"stage": stage, "facet": facet, "value": value, "metric": metric, "current": c, "baseline": b,
                      "violated": (facet, value, metric) in flagged})  # fmt: skip
     rows.sort(key=lambda r: (not r["violated"], r["facet"], r["value"], r["stage"], r["metric"]))
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((r["facet"], r["value"]), []).append(r)
     figures = []
@@ -196,7 +196,7 @@ def attribution(current: dict[str, Any] | None, baseline: dict[str, Any] | None,
         rank_b, rank_c = rankings(b, c) if b else ([], sorted(c, key=lambda f: -c[f]))
         pos_c = {f: i + 1 for i, f in enumerate(rank_c)}
         order = rank_b or rank_c
-        rows = [{"feature": f, "baseline": b.get(f), "baseline_rank": i + 1 if b else None, "current": c.get(f),
+        rows: list[dict[str, Any]] = [{"feature": f, "baseline": b.get(f), "baseline_rank": i + 1 if b else None, "current": c.get(f),
                  "current_rank": pos_c.get(f)} for i, f in enumerate(order)]  # fmt: skip
         shown = rows[:20]
         chart = None
