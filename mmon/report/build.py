@@ -1,7 +1,7 @@
 """What one execution's report shows, read from its folder (mmon's or SageMaker's files).
 
-The folder is read as ``mmon violations`` reads it: ``constraint_violations.json`` through
-``mmon.violations.read_violations`` (schema-checked, every SageMaker generation), the statistics
+The folder is read as ``mmon violations`` reads it: every file schema-checked (every SageMaker
+generation), through the storage layer's publish marker when there is one; the statistics
 through ``mmon.stats.statistics.read_statistics`` (2020 and current layouts). The baseline is not
 in a report folder (SageMaker does not record it either), so it comes from
 ``--baseline-statistics`` / ``--baseline-constraints``; without it the page says what it cannot
@@ -10,20 +10,20 @@ show instead of drawing a one-sided comparison silently.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from mmon import schemas
-from mmon.documents import load_document
 from mmon.errors import InputError
 from mmon.report import charts, dq, typed
 from mmon.report.stats import read_statistics_fast as read_statistics
 from mmon.schedule.executions import RECORD_NAME
 from mmon.stats.statistics import DatasetStatistics
 from mmon.store import Store, join
-from mmon.violations import VIOLATIONS_FILE, read_violations
+from mmon.violations import VIOLATIONS_FILE
 
 STATISTICS = "statistics.json"
 ANALYSIS = "analysis.json"
@@ -109,28 +109,70 @@ class Execution:
         return "CompletedWithViolations" if self.violations else "Completed"
 
 
+def _read_report(store: Store, folder: str, names: list[str]) -> tuple[str | None, dict[str, bytes]]:
+    """Files of one report folder, all of one execution.
+
+    With the storage layer's publish marker (``mmon.publish.read_report``) only a completely
+    published report is read (never a mix of two executions); without it (that layer not merged
+    yet, or SageMaker's folders) each file is read as it is, as ``mmon violations`` reads them.
+    """
+    try:
+        publish = importlib.import_module("mmon.publish")
+    except ImportError:
+        publish = None
+    if publish is not None and hasattr(publish, "read_report"):
+        got: tuple[str | None, dict[str, bytes]] = publish.read_report(store, folder, names)
+        return got
+    present = {u.rstrip("/").rsplit("/", 1)[-1] for u in store.ls(folder)} if store.isdir(folder) else set()
+    return None, {n: store.read_bytes(join(folder, n)) for n in names if n in present}
+
+
+def _text(data: bytes, url: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{url}:{line}: not valid UTF-8 (byte offset {exc.start})") from exc
+
+
+def _document(data: bytes, url: str, kind: Any) -> dict[str, Any]:
+    """``documents.load_document`` on bytes already read: parsed, schema-checked, one-line errors."""
+    doc = schemas.load_json(_text(data, url), url)
+    if not isinstance(doc, dict):
+        raise InputError(f"{url}: expected a JSON object at /")
+    if kind is not None:
+        schemas.validate(doc, kind, url)
+    return doc
+
+
 def read_execution(store: Store, folder: str, light: bool = False) -> Execution:
-    """Read a report folder; ``light`` skips the (large) statistics of data-quality runs."""
+    """Read a report folder; ``light`` skips the (large) statistics when the run's metrics have the drift."""
     ex = Execution(folder)
-    names = {u.rstrip("/").rsplit("/", 1)[-1]: u for u in store.ls(folder)} if store.isdir(folder) else {}
-    if VIOLATIONS_FILE in names:
-        _, found = read_violations(store, folder)
-        ex.violations = [v.raw for v in found]
-    if RECORD_NAME in names:
+    small = [VIOLATIONS_FILE, ANALYSIS, CLOUDWATCH, PROMETHEUS]
+    first_id, files = _read_report(store, folder, small if light else [*small, STATISTICS])
+    url = {n: join(folder, n) for n in (*small, STATISTICS, RECORD_NAME)}
+    if VIOLATIONS_FILE in files:
+        ex.violations = list(_document(files[VIOLATIONS_FILE], url[VIOLATIONS_FILE], "constraint_violations").get("violations", []))
+    if CLOUDWATCH in files:
+        _read_cloudwatch(_text(files[CLOUDWATCH], url[CLOUDWATCH]), url[CLOUDWATCH], ex)
+    if PROMETHEUS in files:
+        ex.tests = _prometheus_tests(_text(files[PROMETHEUS], url[PROMETHEUS]))
+    if light and not any(k.startswith("feature_baseline_drift_") for k in ex.metrics):
+        again, more = _read_report(store, folder, [*small, STATISTICS])
+        if again != first_id:  # a new report was published in between: read it all again
+            return read_execution(store, folder, light=False)
+        files.update(more)
+    if STATISTICS in files:
+        ex.statistics = _document(files[STATISTICS], url[STATISTICS], "statistics")
+    if ANALYSIS in files:
+        ex.analysis = _document(files[ANALYSIS], url[ANALYSIS], None)
+    # execution.json is written after the report is published (it records how the run ended).
+    if store.exists(url[RECORD_NAME]):
         try:
-            rec = json.loads(store.read_text(names[RECORD_NAME]))
+            rec = json.loads(store.read_text(url[RECORD_NAME]))
             ex.record = rec if isinstance(rec, dict) else None
         except ValueError as exc:
-            raise InputError(f"{names[RECORD_NAME]}: not valid JSON ({exc})") from exc
-    if CLOUDWATCH in names:
-        _read_cloudwatch(store, names[CLOUDWATCH], ex)
-    if PROMETHEUS in names:
-        ex.tests = _prometheus_tests(store.read_text(names[PROMETHEUS]))
-    if STATISTICS in names and not (light and "feature_baseline_drift_" in "".join(ex.metrics)):
-        ex.statistics = load_document(store, names[STATISTICS], "statistics")
-    if ANALYSIS in names:
-        doc = schemas.load_json(store.read_text(names[ANALYSIS]), names[ANALYSIS])
-        ex.analysis = doc if isinstance(doc, dict) else None
+            raise InputError(f"{url[RECORD_NAME]}: not valid JSON ({exc})") from exc
     if ex.violations is None and ex.statistics is None and ex.analysis is None and ex.record is None:
         raise InputError(
             f"{folder}: no {VIOLATIONS_FILE}, {STATISTICS}, {ANALYSIS} or {RECORD_NAME}: not a monitoring report folder"
@@ -138,8 +180,8 @@ def read_execution(store: Store, folder: str, light: bool = False) -> Execution:
     return ex
 
 
-def _read_cloudwatch(store: Store, url: str, ex: Execution) -> None:
-    for i, line in enumerate(store.read_text(url).splitlines(), start=1):
+def _read_cloudwatch(text: str, url: str, ex: Execution) -> None:
+    for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
