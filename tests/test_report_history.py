@@ -87,3 +87,49 @@ def test_history_links_to_execution_reports(schedule: dict[str, Path], capsys) -
     assert code == 0, err
     links = [a["href"] for a in Dom((schedule["root"] / "h.html").read_text()).find("a") if a.get("href", "").endswith("report.html")]
     assert links == ["2024/01/01/20/report.html"]
+
+
+def test_model_quality_and_bias_over_time_in_sagemaker_style_folders(tmp_path: Path, capsys) -> None:
+    """Folders with only a run's files (as SageMaker writes them, no execution.json), one slot missing."""
+    import numpy as np
+    import polars as pl
+
+    from tests.test_bias_cli import _loans
+    from tests.test_report_typed import CHURN
+
+    mq = ["--type", "model-quality", "--problem-type", "BinaryClassification", "--inference-attribute", "prediction",
+          "--probability-attribute", "probability", "--ground-truth-attribute", "label"]  # fmt: skip
+    assert run_cli(["baseline", CHURN, *mq, "-o", tmp_path / "base", "-q"], capsys)[0] == 0
+    df = pl.read_csv(CHURN)
+    accuracy = {}
+    for hour, noise in ((1, 0.0), (2, 0.2), (4, 0.4)):  # 03 is missing
+        flip = np.random.default_rng(hour).random(df.height) < noise
+        cur = df.with_columns(pl.when(pl.Series(flip)).then(1 - pl.col("label")).otherwise(pl.col("label")).alias("label"))
+        cur.write_csv(tmp_path / f"w{hour}.csv")
+        out = tmp_path / "mq" / "2024" / "01" / "01" / f"{hour:02d}"
+        code, _, err = run_cli(["run", tmp_path / f"w{hour}.csv", *mq, "--baseline-constraints", tmp_path / "base" / "constraints.json",
+                                "-o", out, "-q", "--no-fail-on-violations"], capsys)  # fmt: skip
+        assert code == 0, err
+        accuracy[f"01-01 {hour:02d}:00"] = (cur["label"] == cur["prediction"]).mean()
+    ctx, html = build_report(Store({}), str(tmp_path / "mq"), str(tmp_path / "base" / "statistics.json"), str(tmp_path / "base" / "constraints.json"))
+    h = ctx["history"]
+    assert h["type"] == "model-quality" and [r["status"] for r in h["rows"]].count("Missing") == 1 and len(h["rows"]) == 4
+    fig = next(f for f in h["figures"] if f["title"] == "accuracy")
+    points = dict(re.findall(r"<title>([^<]*) — accuracy: ([^<]*)</title>", str(fig["chart"])))
+    assert {k: float(v) for k, v in points.items()} == pytest.approx(accuracy, abs=5e-5)
+    assert 'class="band"' in str(fig["chart"]) and 'class="threshold"' in str(fig["chart"])
+    # Bias over time: two executions, the metric's line against the baseline's value.
+    cfg = {"label": "approved", "label_values_or_threshold": [1], "facet": [{"name_or_index": "age_group", "value_or_threshold": ["young"]}],
+           "probability_threshold": 0.5, "methods": {"post_training_bias": {"methods": ["DPPL"]}}}  # fmt: skip
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    bias = ["--type", "bias", "--config", tmp_path / "cfg.json", "--probability-attribute", "probability"]
+    _loans(3000, 1).write_csv(tmp_path / "train.csv")
+    assert run_cli(["baseline", tmp_path / "train.csv", *bias, "-o", tmp_path / "bbase", "-q"], capsys)[0] == 0
+    for hour, harsh in ((1, False), (2, True)):
+        _loans(3000, hour + 5, harsh_on_young=harsh).write_csv(tmp_path / f"b{hour}.csv")
+        out = tmp_path / "bias" / "2024" / "01" / "01" / f"{hour:02d}"
+        assert run_cli(["run", tmp_path / f"b{hour}.csv", *bias, "--baseline-constraints", tmp_path / "bbase" / "analysis.json",
+                        "-o", out, "-q", "--no-fail-on-violations"], capsys)[0] == 0  # fmt: skip
+    ctx, _ = build_report(Store({}), str(tmp_path / "bias"), None, str(tmp_path / "bbase" / "analysis.json"))
+    fig = ctx["history"]["figures"][0]
+    assert fig["title"].startswith("DPPL · age_group = young") and str(fig["chart"]).count("<circle") == 2
