@@ -184,3 +184,21 @@ def test_sagemaker_bias_violations_with_the_baseline_analysis(tmp_path: Path) ->
         quoted = re.search(r"Metric value (\S+) doesn't meet the baseline constraint requirement (\S+)", v["description"])
         assert row["current"] == pytest.approx(float(quoted.group(1)))
         assert row["baseline"] == pytest.approx(float(quoted.group(2)))  # the baseline analysis agrees with SageMaker's text
+
+
+@pytest.mark.slow
+def test_sagemaker_results_on_s3_with_the_baseline_by_option(s3_store: Store, s3_bucket: str, s3_options: dict[str, str], capsys) -> None:
+    """The issue's `mmon report SAGEMAKER_RESULTS/ --baseline-statistics s3://…/statistics.json`."""
+    stats = (SM / "dq-statistics.2020-05.from-log.json").read_bytes()
+    s3_store.write_bytes(f"{s3_bucket}/baseline/statistics.json", stats)
+    s3_store.write_bytes(f"{s3_bucket}/results/statistics.json", stats)
+    s3_store.write_bytes(f"{s3_bucket}/results/constraint_violations.json",
+                         (SM / "dq-constraint_violations.old-format.sdk-test.json").read_bytes())  # fmt: skip
+    opts = [x for k, v in s3_options.items() for x in ("-s", f"{k}={v}")]
+    code, out, err = run_cli(["report", f"{s3_bucket}/results/", "--baseline-statistics", f"{s3_bucket}/baseline/statistics.json",
+                              "--json", *opts], capsys)  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    html = s3_store.read_text(doc["report"])
+    assert doc["report"].endswith("/results/report.html") and doc["violations"] == 7
+    assert len(Dom(html).find("tr", "violation")) == 7 and len(Dom(html).find("section", "panel")) == 9

@@ -78,6 +78,7 @@ class Execution:
     metrics: dict[str, float] = field(default_factory=dict)
     dimensions: dict[str, str] = field(default_factory=dict)
     tests: list[str] = field(default_factory=list)
+    report_id: str | None = None  # the publish marker's execution id, when the folder has one
 
     @property
     def monitor_type(self) -> str:
@@ -162,6 +163,7 @@ def read_execution(store: Store, folder: str, light: bool = False) -> Execution:
         if again != first_id:  # a new report was published in between: read it all again
             return read_execution(store, folder, light=False)
         files.update(more)
+    ex.report_id = first_id
     if STATISTICS in files:
         ex.statistics = _document(files[STATISTICS], url[STATISTICS], "statistics")
     if ANALYSIS in files:
@@ -225,6 +227,7 @@ def header(ex: Execution, baseline: Baseline, current: DatasetStatistics | None)
         "status": ex.status,
         "message": rec.get("message"),
         "violations": None if ex.violations is None else len(ex.violations),
+        "report_id": ex.report_id,
     }
 
 
