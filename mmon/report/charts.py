@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 320, 160
+WIDTH, HEIGHT = 260, 150
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 44, 8, 10, 30
 
 
