@@ -86,7 +86,20 @@ def test_history_links_to_execution_reports(schedule: dict[str, Path], capsys) -
     code, _, err = run_cli(["report", schedule["out"], "-o", schedule["root"] / "h.html", "-q"], capsys)
     assert code == 0, err
     links = [a["href"] for a in Dom((schedule["root"] / "h.html").read_text()).find("a") if a.get("href", "").endswith("report.html")]
+    assert links == ["out/2024/01/01/20/report.html"]  # relative to h.html, written beside out/
+    run_cli(["report", schedule["out"], "-q"], capsys)
+    links = [a["href"] for a in Dom((schedule["out"] / "report.html").read_text()).find("a") if a.get("href", "").endswith("report.html")]
     assert links == ["2024/01/01/20/report.html"]
+
+
+def test_a_failed_execution_alone(schedule: dict[str, Path], capsys) -> None:
+    failed = schedule["out"] / "2024" / "01" / "01" / "09"
+    code, out, err = run_cli(["report", failed, "--json"], capsys)
+    assert code == 0, err
+    html = (failed / "report.html").read_text()
+    assert "Failed" in html and "did not complete" in html and json.loads(out)["violations"] is None
+    record = json.loads((failed / "execution.json").read_text())
+    assert record["status"] == "Failed" and record["message"] in html
 
 
 def test_model_quality_and_bias_over_time_in_sagemaker_style_folders(tmp_path: Path, capsys) -> None:

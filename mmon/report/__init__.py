@@ -36,6 +36,7 @@ def build_report(
     baseline_statistics: str | None = None,
     baseline_constraints: str | None = None,
     drift_tests: list[str] | None = None,
+    output: str | None = None,
 ) -> tuple[dict[str, Any], str]:
     """(template context, HTML) of the report of ``folder``: one execution, or a schedule's history."""
     if not store.exists(folder):
@@ -46,7 +47,7 @@ def build_report(
     else:
         from mmon.report.history import history_context
 
-        ctx = history_context(store, folder, baseline)
+        ctx = history_context(store, folder, baseline, output)
     return ctx, render(ctx)
 
 
@@ -58,7 +59,7 @@ def write_report(
     drift_tests: list[str] | None = None,
     output: str | None = None,
 ) -> ReportResult:
-    ctx, html = build_report(store, folder, baseline_statistics, baseline_constraints, drift_tests)
+    ctx, html = build_report(store, folder, baseline_statistics, baseline_constraints, drift_tests, output)
     url = output or join(folder, REPORT_FILE)
     store.write_bytes(url, html.encode("utf-8"))
     if ctx["kind"] == "execution":

@@ -14,6 +14,7 @@ baseline given; model quality from ``statistics.json``; bias and attribution fro
 
 from __future__ import annotations
 
+import posixpath
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,7 +63,7 @@ def _short(label: str) -> str:
     return label[5:16].replace("T", " ")  # MM-DD HH:MM
 
 
-def history_context(store: Store, folder: str, baseline: Baseline) -> dict[str, Any]:
+def history_context(store: Store, folder: str, baseline: Baseline, page: str | None = None) -> dict[str, Any]:
     entries = list_executions(store, folder)
     if not entries:
         raise InputError(
@@ -82,7 +83,8 @@ def history_context(store: Store, folder: str, baseline: Baseline) -> dict[str, 
         execs.append(ex)
         link = None
         if slot is not None and store.exists(slot["report"].rstrip("/") + "/report.html"):
-            link = slot["report"][len(folder.rstrip("/")) + 1 :] + "/report.html"
+            # Relative to where this page is written, so the link works on disk, in a copied folder and on S3.
+            link = posixpath.relpath(slot["report"].rstrip("/") + "/report.html", posixpath.dirname(page or folder.rstrip("/") + "/x"))
         rows.append(
             {
                 "time": label,
