@@ -146,3 +146,34 @@ def test_model_quality_and_bias_over_time_in_sagemaker_style_folders(tmp_path: P
     ctx, _ = build_report(Store({}), str(tmp_path / "bias"), None, str(tmp_path / "bbase" / "analysis.json"))
     fig = ctx["history"]["figures"][0]
     assert fig["title"].startswith("DPPL · age_group = young") and str(fig["chart"]).count("<circle") == 2
+
+
+def test_attribution_ndcg_over_time(tmp_path: Path, capsys) -> None:
+    import numpy as np
+    import polars as pl
+    from sklearn.metrics import ndcg_score
+
+    from tests.test_report_typed import MODELS
+
+    cfg = {"headers": list("abcd"), "methods": {"shap": {"baseline": [[0, 0, 0, 0]], "num_samples": 20, "seed": 1}}}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    for n, s, name in ((300, 1, "train"), (200, 2, "cur")):
+        rng = np.random.default_rng(s)
+        pl.DataFrame({c: rng.normal(0, 1, n) for c in "abcd"}).write_csv(tmp_path / f"{name}.csv")
+    fa = ["--type", "feature-attribution", "--config", tmp_path / "cfg.json"]
+    assert run_cli(["baseline", tmp_path / "train.csv", *fa, "--model", f"{MODELS}:linear", "-o", tmp_path / "base", "-q"], capsys)[0] == 0
+    for hour, model in ((1, "linear"), (2, "switched")):
+        out = tmp_path / "fa" / "2024" / "01" / "01" / f"{hour:02d}"
+        assert run_cli(["run", tmp_path / "cur.csv", *fa, "--model", f"{MODELS}:{model}", "--baseline-constraints",
+                        tmp_path / "base" / "analysis.json", "-o", out, "-q", "--no-fail-on-violations"], capsys)[0] == 0  # fmt: skip
+    ctx, _ = build_report(Store({}), str(tmp_path / "fa"), None, str(tmp_path / "base" / "analysis.json"))
+    fig = ctx["history"]["figures"][0]
+    points = [float(v) for _, v in re.findall(r"<title>([^<]*) — nDCG: ([^<]*)</title>", str(fig["chart"]))]
+    b = json.loads((tmp_path / "base" / "analysis.json").read_text())["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
+    want = []
+    for hour in (1, 2):
+        doc = json.loads((tmp_path / "fa" / "2024" / "01" / "01" / f"{hour:02d}" / "analysis.json").read_text())
+        c = doc["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
+        want.append(ndcg_score([[b[f] for f in b]], [[c[f] for f in b]]))
+    assert points == pytest.approx(want, abs=5e-5) and want[1] < 0.9 <= want[0]
+    assert 'class="threshold"' in str(fig["chart"])
