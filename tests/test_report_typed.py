@@ -202,3 +202,23 @@ def test_sagemaker_results_on_s3_with_the_baseline_by_option(s3_store: Store, s3
     html = s3_store.read_text(doc["report"])
     assert doc["report"].endswith("/results/report.html") and doc["violations"] == 7
     assert len(Dom(html).find("tr", "violation")) == 7 and len(Dom(html).find("section", "panel")) == 9
+
+
+def test_sagemaker_explainability_analyses(tmp_path: Path) -> None:
+    """Two real Clarify explainability analyses of the adult model: ranking and nDCG against sklearn."""
+    current = SM / "clarify-explainability-analysis.json"
+    other = json.loads((EXT / "amazon-sagemaker-examples" / "clarify-adult" / "explainability-baseline-analysis.json").read_text())
+    (label_key,) = other["explanations"]["kernel_shap"]
+    # The examples' baseline names its one label by a value; give it the current file's label name.
+    other["explanations"]["kernel_shap"] = {"label0": other["explanations"]["kernel_shap"][label_key]}
+    (tmp_path / "baseline.json").write_text(json.dumps(other))
+    folder = _folder(tmp_path / "fa", {"analysis.json": current})
+    ctx, html = build_report(Store({}), str(folder), None, str(tmp_path / "baseline.json"))
+    assert ctx["header"]["type"] == "feature-attribution"
+    (label,) = ctx["fa"]["labels"]
+    b = other["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
+    c = json.loads(current.read_text())["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
+    assert label["ndcg"] == pytest.approx(ndcg_score([[b[f] for f in b]], [[c[f] for f in b]]), rel=1e-12)
+    assert len(label["rows"]) == len(b) == 14 and "Education-Num" in html
+    same, _ = build_report(Store({}), str(folder), None, str(current))
+    assert same["fa"]["labels"][0]["ndcg"] == pytest.approx(1.0)
