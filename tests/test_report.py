@@ -247,3 +247,13 @@ def test_run_with_report_writes_it_beside_the_violations(dq_run: dict[str, Path]
     html = (out_dir / "report.html").read_text()
     assert len(Dom(html).find("tr", "violation")) == doc["violation_count"]
     assert "Drift tests (js)" in html
+
+
+def test_a_baseline_of_another_monitor_type_is_refused(dq_run: dict[str, Path], tmp_path: Path, capsys) -> None:
+    mq_stats = ROOT.parent / "shared" / "reference" / "sagemaker" / "mq-statistics-regression.sdk-test.json"
+    code, _, err = run_cli(["report", dq_run["run"], "--baseline-statistics", mq_stats, "-o", tmp_path / "r.html"], capsys)
+    assert code == 2 and "not the statistics.json of a data-quality baseline" in err
+    analysis = ROOT.parent / "shared" / "reference" / "sagemaker" / "clarify-bias-analysis.json"
+    code, _, err = run_cli(["report", dq_run["run"], "--baseline-constraints", analysis, "-o", tmp_path / "r.html"], capsys)
+    assert code == 2 and "not the constraints of a data-quality baseline" in err
+    assert not (tmp_path / "r.html").exists()

@@ -261,6 +261,7 @@ def execution_context(store: Store, folder: str, baseline: Baseline, tests: list
     """The template context of a single execution's report."""
     ex = read_execution(store, folder)
     kind = ex.monitor_type
+    _check_baseline(kind, baseline)
     notes: list[str] = []
     ctx: dict[str, Any] = {"kind": "execution", "source": folder, "notes": notes, "panels": [], "tests": []}
     violations = ex.violations or []
@@ -298,6 +299,18 @@ def execution_context(store: Store, folder: str, baseline: Baseline, tests: list
     ctx["header"] = header(ex, baseline, current)
     ctx["title"] = f"{kind} report"
     return ctx
+
+
+def _check_baseline(kind: str, baseline: Baseline) -> None:
+    """A baseline file of another monitor type is an input error, never a silently empty column."""
+    stats, cons = baseline.statistics, baseline.constraints
+    want_stats = {"data-quality": "features", "model-quality": "_metrics"}.get(kind)
+    if stats is not None and want_stats and not any(k == want_stats or k.endswith(want_stats) for k in stats):
+        raise InputError(f"{baseline.statistics_url}: not the statistics.json of a {kind} baseline (the report folder is {kind})")
+    want_cons = {"data-quality": ("features",), "model-quality": ("_constraints",), "bias": ("_bias_metrics",),
+                 "feature-attribution": ("explanations",)}[kind]  # fmt: skip
+    if cons is not None and not any(k.endswith(w) for k in cons for w in want_cons):
+        raise InputError(f"{baseline.constraints_url}: not the constraints of a {kind} baseline (the report folder is {kind})")
 
 
 def _subject(v: dict[str, Any]) -> str:

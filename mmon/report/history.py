@@ -23,7 +23,7 @@ from mmon.attribution.ndcg import DEFAULT_THRESHOLD, ndcg
 from mmon.checks.config import feature_config, global_config
 from mmon.errors import InputError
 from mmon.report import charts, dq, typed
-from mmon.report.build import Baseline, Execution, read_execution
+from mmon.report.build import Baseline, Execution, _check_baseline, read_execution
 from mmon.report.charts import Series
 from mmon.report.stats import read_statistics_fast as read_statistics
 from mmon.schedule.executions import list_executions
@@ -96,6 +96,7 @@ def history_context(store: Store, folder: str, baseline: Baseline, page: str | N
         )
     failed = [i for i, r in enumerate(rows) if r["status"] in ("Failed", "Missing")]
     kind = next((e.monitor_type for e in execs if e is not None), "data-quality")
+    _check_baseline(kind, baseline)
     short = [_short(x) for x in labels]
     figures: list[dict[str, Any]] = []
     notes: list[str] = []
