@@ -257,3 +257,14 @@ def test_a_baseline_of_another_monitor_type_is_refused(dq_run: dict[str, Path], 
     code, _, err = run_cli(["report", dq_run["run"], "--baseline-constraints", analysis, "-o", tmp_path / "r.html"], capsys)
     assert code == 2 and "not the constraints of a data-quality baseline" in err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_type_match_bar_from_the_data_type_violation(tmp_path: Path, capsys) -> None:
+    pl.DataFrame({"n": list(range(200))}).write_csv(tmp_path / "train.csv")
+    pl.DataFrame({"n": [str(i) if i % 4 else f"x{i}" for i in range(100)]}).write_csv(tmp_path / "cur.csv")
+    assert run_cli(["baseline", tmp_path / "train.csv", "-o", tmp_path / "base", "-q"], capsys)[0] == 0
+    assert run_cli(["run", tmp_path / "cur.csv", "--baseline-statistics", tmp_path / "base" / "statistics.json", "--baseline-constraints",
+                    tmp_path / "base" / "constraints.json", "-o", tmp_path / "run", "-q", "--no-fail-on-violations"], capsys)[0] == 0  # fmt: skip
+    ctx, html = build_report(Store({}), str(tmp_path / "run"), str(tmp_path / "base" / "statistics.json"), str(tmp_path / "base" / "constraints.json"))
+    (p,) = ctx["panels"]
+    assert p.type_match == pytest.approx(0.75) and "type match" in html

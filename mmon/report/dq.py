@@ -11,6 +11,7 @@ check's own (``mmon.checks.drift``). String features: the categorical buckets of
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from markupsafe import Markup
 
 from mmon.checks import drift, drift_tests
 from mmon.checks.config import CHISQUARED, ROBUST, MonitoringConfig, feature_config, global_config
-from mmon.checks.model import BASELINE_DRIFT, CATEGORICAL_TESTS, NUMERIC_TESTS
+from mmon.checks.model import BASELINE_DRIFT, CATEGORICAL_TESTS, DATA_TYPE, NUMERIC_TESTS
 from mmon.report import charts
 from mmon.report.charts import Series
 from mmon.stats.kll import KLLSketch
@@ -55,6 +56,8 @@ class Panel:
     notes: list[str] = field(default_factory=list)
     charts: list[Markup] = field(default_factory=list)
     completeness_chart: Markup | None = None
+    type_match: float | None = None  # from a data_type_check violation (SageMaker's text)
+    type_chart: Markup | None = None
     order: int = 0
 
     @property
@@ -184,6 +187,21 @@ def _string(p: Panel, b: FeatureStatistics | None, c: FeatureStatistics | None, 
         p.unseen_more = max(0, len(unseen) - UNSEEN_LISTED)
 
 
+_TYPE_DESC = re.compile(r"Expected match: ([\d.]+)%\. Observed: Only ([\d.]+)% of data is")
+
+
+def _type_chart(p: Panel) -> None:
+    """The share of values of the baseline's type, as the data_type_check violation states it."""
+    for v in p.violations:
+        m = _TYPE_DESC.search(str(v.get("description", "")))
+        if v.get("constraint_check_type") == DATA_TYPE and m:
+            p.type_match = float(m.group(2)) / 100
+            p.type_chart = charts.meter(
+                [None, p.type_match], f"{p.name}: share of values of type {p.baseline_type} (mark: required)", float(m.group(1)) / 100
+            )
+            return
+
+
 def _completeness_chart(p: Panel) -> None:
     if p.completeness_baseline is None and p.completeness_current is None:
         return
@@ -240,6 +258,7 @@ def panels(
             p.kind = "numeric" if numeric else "string"
             (_numeric if numeric else _string)(p, b, c, cfg)
         _completeness_chart(p)
+        _type_chart(p)
         if p.distance is None and name in run_distances:
             p.distance = run_distances[name]
         if tests and b is not None and c is not None:
