@@ -177,3 +177,26 @@ def test_attribution_ndcg_over_time(tmp_path: Path, capsys) -> None:
         want.append(ndcg_score([[b[f] for f in b]], [[c[f] for f in b]]))
     assert points == pytest.approx(want, abs=5e-5) and want[1] < 0.9 <= want[0]
     assert 'class="threshold"' in str(fig["chart"])
+
+
+def test_history_without_metrics_files_recomputes_drift_from_the_statistics(schedule: dict[str, Path], tmp_path: Path) -> None:
+    """SageMaker's folders hold statistics.json and the violations, no metric records: the distance
+    comes from the two statistics files, and equals the run's own (its cloudwatch record)."""
+    import shutil
+
+    want = {}
+    for hour in ("12", "20", "22"):
+        src = schedule["out"] / "2024" / "01" / "01" / hour
+        dst = tmp_path / "sm" / "2024" / "01" / "01" / hour
+        dst.mkdir(parents=True)
+        for name in ("statistics.json", "constraint_violations.json"):
+            shutil.copy(src / name, dst / name)
+        records = [json.loads(x) for x in (src / "cloudwatch_metrics.jsonl").read_text().splitlines()]
+        want[f"01-01 {hour}:00"] = {r["MetricName"]: r["Value"] for r in records if "Value" in r}["feature_baseline_drift_income"]
+    ctx, _ = build_report(Store({}), str(tmp_path / "sm"), str(schedule["stats"]), str(schedule["cons"]))
+    h = ctx["history"]
+    # The period is inferred from the folders (2 h here): 14, 16 and 18 are missing slots.
+    assert [r["status"] for r in h["rows"]].count("Missing") == 3 and any("recomputed" in n for n in ctx["notes"])
+    fig = next(f for f in h["figures"] if f["title"] == "income")
+    got = {k: float(v) for k, v in re.findall(r"<title>([^<]*) — drift distance: ([^<]*)</title>", str(fig["chart"]))}
+    assert got == pytest.approx(want, rel=1e-3)
