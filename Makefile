@@ -35,7 +35,7 @@ lint: venv
 	$(PY) -m ruff check mmon tests $(wildcard bench)
 	$(PY) -m mypy mmon
 
-# The whole pipeline on local disk: baseline -> capture-merge -> run -> violations. The run finds
+# The whole pipeline on local disk: baseline -> capture-merge -> run -> violations -> report. The run finds
 # violations (the demo's traffic drifts), so its exit code 1 is expected here.
 DEMO_HOUR ?= 2024-01-01T18:00:00Z
 demo: venv
@@ -48,6 +48,9 @@ demo: venv
 	  --baseline-constraints $(DEMO)/baseline/constraints.json --output $(DEMO)/report \
 	  --endpoint demo-endpoint --no-fail-on-violations
 	$(MMON) violations $(DEMO)/report || [ $$? -eq 1 ]
+	$(MMON) report $(DEMO)/report --baseline-statistics $(DEMO)/baseline/statistics.json \
+	  --baseline-constraints $(DEMO)/baseline/constraints.json
+	@echo "Report: $(abspath $(DEMO))/report/report.html (open it in a browser)"
 
 bench: venv
 	$(PY) bench/baseline.py

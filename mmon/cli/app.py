@@ -9,7 +9,7 @@ import typer
 import typer.rich_utils
 
 from mmon import __version__
-from mmon.cli import baseline_cmd, capture_merge_cmd, run_cmd, schedule_cmd, violations_cmd
+from mmon.cli import baseline_cmd, capture_merge_cmd, report_cmd, run_cmd, schedule_cmd, violations_cmd
 from mmon.cli.console import err, error
 from mmon.cli.options import EXIT_CODES_HELP
 from mmon.errors import EXIT_INPUT, MmonError
@@ -49,6 +49,7 @@ capture_merge_cmd.register(app)
 run_cmd.register(app)
 schedule_cmd.register(app)
 violations_cmd.register(app)
+report_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

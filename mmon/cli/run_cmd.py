@@ -154,6 +154,9 @@ def register(app: typer.Typer) -> None:
         fail_on_violations: Annotated[
             bool, typer.Option("--fail-on-violations/--no-fail-on-violations", help="Exit 1 when violations are found.")
         ] = True,
+        html_report: Annotated[
+            bool, typer.Option("--report", help="Also write report.html (as mmon report does) beside constraint_violations.json.")
+        ] = False,
         storage_option: StorageOption = None,
         json_output: JsonOutput = False,
         quiet: Quiet = False,
@@ -203,6 +206,10 @@ def register(app: typer.Typer) -> None:
                         store, data or [], output, opts, baseline_constraints, baseline_statistics, fmt, header,
                         endpoint, schedule, metric_time, progress,
                     )  # fmt: skip
+            if html_report:
+                from mmon.report import report_after_run
+
+                report_after_run(store, result.outputs, baseline_statistics, baseline_constraints)
             for w in result.warnings:
                 warn(w, quiet)
             typed.show(run_type, result, json_output, {"execution": execution} if execution else None)
@@ -237,6 +244,10 @@ def register(app: typer.Typer) -> None:
                     options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
                     postprocessor=postprocessor, progress=progress,
                 )  # fmt: skip
+        if html_report:
+            from mmon.report import report_after_run
+
+            report_after_run(store, result.outputs, baseline_statistics, baseline_constraints, drift_test)
         for w in result.warnings:
             warn(w, quiet)
         n = len(result.violations)
@@ -279,4 +290,6 @@ def register(app: typer.Typer) -> None:
             out.print(f"See them with: mmon violations {report}", highlight=False)
         else:
             out.print(line(("No violations", "green"), f" — {result.outputs['constraint_violations']}"), highlight=False)
+        if html_report:
+            out.print(f"Report: {result.outputs['report']}", highlight=False)
         raise typer.Exit(code)

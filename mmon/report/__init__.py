@@ -1,0 +1,89 @@
+"""``mmon report``: one self-contained HTML file from the files a monitoring run wrote.
+
+``write_report(store, folder, ...)`` reads an execution folder (or a schedule's folder of
+executions), renders ``report.html`` with Jinja2 (autoescaped; inline CSS and SVG, a few lines
+of plain JavaScript, no request to any host) and writes it atomically beside the inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mmon.errors import InputError
+from mmon.report.build import Baseline, execution_context, has_report
+from mmon.report.render import render
+from mmon.store import Store, join
+
+REPORT_FILE = "report.html"
+
+__all__ = ["REPORT_FILE", "Baseline", "ReportResult", "build_report", "write_report"]
+
+
+@dataclass
+class ReportResult:
+    url: str
+    kind: str  # execution | history
+    monitor_type: str
+    html: str
+    violations: int | None
+    panels: int
+
+
+def build_report(
+    store: Store,
+    folder: str,
+    baseline_statistics: str | None = None,
+    baseline_constraints: str | None = None,
+    drift_tests: list[str] | None = None,
+    output: str | None = None,
+) -> tuple[dict[str, Any], str]:
+    """(template context, HTML) of the report of ``folder``: one execution, or a schedule's history."""
+    if not store.exists(folder):
+        raise InputError(f"{folder}: no such folder")
+    baseline = Baseline.load(store, baseline_statistics, baseline_constraints)
+    if has_report(store, folder):
+        ctx = execution_context(store, folder, baseline, drift_tests)
+    else:
+        from mmon.report.history import history_context
+
+        ctx = history_context(store, folder, baseline, output)
+    return ctx, render(ctx)
+
+
+def write_report(
+    store: Store,
+    folder: str,
+    baseline_statistics: str | None = None,
+    baseline_constraints: str | None = None,
+    drift_tests: list[str] | None = None,
+    output: str | None = None,
+) -> ReportResult:
+    ctx, html = build_report(store, folder, baseline_statistics, baseline_constraints, drift_tests, output)
+    url = output or join(folder, REPORT_FILE)
+    store.write_bytes(url, html.encode("utf-8"))
+    if ctx["kind"] == "execution":
+        h = ctx["header"]
+        return ReportResult(url, "execution", h["type"], html, h["violations"], len(ctx["panels"]))
+    hist = ctx["history"]
+    return ReportResult(url, "history", hist["type"], html, hist["with_violations"], len(hist["figures"]))
+
+
+def report_after_run(
+    store: Store,
+    outputs: dict[str, str],
+    baseline_statistics: str | None,
+    baseline_constraints: str | None,
+    drift_tests: list[str] | None = None,
+) -> str:
+    """``mmon run --report``: write report.html beside the run's constraint_violations.json.
+
+    Adds ``outputs["report"]`` (so ``--json`` and the outputs listing show it) and returns its URL.
+    """
+    from mmon.checks import parse_drift_test
+
+    folder = outputs["constraint_violations"].rsplit("/", 1)[0]
+    tests = [parse_drift_test(t).name for t in drift_tests or []]
+    result = write_report(store, folder, baseline_statistics, baseline_constraints, tests)
+    outputs["report"] = result.url
+    return result.url
