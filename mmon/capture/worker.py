@@ -212,6 +212,8 @@ class Worker:
                 f.spool_file.write(line + "\n")
             except OSError as exc:
                 w._error("spool", exc)
+        if f.size >= w.max_file_bytes:
+            self._close(key)
         return key
 
     def _roll(self, force: bool) -> None:
@@ -221,13 +223,16 @@ class Worker:
         for key in list(self.open):
             f = self.open[key]
             if force or f.size >= w.max_file_bytes or now_mono - f.opened >= w.max_file_seconds or f.hour < this_hour:
-                del self.open[key]
-                body = ("\n".join(f.lines) + "\n").encode("utf-8")
-                if w.gzip:
-                    body = _gzip.compress(body, compresslevel=6)
-                if f.spool_file is not None:
-                    f.spool_file.close()
-                self._add_pending(_Pending(f.url, f.kind, f.hour, body, len(f.lines), f.oldest, f.spool_path))
+                self._close(key)
+
+    def _close(self, key: tuple[str, int]) -> None:
+        f = self.open.pop(key)
+        body = ("\n".join(f.lines) + "\n").encode("utf-8")
+        if self.w.gzip:
+            body = _gzip.compress(body, compresslevel=6)
+        if f.spool_file is not None:
+            f.spool_file.close()
+        self._add_pending(_Pending(f.url, f.kind, f.hour, body, len(f.lines), f.oldest, f.spool_path))
 
     def _add_pending(self, p: _Pending) -> None:
         self.pending.append(p)
