@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import pytest
-from clihelp import run_cli
 
 from mmon.capture import CaptureWriter
 from mmon.capture.encode import DEFAULT_CSV_TYPES, DEFAULT_JSON_TYPES, CaptureRecord, capture_line
+from tests.clihelp import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "reference" / "sagemaker"

@@ -117,7 +117,8 @@ class CaptureMiddleware:
     """Pure ASGI middleware: ``app = CaptureMiddleware(app, writer)``.
 
     ``paths``: capture only these request paths (e.g. ``["/invocations"]``; default every HTTP
-    request). On ASGI lifespan shutdown the writer is flushed (within its ``flush_timeout``).
+    request). On ASGI lifespan startup the writer's thread is started (uploading what a crashed
+    process left in the spool); on lifespan shutdown the writer is flushed (within its ``flush_timeout``).
     """
 
     def __init__(
@@ -185,6 +186,8 @@ class CaptureMiddleware:
 
     def _lifespan_send(self, send: Send) -> Send:
         async def snd(msg: Message) -> None:
+            if msg.get("type") == "lifespan.startup.complete":
+                self.writer.start()  # in the serving process: recovers the spool before traffic
             if msg.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 import asyncio
 

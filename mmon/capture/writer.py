@@ -212,6 +212,15 @@ class CaptureWriter:
             self._counts[counter] += 1
         return True
 
+    def start(self) -> None:
+        """Start the background thread now (else the first capture does): uploads what a crashed
+        process left in the spool without waiting for traffic. Call it after forking."""
+        try:
+            if self._worker is None:
+                self._start()
+        except Exception as exc:  # noqa: BLE001
+            self._error("start", exc)
+
     def _start(self) -> None:
         with self._start_lock:
             if self._worker is not None or self._closed:
