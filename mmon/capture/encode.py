@@ -13,7 +13,7 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ class CaptureRecord:
     output_content_type: str
     inference_time: float  # Unix seconds at request receipt
     inference_id: str | None = None
-    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_id: str = ""  # given on the background thread when empty (uuid4 costs the request path microseconds)
     status: int | None = None
     headers: dict[str, str] | None = None
     custom_attributes: str | None = None
@@ -89,6 +89,8 @@ def capture_line(
         parts.append(
             f'"{side}":{{"observedContentType":{_dumps(ctype)},"mode":"{mode}","data":{_dumps(text)},"encoding":"{enc}"}}'
         )
+    if not rec.event_id:
+        rec.event_id = str(uuid.uuid4())
     meta = f'"eventId":"{rec.event_id}"'
     if rec.inference_id is not None:
         meta += f',"inferenceId":{_dumps(rec.inference_id)}'

@@ -79,6 +79,8 @@ class _Options:
         self.id_header = inference_id_header.lower() if inference_id_header else None
         self.allow = tuple(h.lower() for h in header_allowlist)
         self.cap = writer.max_payload_bytes if max_body_bytes is None else max_body_bytes
+        # The only request headers the ASGI middleware decodes.
+        self.wanted = frozenset({"content-type", "content-length", "transfer-encoding", *self.allow, *([self.id_header] if self.id_header else [])})
 
     def finish(self, ex: _Exchange, headers: dict[str, str], completed: bool) -> None:
         """Queue the record of a completed exchange, or count why not. Never raises."""
@@ -177,7 +179,12 @@ class CaptureMiddleware:
             await self.app(scope, recv, snd)
         finally:
             try:
-                headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+                wanted = o.wanted
+                headers = {}
+                for k, v in scope.get("headers", ()):
+                    name = k.decode("latin-1").lower()
+                    if name in wanted:
+                        headers[name] = v.decode("latin-1")
                 if not ex.req_done and _no_body(headers):
                     ex.req_done = True
             except Exception:  # noqa: BLE001

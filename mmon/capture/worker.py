@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
@@ -160,6 +161,8 @@ class Worker:
         for item in batch:
             try:
                 if isinstance(item, CaptureRecord):
+                    if not item.event_id:
+                        item.event_id = str(uuid.uuid4())
                     if w.redact is not None:
                         try:
                             red = w.redact(item)
@@ -353,7 +356,7 @@ def _filesystem(store: Store, url: str, timeout: float) -> Any:
     fs = fsspec.filesystem(
         "s3", key=s.get("key"), secret=s.get("secret"), token=s.get("token"), anon=s.get("anon") == "true",
         client_kwargs=client_kwargs, skip_instance_cache=True, use_listings_cache=False,
-        config_kwargs={"connect_timeout": timeout, "read_timeout": timeout, "retries": {"max_attempts": 1}},
+        config_kwargs={"connect_timeout": timeout, "read_timeout": timeout, "retries": {"total_max_attempts": 1}},
     )  # fmt: skip
     fs.retries = 1
     return fs
