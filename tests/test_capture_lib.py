@@ -401,3 +401,8 @@ def test_capture_status_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 2 and "no capture file" in err
     code, _, err = run_cli(["capture-status", tmp_path / "missing"], capsys)
     assert code == 2 and "no such file" in err
+
+
+def test_capture_status_help_has_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["capture-status", "--help"], capsys)
+    assert code == 0 and "mmon capture-status " in out and "Exit codes" in out and "--json" in out
