@@ -11,8 +11,10 @@
    workers) with capture at 100 % and 20 %, each against the same server without capture. The
    load is open-loop at ``--rate`` over 8 keep-alive connections; the phases alternate between
    the captured and the plain server (``--round`` seconds each) until each had ``--seconds``, so
-   the machine's noise falls on both alike. p50/p99/p99.9 of the request time, and the p99 capture
-   adds.
+   the machine's noise falls on both alike. p50/p99/p99.9 of the request time, the p99 capture
+   adds, and the server's CPU time per request (user + system of its processes): unlike latency,
+   CPU time barely moves when other work shares the machine, so its difference is what capture
+   costs each request.
 
 The load average (``uptime``) is printed beside every figure: on a shared machine it explains them.
 """
@@ -76,11 +78,15 @@ def latency(kind: str, sampling: str, rate: float, seconds: float, rnd: float, a
     bodies = csv_bodies(500, cols=69)
     load_before = os.getloadavg()[0]
     try:
-        done = 0.0
+        done, cpu_a, cpu_b = 0.0, 0.0, 0.0
         while done < seconds - 1e-9:
             step = min(rnd, seconds - done)
+            c0 = a.cpu()
             merge(ra, load(a.port, rate, step, bodies))
+            c1 = b.cpu()
+            cpu_a += a.cpu() - c0
             merge(rb, load(b.port, rate, step, bodies))
+            cpu_b += b.cpu() - c1
             done += step
     finally:
         a.stop()
@@ -90,7 +96,7 @@ def latency(kind: str, sampling: str, rate: float, seconds: float, rnd: float, a
     added = (ra.pct(99) - rb.pct(99)) * 1000
     return [
         f"{kind} {sampling} %", f"{rate:g} req/s x {seconds:g} s", f"{ra.ok}/{rb.ok}", ms(ra, 50), ms(rb, 50), ms(ra, 99),
-        ms(rb, 99), ms(ra, 99.9), ms(rb, 99.9), f"{added:+.2f}", str(recs), f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}",
+        ms(rb, 99), ms(ra, 99.9), ms(rb, 99.9), f"{added:+.2f}", f"{cpu_a / ra.ok * 1e6:.0f} / {cpu_b / rb.ok * 1e6:.0f}", str(recs), f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}",
     ]  # fmt: skip
 
 
@@ -125,7 +131,7 @@ def main() -> None:
         print("## Request latency with capture vs the same server without (alternating phases)\n")
         print(markdown_table(
             ["server, sampling", "load", "ok (cap/plain)", "p50 cap", "p50 plain", "p99 cap", "p99 plain", "p99.9 cap",
-             "p99.9 plain", "added p99 ms", "records captured", "load avg"], rows))  # fmt: skip
+             "p99.9 plain", "added p99 ms", "server CPU us/request (cap / plain)", "records captured", "load avg"], rows))  # fmt: skip
         print(f"\n{uptime()}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

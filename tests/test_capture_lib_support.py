@@ -195,6 +195,19 @@ class Server:
                 pass
         return total
 
+    def cpu(self) -> float:
+        """CPU seconds (user + system) used so far by the server's processes."""
+        import psutil
+
+        total = 0.0
+        for pid in self.pids():
+            try:
+                t = psutil.Process(pid).cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     def stop(self, timeout: float = 40) -> int:
         """SIGTERM to the server's PID (a clean shutdown); returns its exit code."""
         assert self.proc is not None
