@@ -406,3 +406,62 @@ def test_capture_status_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_capture_status_help_has_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["capture-status", "--help"], capsys)
     assert code == 0 and "mmon capture-status " in out and "Exit codes" in out and "--json" in out
+
+
+_SIGTERMED = textwrap.dedent(
+    """
+    import sys, time
+    from mmon.capture import CaptureWriter
+    w = CaptureWriter(sys.argv[1], "churn", max_file_seconds=3600)   # installs its SIGTERM handler
+    for i in range(250):
+        w.capture(f"{i},1", "0")
+    print("ready", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_plain_process_sigterm_uploads_everything(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.Popen([sys.executable, "-c", _SIGTERMED, str(tmp_path / "cap")], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        assert not _files(tmp_path / "cap")  # the file stays open for an hour: only the shutdown uploads it
+        t0 = time.monotonic()
+        p.terminate()  # SIGTERM, by PID
+        assert p.wait(30) == -15  # the default action still ends the process, after the flush
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert time.monotonic() - t0 < 25
+    assert sum(len(_lines(f)) for f in _files(tmp_path / "cap")) == 250
+
+
+def test_shutdown_deadline_with_a_dead_store(tmp_path: Path) -> None:
+    def dead(url: str, body: bytes) -> None:
+        raise ConnectionRefusedError("store down")
+
+    w = _writer(tmp_path, flush_timeout=1.0, status_interval=None)
+    w._put_hook = dead
+    for i in range(40):
+        w.capture(str(i), "0")
+    t0 = time.monotonic()
+    assert w.close() is False
+    assert time.monotonic() - t0 < 4
+    s = w.stats()
+    assert s["dropped_shutdown"] == 40 and s["upload_errors"] >= 1 and s["records_written"] == 0
+    assert w.capture("late", "0") is False and w.stats()["dropped_closed"] == 1
+    # With a spool the same records are kept on disk and uploaded by the next writer.
+    spool = tmp_path / "spool"
+    w2 = _writer(tmp_path, flush_timeout=1.0, status_interval=None, spool_dir=str(spool))
+    w2._put_hook = dead
+    for i in range(40):
+        w2.capture(str(i), "0")
+    assert w2.close() is False and w2.stats()["left_in_spool"] == 40
+    w3 = _writer(tmp_path, spool_dir=str(spool), status_interval=None)
+    w3.start()
+    assert w3.close(10)
+    assert w3.stats()["records_written"] == 40
+    assert sum(len(_lines(f)) for f in _files(tmp_path / "cap")) == 40

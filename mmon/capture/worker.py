@@ -85,6 +85,7 @@ class Worker:
         self.flush_gen = 0  # requested (written by flush callers under cond)
         self.flushed_gen = 0  # completed
         self.deadline = 0.0  # monotonic time a flush or the shutdown gives up
+        self.flush_ok = True  # the last flush uploaded everything
         self.cond = threading.Condition()
         self.spool: Spool | None = None
         self._fs: Any = None
@@ -127,6 +128,7 @@ class Worker:
                 if stopping and not done:
                     self._give_up()
                 with self.cond:
+                    self.flush_ok = done
                     self.flushed_gen = max(self.flushed_gen, gen)
                     self.cond.notify_all()
                 if stopping:
@@ -324,8 +326,8 @@ class Worker:
             if stop:
                 self.stop.set()
             self.wake.set()
-            self.cond.wait_for(lambda: self.flushed_gen >= gen or not self.thread.is_alive(), timeout + 1.0)
-        return not self.open and not self.pending and not self.w._queue
+            finished = self.cond.wait_for(lambda: self.flushed_gen >= gen or not self.thread.is_alive(), timeout + 1.0)
+            return bool(finished and self.flushed_gen >= gen and self.flush_ok)
 
     def _give_up(self) -> None:
         """Shutdown deadline passed: what is still here is lost (or left in the spool for the next start)."""
