@@ -465,3 +465,26 @@ def test_shutdown_deadline_with_a_dead_store(tmp_path: Path) -> None:
     assert w3.close(10)
     assert w3.stats()["records_written"] == 40
     assert sum(len(_lines(f)) for f in _files(tmp_path / "cap")) == 40
+
+
+_SIGTERM_IN_LOCK = textwrap.dedent(
+    """
+    import os, signal, sys
+    from mmon.capture import CaptureWriter
+    w = CaptureWriter(sys.argv[1], "churn", max_file_seconds=3600)
+    for i in range(100):
+        w.capture(f"{i},1", "0")
+    with w._lock:  # SIGTERM arrives while the main thread is inside the writer's critical section
+        os.kill(os.getpid(), signal.SIGTERM)
+    import time
+    time.sleep(30)  # the app goes on serving until the flush ends the process
+    """
+)
+
+
+def test_sigterm_inside_the_writers_lock_still_flushes(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-c", _SIGTERM_IN_LOCK, str(tmp_path / "cap")], env=env, timeout=60)
+    assert p.returncode == -15 and time.monotonic() - t0 < 15
+    assert sum(len(_lines(f)) for f in _files(tmp_path / "cap")) == 100

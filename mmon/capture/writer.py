@@ -321,9 +321,20 @@ _sigterm_installed = False
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    _close_all()
+    # The flush runs on a thread of its own and the handler returns at once: the handler runs on
+    # the main thread between two bytecodes, possibly inside one of the writer's short critical
+    # sections, and waiting there for the background thread (which needs that lock) would
+    # deadlock. SIGTERM's default action follows the flush (or its deadline); a second SIGTERM
+    # ends the process at once.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+
+    def finish() -> None:
+        try:
+            _close_all()
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=finish, name="mmon-capture-sigterm", daemon=True).start()
 
 
 def _install_sigterm(w: CaptureWriter) -> None:
