@@ -488,3 +488,33 @@ def test_sigterm_inside_the_writers_lock_still_flushes(tmp_path: Path) -> None:
     p = subprocess.run([sys.executable, "-c", _SIGTERM_IN_LOCK, str(tmp_path / "cap")], env=env, timeout=60)
     assert p.returncode == -15 and time.monotonic() - t0 < 15
     assert sum(len(_lines(f)) for f in _files(tmp_path / "cap")) == 100
+
+
+def test_file_of_a_past_hour_is_closed_at_once_and_flush_under_traffic(tmp_path: Path) -> None:
+    w = _writer(tmp_path, max_file_seconds=3600)
+    w.capture("late", "0", inference_time=time.time() - 3600)  # its hour is over: no reason to wait
+    deadline = time.monotonic() + 10
+    while not _files(tmp_path / "cap") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (f,) = _files(tmp_path / "cap")
+    assert _lines(f)[0].count('"data":"late"') == 1
+    stop = threading.Event()
+
+    def traffic() -> None:
+        while not stop.is_set():
+            w.capture("more", "0")
+            time.sleep(0.001)
+
+    t = threading.Thread(target=traffic)
+    t.start()
+    try:
+        w.capture("before flush", "0")
+        t0 = time.monotonic()
+        assert w.flush(10)  # returns although records keep arriving
+        assert time.monotonic() - t0 < 5
+        assert any('"data":"before flush"' in x for f in _files(tmp_path / "cap") for x in _lines(f))
+    finally:
+        stop.set()
+        t.join()
+    assert w.close(10)
+    assert w.stats()["records_written"] == w.stats()["captured"]

@@ -123,7 +123,11 @@ class Worker:
                 self._maybe_status(force)
             except Exception as exc:  # noqa: BLE001 - a bug here must not end capture
                 w._error("worker", exc)
-            done = not self.open and not self.pending and not w._queue
+            # This pass drained the queue after reading the flush request, then closed every open
+            # file: once nothing waits for upload, everything queued before the request is out
+            # (a flush under traffic does not chase records that arrived since). Stopping also
+            # takes the queue's last records.
+            done = not self.open and not self.pending and (not stopping or not w._queue)
             if wanted and (done or time.monotonic() >= deadline):
                 if stopping and not done:
                     self._give_up()

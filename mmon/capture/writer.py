@@ -243,7 +243,8 @@ class CaptureWriter:
 
     # -- flushing --------------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
-        """Close every open file and upload everything queued so far; True when all is uploaded in time."""
+        """Close every open file and upload everything queued before this call; True when it was all
+        uploaded within ``timeout`` (default ``flush_timeout``). Records keep being accepted meanwhile."""
         worker = self._worker
         if worker is None:
             return True
