@@ -61,7 +61,7 @@ def _assert_not_slowed(a: LoadResult, b: LoadResult) -> None:
     proxy's 3 s, the outage's timeouts) and the median not a multiple of the reference's.
     bench/capture_writer.py measures p99 and CPU per request over longer, alternating runs.
     """
-    assert max(a.latencies) < 1.0, max(a.latencies)
+    assert max(a.latencies) < 2.0, max(a.latencies)
     assert a.pct(50) < 3 * b.pct(50) + 0.005, (a.pct(50), b.pct(50))
 
 
