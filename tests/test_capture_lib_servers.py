@@ -313,3 +313,23 @@ def test_s3_slow_drops_counted_nothing_blocks(apps: Path, tmp_path: Path, s3_end
     _assert_not_slowed(slow, plain)
     print(f"added p99 {added:+.2f} ms")
     assert s2["pending_files"] == 0 and s2["records_written"] > s["records_written"]
+
+
+def test_sigterm_with_a_hanging_store_ends_within_30_s(apps: Path, s3_endpoint: str, s3_options: dict[str, str]) -> None:
+    """Kubernetes kills after 30 s: a shutdown whose uploads hang must still end before that."""
+    proxy = DelayProxy(int(s3_endpoint.rsplit(":", 1)[1]), delay=120.0)  # every PUT hangs
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "AWS_ACCESS_KEY_ID": s3_options["key"],
+           "AWS_SECRET_ACCESS_KEY": s3_options["secret"], "AWS_REGION": "us-east-1", "CAP_DEST": "s3://nowhere/cap",
+           "CAP_FILE_SECONDS": "600", "CAP_STATUS_SECONDS": "600"}  # fmt: skip
+    a = Server("uvicorn", apps, env).start()
+    try:
+        r = load(a.port, 100, 1, csv_bodies(10))
+        assert r.ok == 100
+        t0 = time.monotonic()
+        a.stop(timeout=40)
+        took = time.monotonic() - t0
+    finally:
+        a.kill()
+        proxy.close()
+    print(f"\nSIGTERM with hanging uploads: exited after {took:.1f} s")
+    assert took < 28

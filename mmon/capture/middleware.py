@@ -120,7 +120,8 @@ class CaptureMiddleware:
 
     ``paths``: capture only these request paths (e.g. ``["/invocations"]``; default every HTTP
     request). On ASGI lifespan startup the writer's thread is started (uploading what a crashed
-    process left in the spool); on lifespan shutdown the writer is flushed (within its ``flush_timeout``).
+    process left in the spool); on lifespan shutdown the writer is closed: flushed within its
+    ``flush_timeout``, its thread stopped.
     """
 
     def __init__(
@@ -199,7 +200,9 @@ class CaptureMiddleware:
                 import asyncio
 
                 try:
-                    await asyncio.to_thread(self.writer.flush)
+                    # close, not flush: the process is ending, and atexit must not wait a second
+                    # flush_timeout for a store that is down (the whole shutdown stays under 30 s).
+                    await asyncio.to_thread(self.writer.close)
                 except Exception as exc:  # noqa: BLE001
                     self.writer._error("flush", exc)
             await send(msg)

@@ -123,6 +123,9 @@ class CaptureWriter:
         self._counts["left_in_spool"] = 0
         self._worker: Worker | None = None
         self._closed = False
+        self._closing = False
+        self._close_done = threading.Event()
+        self._close_ok = True
         self._last_hour = 0
         self._last_error = ""
 
@@ -252,13 +255,21 @@ class CaptureWriter:
 
     def close(self, timeout: float | None = None) -> bool:
         """Flush and stop the background thread (within ``timeout``, default ``flush_timeout``); idempotent."""
+        timeout = self.flush_timeout if timeout is None else timeout
         with self._start_lock:
             self._closed = True
             worker = self._worker
-        if worker is None or not worker.thread.is_alive():
-            return True
-        ok = worker.request_flush(self.flush_timeout if timeout is None else timeout, stop=True)
-        worker.thread.join(1.0)
+            first = not self._closing
+            self._closing = True
+        if not first:  # lifespan shutdown, atexit and SIGTERM may all ask: one flush, one deadline
+            self._close_done.wait(timeout + 2.0)
+            return self._close_ok
+        ok = True
+        if worker is not None and worker.thread.is_alive():
+            ok = worker.request_flush(timeout, stop=True)
+            worker.thread.join(1.0)
+        self._close_ok = ok
+        self._close_done.set()
         return ok
 
     def __enter__(self) -> CaptureWriter:
@@ -310,9 +321,14 @@ def _after_fork() -> None:
 
 
 def _close_all() -> None:
-    for w in list(_writers):
+    """Close every writer of the process within one shared deadline (the shortest flush_timeout)."""
+    writers = list(_writers)
+    if not writers:
+        return
+    deadline = time.monotonic() + min(w.flush_timeout for w in writers)
+    for w in writers:
         try:
-            w.close()
+            w.close(max(0.1, deadline - time.monotonic()))
         except Exception as exc:  # noqa: BLE001 - the process is exiting
             log.warning("mmon capture: close at exit failed: %s", exc)
 
