@@ -151,8 +151,9 @@ class Server:
                    "--chdir", str(self.app_dir)]  # fmt: skip
         self.log = self.app_dir / f"{self.kind}-{self.port}.log"
         with open(self.log, "ab") as log:
+            # cwd: `python -m` puts it first on sys.path, so it must be this checkout.
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)  # fmt: skip
+                                         start_new_session=True, cwd=ROOT)  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
