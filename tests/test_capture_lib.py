@@ -139,16 +139,17 @@ def test_files_roll_by_size_and_time(tmp_path: Path) -> None:
 
 
 def test_queue_full_drops_and_never_blocks(tmp_path: Path) -> None:
-    release = threading.Event()
+    release, entered = threading.Event(), threading.Event()
 
     def stuck_store(url: str, body: bytes) -> None:
+        entered.set()
         release.wait(30)  # an upload that hangs: the background thread is busy
         raise OSError("store unreachable")
 
     w = _writer(tmp_path, max_queue_records=50, max_file_seconds=0.01, status_interval=None)
     w._put_hook = stuck_store
     w.capture("first", "0")
-    time.sleep(0.5)  # the worker takes it and hangs in the upload
+    assert entered.wait(10)  # the worker took it and hangs in the upload
     worst = 0.0
     for i in range(2000):
         t0 = time.perf_counter()
@@ -156,7 +157,8 @@ def test_queue_full_drops_and_never_blocks(tmp_path: Path) -> None:
         worst = max(worst, time.perf_counter() - t0)
     s = w.stats()
     assert s["captured"] == 51 and s["dropped_queue_full"] == 2000 - 50
-    assert worst < 0.05, f"capture() took {worst * 1000:.1f} ms while the store hung"
+    # A blocking put would wait for the hung store (30 s); a loaded machine may pause a call briefly.
+    assert worst < 1.0, f"capture() took {worst * 1000:.1f} ms while the store hung"
     release.set()
     w._put_hook = None
     assert w.close(15)
@@ -449,7 +451,7 @@ def test_shutdown_deadline_with_a_dead_store(tmp_path: Path) -> None:
         w.capture(str(i), "0")
     t0 = time.monotonic()
     assert w.close() is False
-    assert time.monotonic() - t0 < 4
+    assert time.monotonic() - t0 < 8  # flush_timeout 1 s (+1 s grace, +1 s join), not the 20 s default
     s = w.stats()
     assert s["dropped_shutdown"] == 40 and s["upload_errors"] >= 1 and s["records_written"] == 0
     assert w.capture("late", "0") is False and w.stats()["dropped_closed"] == 1
@@ -509,9 +511,7 @@ def test_file_of_a_past_hour_is_closed_at_once_and_flush_under_traffic(tmp_path:
     t.start()
     try:
         w.capture("before flush", "0")
-        t0 = time.monotonic()
-        assert w.flush(10)  # returns although records keep arriving
-        assert time.monotonic() - t0 < 5
+        assert w.flush(10)  # returns (True: in time) although records keep arriving
         assert any('"data":"before flush"' in x for f in _files(tmp_path / "cap") for x in _lines(f))
     finally:
         stop.set()

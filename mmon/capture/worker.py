@@ -90,7 +90,7 @@ class Worker:
         self.spool: Spool | None = None
         self._fs: Any = None
         self._last_status = 0.0
-        self._status_dirty = True
+        self._status_written: tuple[int, ...] | None = None  # the counters last written
         self._status_url = join(
             writer.destination, writer.endpoint, writer.variant, "_mmon_capture_status",
             f"{socket.gethostname()}-{os.getpid()}-{os.urandom(4).hex()}.json",
@@ -285,7 +285,6 @@ class Worker:
             w._count("bytes_written", len(p.body))
             if p.kind == "capture" and p.hour:
                 w._last_hour = max(w._last_hour, p.hour)
-            self._status_dirty = True
             if p.spool_path and self.spool is not None:
                 self.spool.done(p.spool_path)
 
@@ -303,7 +302,11 @@ class Worker:
 
     def _maybe_status(self, force: bool) -> None:
         w = self.w
-        if w.status_interval is None or not self._status_dirty:
+        if w.status_interval is None:
+            return
+        with w._lock:
+            counts = tuple(w._counts.values())
+        if counts == self._status_written:  # nothing new to tell
             return
         if not force and time.monotonic() - self._last_status < w.status_interval:
             return
@@ -311,7 +314,7 @@ class Worker:
 
         try:
             self._put(self._status_url, json.dumps(w.stats(), sort_keys=True).encode("utf-8"))
-            self._status_dirty = False
+            self._status_written = counts
         except Exception as exc:  # noqa: BLE001 - tried again at the next interval
             w._error("status", exc)
         self._last_status = time.monotonic()
