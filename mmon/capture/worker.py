@@ -39,6 +39,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmon.capture")
 
+BATCH = 2000  # records serialised per pass of the loop
+
+
+def item_bytes(item: CaptureRecord | LabelRecord) -> int:
+    """The bytes an item counts for in the queue (as CaptureWriter._put counted them)."""
+    if isinstance(item, CaptureRecord):
+        return (len(item.input_data) if item.input_data else 0) + (len(item.output_data) if item.output_data else 0)
+    return len(item.data) + 64
+
 
 @dataclass(slots=True)
 class LabelRecord:
@@ -86,6 +95,8 @@ class Worker:
         self.flushed_gen = 0  # completed
         self.deadline = 0.0  # monotonic time a flush or the shutdown gives up
         self.flush_ok = True  # the last flush uploaded everything
+        self.flush_target = 0  # records enqueued before the last flush request
+        self.drained = 0  # records taken from the queue so far
         self.cond = threading.Condition()
         self.spool: Spool | None = None
         self._fs: Any = None
@@ -113,7 +124,7 @@ class Worker:
             now = time.monotonic()
             stopping = self.stop.is_set()
             with self.cond:
-                gen, deadline = self.flush_gen, self.deadline
+                gen, deadline, target = self.flush_gen, self.deadline, self.flush_target
             wanted = stopping or gen > self.flushed_gen
             force = wanted and now < deadline
             try:
@@ -123,11 +134,12 @@ class Worker:
                 self._maybe_status(force)
             except Exception as exc:  # noqa: BLE001 - a bug here must not end capture
                 w._error("worker", exc)
-            # This pass drained the queue after reading the flush request, then closed every open
-            # file: once nothing waits for upload, everything queued before the request is out
-            # (a flush under traffic does not chase records that arrived since). Stopping also
-            # takes the queue's last records.
-            done = not self.open and not self.pending and (not stopping or not w._queue)
+            # A flush is done once everything queued before it was drained into files (closed by
+            # the forced roll) and nothing waits for upload: it does not chase records that arrived
+            # since. Stopping also takes the queue's last records.
+            done = (
+                not self.open and not self.pending and self.drained >= target and (not stopping or not w._queue)
+            )
             if wanted and (done or time.monotonic() >= deadline):
                 if stopping and not done:
                     self._give_up()
@@ -158,11 +170,19 @@ class Worker:
 
     def _drain(self) -> None:
         w = self.w
+        # At most BATCH records a pass: the files they close are uploaded before the next batch,
+        # so a long queue cannot push closed files past max_pending_bytes before any upload.
         with w._lock:
-            if not w._queue:
+            q = w._queue
+            if not q:
                 return
-            batch, w._queue = w._queue, deque()
-            w._queued_bytes = 0
+            batch = [q.popleft() for _ in range(min(BATCH, len(q)))]
+            for item in batch:
+                w._queued_bytes -= item_bytes(item)
+            self.drained += len(batch)
+            more = bool(q)
+        if more:
+            self.wake.set()  # the next pass comes at once, not after a tick
         touched: set[tuple[str, int]] = set()
         for n, item in enumerate(batch, 1):
             if n % 16 == 0:
@@ -326,7 +346,10 @@ class Worker:
 
     def request_flush(self, timeout: float, stop: bool = False) -> bool:
         """Upload everything queued so far; True when done within ``timeout`` seconds."""
+        with self.w._lock:
+            enqueued = self.w._enqueued
         with self.cond:
+            self.flush_target = max(self.flush_target, enqueued)
             self.flush_gen += 1
             gen = self.flush_gen
             self.deadline = time.monotonic() + timeout
@@ -341,6 +364,7 @@ class Worker:
         w = self.w
         with w._lock:
             queued, w._queue = len(w._queue), deque()
+            w._queued_bytes = 0
         w._count("dropped_shutdown", queued)
         for f in self.open.values():
             w._count("left_in_spool" if f.spool_path else "dropped_shutdown", len(f.lines))

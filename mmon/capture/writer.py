@@ -118,6 +118,7 @@ class CaptureWriter:
         self._start_lock = threading.Lock()
         self._queue: deque[CaptureRecord | LabelRecord] = deque()
         self._queued_bytes = 0
+        self._enqueued = 0  # items ever queued (a flush waits for those queued before it)
         self._counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._counts.update({f"dropped_{r}": 0 for r in DROP_REASONS})
         self._counts["left_in_spool"] = 0
@@ -212,6 +213,7 @@ class CaptureWriter:
                 return False
             self._queue.append(item)
             self._queued_bytes += nbytes
+            self._enqueued += 1
             self._counts[counter] += 1
         return True
 
