@@ -518,3 +518,15 @@ def test_file_of_a_past_hour_is_closed_at_once_and_flush_under_traffic(tmp_path:
         t.join()
     assert w.close(10)
     assert w.stats()["records_written"] == w.stats()["captured"]
+
+
+def test_a_long_queue_is_written_in_batches_without_pending_drops(tmp_path: Path) -> None:
+    """Closed files are uploaded between batches: a long queue never overflows max_pending_bytes."""
+    w = _writer(tmp_path, max_file_bytes=50_000, max_pending_bytes=500_000, max_queue_records=30_001, tick=5.0)
+    row = ",".join(["123.456"] * 40)
+    for i in range(30_000):  # queued before the worker's first pass (tick 5 s): ~6 MB of records
+        w.capture(row, "0.5", inference_id=str(i))
+    assert w.close(20)
+    s = w.stats()
+    assert s["dropped"] == 0 and s["records_written"] == 30_000
+    assert sum(len(_lines(f)) for f in _files(tmp_path / "cap")) == 30_000

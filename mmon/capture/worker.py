@@ -270,6 +270,8 @@ class Worker:
     def _add_pending(self, p: _Pending) -> None:
         self.pending.append(p)
         self.pending_bytes += len(p.body)
+        if self.pending_bytes > self.w.max_pending_bytes:
+            self._upload(False)  # make room by uploading; only what cannot be uploaded is dropped
         while self.pending_bytes > self.w.max_pending_bytes and len(self.pending) > 1:
             old = self.pending.popleft()
             self.pending_bytes -= len(old.body)
