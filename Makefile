@@ -52,6 +52,23 @@ demo: venv
 	  --baseline-constraints $(DEMO)/baseline/constraints.json
 	@echo "Report: $(abspath $(DEMO))/report/report.html (open it in a browser)"
 
+# A model server capturing its own traffic (mmon.capture), then the same pipeline on what it wrote.
+# The window is the current hour and its neighbours, where the traffic just sent lies.
+DEMO_SERVER ?= $(DEMO)/server
+.PHONY: demo-server
+demo-server: venv
+	@rm -rf $(DEMO_SERVER)
+	$(PY) -m mmon.capture.demo_server $(DEMO_SERVER) --requests 1500
+	$(MMON) capture-status $(DEMO_SERVER)/datacapture
+	$(MMON) baseline $(DEMO_SERVER)/train.csv --output $(DEMO_SERVER)/baseline
+	$(MMON) capture-merge --capture $(DEMO_SERVER)/datacapture/demo-endpoint/AllTraffic \
+	  --start-offset -PT1H --end-offset PT1H --header-from $(DEMO_SERVER)/baseline/statistics.json --output $(DEMO_SERVER)/merged
+	$(MMON) capture-merge --capture $(DEMO_SERVER)/datacapture/demo-endpoint/AllTraffic --ground-truth $(DEMO_SERVER)/groundtruth \
+	  --start-offset -PT1H --end-offset PT1H --ground-truth-lookahead PT1H --flat --output $(DEMO_SERVER)/merged-labels
+	$(MMON) run $(DEMO_SERVER)/merged --baseline-statistics $(DEMO_SERVER)/baseline/statistics.json \
+	  --baseline-constraints $(DEMO_SERVER)/baseline/constraints.json --output $(DEMO_SERVER)/report --no-fail-on-violations
+	$(MMON) violations $(DEMO_SERVER)/report || [ $$? -eq 1 ]
+
 bench: venv
 	$(PY) bench/baseline.py
 

@@ -9,7 +9,15 @@ import typer
 import typer.rich_utils
 
 from mmon import __version__
-from mmon.cli import baseline_cmd, capture_merge_cmd, report_cmd, run_cmd, schedule_cmd, violations_cmd
+from mmon.cli import (
+    baseline_cmd,
+    capture_merge_cmd,
+    capture_status_cmd,
+    report_cmd,
+    run_cmd,
+    schedule_cmd,
+    violations_cmd,
+)
 from mmon.cli.console import err, error
 from mmon.cli.options import EXIT_CODES_HELP
 from mmon.errors import EXIT_INPUT, MmonError
@@ -46,6 +54,7 @@ def _root(
 
 baseline_cmd.register(app)
 capture_merge_cmd.register(app)
+capture_status_cmd.register(app)
 run_cmd.register(app)
 schedule_cmd.register(app)
 violations_cmd.register(app)
