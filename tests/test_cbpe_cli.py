@@ -92,7 +92,7 @@ def test_binary_baseline_and_run(tmp_path: Path, capsys: pytest.CaptureFixture[s
     rc, out, err = _cli(capsys, *run, "-o", str(tmp_path / "r2"))
     assert rc == 1, err
     v = json.loads((tmp_path / "r2" / "constraint_violations.json").read_text())["violations"]
-    assert "estimated_accuracy" in {x["metric_name"] for x in v}
+    assert "accuracy" in {x["metric_name"] for x in v}
     assert any("(CBPE, no labels)" in x["description"] for x in v)
 
 

@@ -44,7 +44,7 @@ from mmon.model_quality.api import (
     statistics_document,
     validate_config,
 )
-from mmon.model_quality.constraints import SECTIONS
+from mmon.model_quality.constraints import SECTIONS, violation_name
 from mmon.readers import dataset_files, iter_batches
 from mmon.schemas import json_pointer, load_schema
 from mmon.store import Store, join
@@ -346,7 +346,8 @@ def run_cbpe(
     if before_publish is not None:
         before_publish()
     store.write_many(bodies)
-    return MQResult(stats, constraints, violations, urls, n, rows, warnings, config.problem_type, files)
+    # labelled = 0: no label was read; the estimate covers the window's n scored predictions.
+    return MQResult(stats, constraints, violations, urls, 0, rows, warnings, config.problem_type, files)
 
 
 def _estimate(fn: Callable[[], Any]) -> Any:
@@ -472,7 +473,9 @@ def _violations(estimates: dict[str, Estimate]) -> list[dict[str, Any]]:
                 "constraint_check_type": op,
                 "description": f"Estimated metric {m} with {java_double_str(e.value)} +/- {java_double_str(e.sampling_error) if math.isfinite(e.sampling_error) else 'NaN'} "
                 f"was {op} '{java_double_str(t)}' (CBPE, no labels)",
-                "metric_name": f"estimated_{m}",
+                # SageMaker's metric name, so the run's table and `mmon violations` pair it with its
+                # constraint; the description says it is an estimate.
+                "metric_name": violation_name(m),
             }
         )
     return out
