@@ -372,24 +372,32 @@ def measure_batch(
     has_value = set(numeric_text) | set(typed_numbers) | set(numeric_counted)
     first = running is None
     aggs: list[pl.Expr] = []
+    # The integer counts as per-row flags, for a batch of several files (summed per file below).
+    flags: list[tuple[str, pl.Expr]] = []
     for i, name in enumerate(names):
         kind = kinds[name]
         if i in counted:
             pass
         elif kind == "text":
             aggs += [pl.col(name).null_count().alias(f"null{i}"), dtypes.is_boolean_text(name).sum().alias(f"bool{i}")]
+            flags += [(f"null{i}", pl.col(name).is_null()), (f"bool{i}", dtypes.is_boolean_text(name))]
             if i in has_value:
                 r = pl.col(_r(i))
                 aggs += [r.sum().alias(f"num{i}"), dtypes.is_fractional_text(name, r).sum().alias(f"frac{i}")]
+                flags += [(f"num{i}", r), (f"frac{i}", dtypes.is_fractional_text(name, r))]
         elif kind == "boolean":
             aggs.append(pl.col(name).count().alias(f"valid{i}"))
+            flags.append((f"valid{i}", pl.col(name).is_not_null()))
         else:
             aggs.append(_typed_valid(name, kind).sum().alias(f"valid{i}"))
+            flags.append((f"valid{i}", _typed_valid(name, kind)))
             if kind == "fractional":
                 aggs.append(pl.col(name).null_count().alias(f"raw{i}"))
+                flags.append((f"raw{i}", pl.col(name).is_null()))
         if i in has_value:
             v = pl.col(_v(i))
             aggs.append(v.count().alias(f"n{i}"))
+            flags.append((f"n{i}", v.is_not_null()))
             if not first:
                 # Later batches of a (large) file: polars' sums, added to the running state.
                 aggs += [
@@ -404,12 +412,14 @@ def measure_batch(
     elif len(sizes) == 1:
         rows = [work.select(aggs).row(0, named=True)]
     else:
-        # Integer counts per file: exact whatever the grouping. A file without rows has no group.
-        part_ids = pl.Series(PART, np.repeat(np.arange(len(sizes), dtype=np.uint32), sizes))
-        grouped = work.with_columns(part_ids).group_by(PART).agg(aggs)
-        by_part = {int(r[PART]): r for r in grouped.iter_rows(named=True)}
-        zero = {a: 0 for a in grouped.columns}
-        rows = [by_part.get(k, zero) for k in range(len(sizes))]
+        # Integer counts per file (exact whatever the grouping): the per-row flags summed over
+        # each file's rows.
+        flag_rows = work.select([e.fill_null(False).cast(pl.UInt8).alias(a) for a, e in flags]).to_numpy()
+        starts = np.minimum(np.asarray(offsets[:-1]), max(n - 1, 0))
+        totals = np.add.reduceat(flag_rows, starts, axis=0, dtype=np.int64) if n else np.zeros((len(sizes), len(flags)))
+        totals[np.asarray(sizes) == 0] = 0  # reduceat gives a row's value for an empty slice
+        names_ = [a for a, _ in flags]
+        rows = [dict(zip(names_, t, strict=True)) for t in totals.tolist()]
 
     part_states = []
     for row, (offset, size) in zip(rows, bounds, strict=True):
