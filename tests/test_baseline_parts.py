@@ -130,6 +130,9 @@ def test_interleaved_parts_merge_and_duplicate_missing_bad_parts_are_refused(tmp
     # Bad --shard, corrupt and newer parts, an empty folder; nothing was written.
     code, _, err = run_cli(["profile-part", folder, "--shard", "3/3", "-o", tmp_path / "x.mmonstate"], capsys)
     assert code == 2 and "INDEX must be in 0..COUNT-1" in err
+    before = (folder / "f1.csv").read_bytes()
+    code, _, err = run_cli(["profile-part", folder, "-o", folder / "f1.csv"], capsys)
+    assert code == 2 and "would overwrite the input" in err and (folder / "f1.csv").read_bytes() == before
     good = _parts(tmp_path, capsys, [[0, 1, 2, 3]]) / "0.mmonstate"
     bad = tmp_path / "bad"
     bad.mkdir()

@@ -30,6 +30,7 @@ from typing import Any
 from mmon import __version__
 from mmon.engine import Engine, FileProfile, LocalEngine, Profiled, ProfilePolicy, Progress, fold
 from mmon.errors import InputError
+from mmon.own_files import refuse_overwrite
 from mmon.readers import DatasetFile, dataset_files
 from mmon.store import Store
 
@@ -146,8 +147,10 @@ def profile_part(
 ) -> PartResult:
     """Profile the files of ``inputs`` (or, with ``shard`` = ``I/N``, the I-th of N consecutive
     slices of them) and write their per-file profiles to ``output`` atomically."""
-    store.check_writable(output)
     files = dataset_files(store, inputs, fmt, header)
+    refuse_overwrite([output], [("data", f.url) for f in files])
+    # The part is a file: its folder must be writable (checked before the work).
+    store.check_writable(posixpath.dirname(output.rstrip("/")) or ".")
     names = file_names(store, inputs, files)
     shard_info = None
     if shard is not None:
