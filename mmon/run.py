@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mmon.baseline import Progress, profile_files
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
 from mmon.checks.model import check_disabled_features
 from mmon.documents import encode_document, load_document
+from mmon.engine import Engine, ProfilePolicy, Progress, profile_files
 from mmon.errors import InputError
 from mmon.metrics import cloudwatch_records, prometheus_text
 from mmon.own_files import refuse_overwrite, reserved_columns_warning
@@ -163,6 +163,7 @@ def run_data_quality(
     progress: Progress | None = None,
     files: list[DatasetFile] | None = None,
     before_publish: Callable[[], None] | None = None,
+    engine: Engine | None = None,
 ) -> RunResult:
     """Check current data against a baseline and write the report under ``output``."""
     store.check_writable(output)
@@ -185,7 +186,7 @@ def run_data_quality(
         [("--baseline-statistics", baseline_statistics), ("--baseline-constraints", baseline_constraints),
          ("--postprocessor", postprocessor), *(("data", f.url) for f in files)],
     )  # fmt: skip
-    profiled = profile_files(store, files, progress)
+    profiled = profile_files(store, files, ProfilePolicy(), engine, progress)
     state = _drop_meta(profiled.state)
     if any(f.format == "csv" and not f.header for f in files):
         state = _rename_positional(state, [c["name"] for c in constraints["features"]])

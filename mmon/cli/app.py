@@ -19,7 +19,9 @@ from mmon.cli import (
     violations_cmd,
 )
 from mmon.cli.console import err, error
+from mmon.cli.merge_parts_cmd import register as register_merge_parts
 from mmon.cli.options import EXIT_CODES_HELP
+from mmon.cli.profile_part_cmd import register as register_profile_part
 from mmon.errors import EXIT_INPUT, MmonError
 
 # Help read through a pipe (docs checks, `| less`) gets the width of a wide terminal, not 80
@@ -59,6 +61,8 @@ run_cmd.register(app)
 schedule_cmd.register(app)
 violations_cmd.register(app)
 report_cmd.register(app)
+register_profile_part(app)
+register_merge_parts(app)
 
 
 def main(argv: list[str] | None = None) -> None:
