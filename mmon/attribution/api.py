@@ -23,7 +23,6 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -44,15 +43,12 @@ from mmon.attribution.ndcg import DEFAULT_THRESHOLD, ndcg, rankings, violation
 from mmon.capture import is_meta_column
 from mmon.documents import encode_document
 from mmon.errors import InputError
+from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, LOCAL_SHAP_FILE, VIOLATIONS_FILE
 from mmon.jsonfmt import java_double_str
-from mmon.metrics import cloudwatch_dimensions
+from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
 from mmon.readers import dataset_files, iter_batches
 from mmon.store import Store, join
 
-ANALYSIS_FILE = "analysis.json"
-VIOLATIONS_FILE = "constraint_violations.json"
-CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
-LOCAL_SHAP_FILE = "explanations_shap/out.csv"
 METHOD = "kernel_shap"
 DEFAULT_NUM_CLUSTERS = 10
 
@@ -673,7 +669,7 @@ def run_attribution(
     baseline = load_analysis(store, constraints_url)  # fail on a bad baseline before any model call
     computed, _model = _compute(store, inputs, model_spec, config, options, fmt, header, progress)
     violations, scores, cmp_warnings = compare(baseline, computed.analysis, options.threshold)
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mt = metric_time_or_now(metric_time)
     records = cloudwatch_records(computed.analysis, endpoint, schedule, mt)
     urls = {
         "constraint_violations": join(output, VIOLATIONS_FILE),
@@ -686,9 +682,7 @@ def run_attribution(
             vdoc, "constraint_violations", urls["constraint_violations"]
         ),
         urls["analysis"]: encode_analysis(computed.analysis, urls["analysis"]),
-        urls["cloudwatch_metrics"]: "".join(
-            json.dumps(r, separators=(",", ":")) + "\n" for r in records
-        ).encode(),
+        urls["cloudwatch_metrics"]: cloudwatch_jsonl(records),
     }
     if computed.local is not None:
         urls["local_shap_values"] = join(output, *LOCAL_SHAP_FILE.split("/"))

@@ -15,7 +15,6 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from mmon import schemas
@@ -24,12 +23,10 @@ from mmon.bias.config import selected_methods, validate_analysis_config
 from mmon.bias.data import DEFAULT_PROBABILITY_THRESHOLD, Locator, read_rows
 from mmon.bias.drift import STAGE_NAMES, STAGES, check_analysis, compare, metric_value, pinned_facets
 from mmon.documents import encode_document
-from mmon.metrics import cloudwatch_dimensions
+from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, VIOLATIONS_FILE
+from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
 from mmon.store import Store, join
 
-ANALYSIS_FILE = "analysis.json"
-VIOLATIONS_FILE = "constraint_violations.json"
-CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
 # CloudWatch cannot take infinities: Clarify publishes +/- this number instead (format study §6).
 CLOUDWATCH_INFINITY = 2.348543e108
 
@@ -257,7 +254,7 @@ def run_bias(
             r = n["reason"].split(":")[0].split(" (")[0]
             reasons[r] = reasons.get(r, 0) + 1
         warnings.append("not judged: " + "; ".join(f"{r} ({k})" for r, k in reasons.items()))
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mt = metric_time_or_now(metric_time)
     urls = {
         "constraint_violations": join(output, VIOLATIONS_FILE),
         "analysis": join(output, ANALYSIS_FILE),
@@ -270,9 +267,7 @@ def run_bias(
             violations_doc, "constraint_violations", urls["constraint_violations"]
         ),
         urls["analysis"]: analysis_bytes(analysis.doc),
-        urls["cloudwatch_metrics"]: "".join(
-            json.dumps(r, separators=(",", ":")) + "\n" for r in records
-        ).encode(),
+        urls["cloudwatch_metrics"]: cloudwatch_jsonl(records),
     }
     if before_publish is not None:
         before_publish()

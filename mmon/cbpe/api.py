@@ -31,7 +31,7 @@ from mmon.cbpe.multiclass import MulticlassModel, fit_multiclass
 from mmon.documents import encode_document, load_document
 from mmon.errors import InputError
 from mmon.jsonfmt import java_double_str
-from mmon.metrics import cloudwatch_dimensions
+from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
 from mmon.model_quality.api import (
     CLOUDWATCH_FILE,
     CONSTRAINTS_FILE,
@@ -328,7 +328,7 @@ def run_cbpe(
         warnings.append("the window has no predictions: nothing to estimate (no traffic?)")
     stats = _statistics(estimates, config.problem_type, n, cm)
     violations = _violations(estimates)
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mt = metric_time_or_now(metric_time)
     urls = {
         "constraint_violations": join(output, VIOLATIONS_FILE),
         "statistics": join(output, STATISTICS_FILE),
@@ -338,9 +338,7 @@ def run_cbpe(
     bodies = {
         urls["constraint_violations"]: encode_document({"violations": violations}, "constraint_violations", urls["constraint_violations"]),
         urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
-        urls["cloudwatch_metrics"]: "".join(
-            json.dumps(r, separators=(",", ":")) + "\n" for r in _cloudwatch(estimates, endpoint, schedule, mt)
-        ).encode(),
+        urls["cloudwatch_metrics"]: cloudwatch_jsonl(_cloudwatch(estimates, endpoint, schedule, mt)),
         urls["prometheus"]: _prometheus(estimates, config.problem_type, violations, rows, endpoint, schedule).encode(),
     }
     if before_publish is not None:

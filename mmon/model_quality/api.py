@@ -8,7 +8,6 @@ constraint_violations.json, CloudWatch records (cloudwatch_metrics.jsonl) and Pr
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,15 @@ import polars as pl
 
 from mmon.documents import encode_document, load_document
 from mmon.errors import InputError
+from mmon.filenames import (
+    CLOUDWATCH_FILE,
+    CONSTRAINTS_FILE,
+    PROMETHEUS_FILE,
+    STATISTICS_FILE,
+    VIOLATIONS_FILE,
+)
 from mmon.jsonfmt import java_double_str
+from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
 from mmon.model_quality import compute
 from mmon.model_quality.constraints import GT, SECTIONS, check, suggest_constraints, violation_name
 from mmon.model_quality.data import Attributes, class_text, read_table
@@ -28,11 +35,6 @@ from mmon.readers import dataset_files
 from mmon.store import Store, join
 
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
-STATISTICS_FILE = "statistics.json"
-CONSTRAINTS_FILE = "constraints.json"
-VIOLATIONS_FILE = "constraint_violations.json"
-CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
-PROMETHEUS_FILE = "metrics.prom"
 
 
 @dataclass
@@ -398,7 +400,7 @@ def run_model_quality(
     stats = statistics_document(prepared, config)
     violations, check_warnings = check(stats, constraints, config.problem_type)
     warnings = prepared.warnings + check_warnings
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mt = metric_time_or_now(metric_time)
     records = cloudwatch_records(stats, config.problem_type, endpoint, schedule, mt)
     urls = {
         "constraint_violations": join(output, VIOLATIONS_FILE),
@@ -412,7 +414,7 @@ def run_model_quality(
     bodies = {
         urls["constraint_violations"]: encode_document(doc, "constraint_violations", urls["constraint_violations"]),
         urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
-        urls["cloudwatch_metrics"]: "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode(),
+        urls["cloudwatch_metrics"]: cloudwatch_jsonl(records),
         urls["prometheus"]: prom.encode(),
     }
     if before_publish is not None:

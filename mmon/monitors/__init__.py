@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mmon.errors import InputError
+from mmon.filenames import REPORT_FILES
 from mmon.store import Store
 
 # --type name -> the module implementing it (imported on first use: the CLI starts fast).
@@ -104,11 +105,6 @@ def need(value: Any, flag: str, run_type: str) -> Any:
     return value
 
 
-# Files a baseline or run writes into its output folder (a superset is harmless).
-WRITES = ("statistics.json", "constraints.json", "constraint_violations.json", "analysis.json",
-          "cloudwatch_metrics.jsonl", "metrics.prom", "explanations_shap/out.csv")  # fmt: skip
-
-
 def refuse_overwrite(output: str, o: MonitorOptions, data: list[str], inputs: list[tuple[str, str | None]]) -> None:
     """-o at the baseline's, config's or data's folder must not replace them (exit 2)."""
     from mmon.own_files import refuse_overwrite as refuse
@@ -116,7 +112,7 @@ def refuse_overwrite(output: str, o: MonitorOptions, data: list[str], inputs: li
 
     model_file = o.model.rsplit(":", 1)[0] if o.model and o.model.rsplit(":", 1)[0].endswith(".py") else None
     named = [*inputs, ("--config", o.config), ("--model", model_file), *(("data", d) for d in data)]
-    refuse([join(output, *n.split("/")) for n in WRITES], named)
+    refuse([join(output, *n.split("/")) for n in REPORT_FILES], named)
 
 
 @dataclass
