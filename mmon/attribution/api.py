@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from mmon import merged_rows
+from mmon.attribution.cloudwatch import METHOD, cloudwatch_records
 from mmon.attribution.config import (
     AGG_METHODS,
     load_analysis,
@@ -45,11 +46,10 @@ from mmon.documents import encode_document
 from mmon.errors import InputError
 from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, LOCAL_SHAP_FILE, VIOLATIONS_FILE
 from mmon.jsonfmt import java_double_str
-from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
+from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
 from mmon.readers import dataset_files, iter_batches
 from mmon.store import Store, join
 
-METHOD = "kernel_shap"
 DEFAULT_NUM_CLUSTERS = 10
 
 Progress = Callable[[str, int, int], None]
@@ -608,43 +608,6 @@ def compare(
         if label not in base:
             warnings.append(f"label {label!r} is not in the baseline; not compared")
     return violations, scores, warnings
-
-
-def cloudwatch_records(
-    analysis: dict[str, Any], endpoint: str | None, schedule: str | None, metric_time: str
-) -> list[dict[str, Any]]:
-    """§6: ``feature_{name}`` per label (ValueType GlobalShapValues) and ``expected_value`` (ExpectedValue)."""
-    base = cloudwatch_dimensions(endpoint, schedule)
-    records = []
-    for label, entry in analysis["explanations"][METHOD].items():
-
-        def dims(value_type: str, label: str = label) -> list[dict[str, str]]:
-            return [
-                *(dict(d) for d in base),
-                {"Name": "ExplainabilityMethod", "Value": "KernelShap"},
-                {"Name": "Label", "Value": label},
-                {"Name": "ValueType", "Value": value_type},
-            ]
-
-        for f, v in entry["global_shap_values"].items():
-            records.append(
-                {
-                    "MetricName": f"feature_{f}",
-                    "Timestamp": metric_time,
-                    "Dimensions": dims("GlobalShapValues"),
-                    "Value": float(v),
-                }
-            )
-        if entry.get("expected_value") is not None:
-            records.append(
-                {
-                    "MetricName": "expected_value",
-                    "Timestamp": metric_time,
-                    "Dimensions": dims("ExpectedValue"),
-                    "Value": float(entry["expected_value"]),
-                }
-            )
-    return records
 
 
 def run_attribution(
