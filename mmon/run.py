@@ -16,7 +16,7 @@ from mmon.baseline import Progress, profile_files
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
 from mmon.checks.model import check_disabled_features
-from mmon.documents import encode_document, load_document
+from mmon.documents import Body, document_body, load_document, write_report
 from mmon.errors import InputError
 from mmon.filenames import CLOUDWATCH_FILE, PROMETHEUS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
 from mmon.metrics import cloudwatch_jsonl, cloudwatch_records, metric_time_or_now, prometheus_text
@@ -188,25 +188,16 @@ def run_data_quality(
     violations = violations_document(report)
 
     mt = metric_time_or_now(metric_time)
-    urls = {
-        "constraint_violations": join(output, VIOLATIONS_FILE),
-        "statistics": join(output, STATISTICS_FILE),
-    }
-    bodies: dict[str, bytes] = {
-        urls["constraint_violations"]: encode_document(violations, "constraint_violations", urls["constraint_violations"]),
-        urls["statistics"]: encode_document(current_stats, "statistics", urls["statistics"]),
+    report_files: dict[str, tuple[str, Body]] = {
+        "constraint_violations": (VIOLATIONS_FILE, document_body(violations, "constraint_violations")),
+        "statistics": (STATISTICS_FILE, document_body(current_stats, "statistics")),
     }
     if report.emit_metrics:
         records = cloudwatch_records(current_stats, report, endpoint, schedule, mt)
-        urls["cloudwatch_metrics"] = join(output, CLOUDWATCH_FILE)
-        urls["prometheus"] = join(output, PROMETHEUS_FILE)
-        bodies[urls["cloudwatch_metrics"]] = cloudwatch_jsonl(records)
-        bodies[urls["prometheus"]] = prometheus_text(current_stats, report, endpoint, schedule).encode()
+        report_files["cloudwatch_metrics"] = (CLOUDWATCH_FILE, cloudwatch_jsonl(records))
+        report_files["prometheus"] = (PROMETHEUS_FILE, prometheus_text(current_stats, report, endpoint, schedule).encode())
     # A scheduled execution checks it still owns its hour before publishing anything.
-    if before_publish is not None:
-        before_publish()
-    # constraint_violations.json is the first key: written last, it marks a complete report.
-    store.write_many(bodies)
+    urls = write_report(store, output, report_files, before_publish)
 
     result = RunResult(current_stats, report, violations["violations"], profiled.files, urls, warnings + profiled.warnings)
     if handler is not None:

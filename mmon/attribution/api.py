@@ -42,7 +42,7 @@ from mmon.attribution.kernel_shap import default_num_samples, kernel_shap, kmean
 from mmon.attribution.model import ColumnsModel, Model, ModelError, load_model
 from mmon.attribution.ndcg import DEFAULT_THRESHOLD, ndcg, rankings, violation
 from mmon.capture import is_meta_column
-from mmon.documents import encode_document
+from mmon.documents import Body, document_body, write_report
 from mmon.errors import InputError
 from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, LOCAL_SHAP_FILE, VIOLATIONS_FILE
 from mmon.jsonfmt import java_double_str
@@ -634,26 +634,15 @@ def run_attribution(
     violations, scores, cmp_warnings = compare(baseline, computed.analysis, options.threshold)
     mt = metric_time_or_now(metric_time)
     records = cloudwatch_records(computed.analysis, endpoint, schedule, mt)
-    urls = {
-        "constraint_violations": join(output, VIOLATIONS_FILE),
-        "analysis": join(output, ANALYSIS_FILE),
-        "cloudwatch_metrics": join(output, CLOUDWATCH_FILE),
-    }
-    vdoc = {"version": "1.0", "violations": violations}
-    files = {
-        urls["constraint_violations"]: encode_document(
-            vdoc, "constraint_violations", urls["constraint_violations"]
-        ),
-        urls["analysis"]: encode_analysis(computed.analysis, urls["analysis"]),
-        urls["cloudwatch_metrics"]: cloudwatch_jsonl(records),
-    }
+    files: dict[str, tuple[str, Body]] = {
+        "constraint_violations": (VIOLATIONS_FILE, document_body({"version": "1.0", "violations": violations},
+                                                                 "constraint_violations")),
+        "analysis": (ANALYSIS_FILE, lambda url: encode_analysis(computed.analysis, url)),
+        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(records)),
+    }  # fmt: skip
     if computed.local is not None:
-        urls["local_shap_values"] = join(output, *LOCAL_SHAP_FILE.split("/"))
-        files[urls["local_shap_values"]] = _local_csv(computed.local)
-    if before_publish is not None:
-        before_publish()
-    # constraint_violations.json is the first key: written last, it marks a complete report.
-    store.write_many(files)
+        files["local_shap_values"] = (LOCAL_SHAP_FILE, _local_csv(computed.local))
+    urls = write_report(store, output, files, before_publish)
     defined = [s for s in scores.values() if s is not None]
     return AttributionResult(
         computed.analysis,

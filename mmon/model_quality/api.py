@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from mmon.documents import encode_document, load_document
+from mmon.documents import document_body, load_document, write_report
 from mmon.errors import InputError
 from mmon.filenames import (
     CLOUDWATCH_FILE,
@@ -32,7 +32,7 @@ from mmon.model_quality.constraints import GT, SECTIONS, check, suggest_constrai
 from mmon.model_quality.data import Attributes, class_text, read_table
 from mmon.model_quality.metrics import cloudwatch_records, prometheus_text, scalar_metrics
 from mmon.readers import dataset_files
-from mmon.store import Store, join
+from mmon.store import Store
 
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
 
@@ -332,13 +332,10 @@ def baseline_model_quality(
         )
     stats = statistics_document(prepared, config)
     constraints = suggest_constraints(stats, config.problem_type)
-    urls = {"constraints": join(output, CONSTRAINTS_FILE), "statistics": join(output, STATISTICS_FILE)}
-    store.write_many(
-        {
-            urls["constraints"]: encode_document(constraints, "constraints", urls["constraints"]),
-            urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
-        }
-    )
+    urls = write_report(store, output, {
+        "constraints": (CONSTRAINTS_FILE, document_body(constraints, "constraints")),
+        "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
+    })  # fmt: skip
     return MQResult(stats, constraints, [], urls, prepared.labelled, prepared.rows, prepared.warnings, config.problem_type, prepared.files)
 
 
@@ -402,24 +399,13 @@ def run_model_quality(
     warnings = prepared.warnings + check_warnings
     mt = metric_time_or_now(metric_time)
     records = cloudwatch_records(stats, config.problem_type, endpoint, schedule, mt)
-    urls = {
-        "constraint_violations": join(output, VIOLATIONS_FILE),
-        "statistics": join(output, STATISTICS_FILE),
-        "cloudwatch_metrics": join(output, CLOUDWATCH_FILE),
-        "prometheus": join(output, PROMETHEUS_FILE),
-    }
-    doc = {"violations": violations}
     prom = prometheus_text(stats, config.problem_type, violations, prepared.rows, prepared.labelled, endpoint, schedule)
-    # constraint_violations.json is the first key: written last, it marks a complete report.
-    bodies = {
-        urls["constraint_violations"]: encode_document(doc, "constraint_violations", urls["constraint_violations"]),
-        urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
-        urls["cloudwatch_metrics"]: cloudwatch_jsonl(records),
-        urls["prometheus"]: prom.encode(),
-    }
-    if before_publish is not None:
-        before_publish()
-    store.write_many(bodies)
+    urls = write_report(store, output, {
+        "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
+        "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
+        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(records)),
+        "prometheus": (PROMETHEUS_FILE, prom.encode()),
+    }, before_publish)  # fmt: skip
     return MQResult(stats, constraints, violations, urls, prepared.labelled, prepared.rows, warnings, config.problem_type, prepared.files)
 
 
