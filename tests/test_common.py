@@ -29,11 +29,11 @@ from mmon.checks import CheckOptions, DriftTest, check_data_quality
 from mmon.checks import drift_tests as T
 from mmon.checks.model import CATEGORICAL_TESTS, CHECK_TYPES, DRIFT_TEST_NAMES, NUMERIC_TESTS
 from mmon.monitors import MonitorOptions, RunRequest
-from mmon.stats.kll import KLLSketch
 from mmon.stats.profile import profile_batch
 from mmon.stats.statistics import read_statistics, to_statistics
 from mmon.store import Store
 from mmon.suggest import suggest_constraints
+from tests.test_drift_tests import numpy_decile_shares, psi_reference, sketch
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "fixtures" / "models" / "attribution_models.py"
@@ -207,26 +207,6 @@ def test_every_data_quality_check_describes_its_violation() -> None:
 # -- drift tests ---------------------------------------------------------------------------------------
 
 
-def _sketch(values: np.ndarray) -> KLLSketch:
-    s = KLLSketch()
-    s.update(np.asarray(values, dtype=np.float64))
-    return s
-
-
-def _decile_shares(base: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    edges = np.unique(np.quantile(base, np.arange(1, 10) / 10, method="inverted_cdf"))
-
-    def shares(x: np.ndarray) -> np.ndarray:
-        return np.diff(np.concatenate(([0.0], np.searchsorted(np.sort(x), edges, side="right") / x.size, [1.0])))
-
-    return shares(base), shares(cur)
-
-
-def _psi(b: np.ndarray, c: np.ndarray, eps: float = 1e-4) -> float:
-    b, c = np.maximum(b, eps), np.maximum(c, eps)
-    return float(sps.entropy(c, b) + sps.entropy(b, c))  # symmetric KL; entropy() renormalises
-
-
 _A = np.round(np.random.default_rng(1).normal(10, 2, 1500), 3)
 _B = np.round(np.random.default_rng(2).normal(10.5, 2.4, 1100), 3)
 _CB = {"a": 500, "b": 300, "c": 200}
@@ -238,11 +218,11 @@ _CC_SHARES = np.array([180, 150, 90, 30]) / 450
 NUMERIC_REFERENCE: dict[str, Callable[[], float]] = {
     "ks": lambda: sps.ks_2samp(_A, _B, method="asymp").pvalue,
     "wasserstein": lambda: sps.wasserstein_distance(_A, _B) / np.std(_A),
-    "psi": lambda: _psi(*_decile_shares(_A, _B)),
-    "js": lambda: jensenshannon(*_decile_shares(_A, _B), base=2),
+    "psi": lambda: psi_reference(*numpy_decile_shares(_A, _B)),
+    "js": lambda: jensenshannon(*numpy_decile_shares(_A, _B), base=2),
 }
 CATEGORICAL_REFERENCE: dict[str, Callable[[], float]] = {
-    "psi": lambda: _psi(_CB_SHARES, _CC_SHARES),
+    "psi": lambda: psi_reference(_CB_SHARES, _CC_SHARES),
     "js": lambda: jensenshannon(_CB_SHARES, _CC_SHARES, base=2),
     # new categories are not in the expected frequencies: chi-squared over the baseline's categories
     "chi2": lambda: sps.chisquare([180, 150, 90], np.array([0.5, 0.3, 0.2]) * 420).pvalue,
@@ -257,7 +237,7 @@ def test_every_drift_test_has_a_scipy_reference() -> None:
 
 @pytest.mark.parametrize("test", NUMERIC_TESTS)
 def test_numeric_drift_test_agrees_with_scipy(test: str) -> None:
-    got = T.numeric_tests([test], _sketch(_A), _sketch(_B), float(np.std(_A)))[test]
+    got = T.numeric_tests([test], sketch(_A), sketch(_B), float(np.std(_A)))[test]
     assert got == pytest.approx(NUMERIC_REFERENCE[test](), rel=1e-9)
 
 
