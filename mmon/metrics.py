@@ -196,3 +196,17 @@ def prometheus_text(
         lines.append(f"# TYPE {name} gauge")
         lines.extend(samples)
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def metric_time_or_now(metric_time: str | None) -> str:
+    """The ``Timestamp`` a run's CloudWatch records carry: the metric time given, else now (UTC)."""
+    from datetime import UTC, datetime
+
+    return metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cloudwatch_jsonl(records: Iterable[dict[str, Any]]) -> bytes:
+    """cloudwatch_metrics.jsonl's bytes, for every monitor type: one compact JSON object per line."""
+    import json
+
+    return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()

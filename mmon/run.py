@@ -6,33 +6,26 @@ statistics.json, CloudWatch metric records and a Prometheus textfile, written as
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
 from mmon.checks.model import check_disabled_features
-from mmon.documents import encode_document, load_document
+from mmon.documents import Body, document_body, load_document, write_report
 from mmon.engine import Engine, ProfilePolicy, Progress, profile_files
 from mmon.errors import InputError
-from mmon.metrics import cloudwatch_records, prometheus_text
+from mmon.filenames import CLOUDWATCH_FILE, PROMETHEUS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
+from mmon.metrics import cloudwatch_jsonl, cloudwatch_records, metric_time_or_now, prometheus_text
 from mmon.own_files import refuse_overwrite, reserved_columns_warning
 from mmon.readers import DatasetFile, dataset_files
+from mmon.scripts import load_script
 from mmon.stats.profile import ColumnState, ProfileState
 from mmon.stats.statistics import DatasetStatistics, read_statistics, to_statistics
 from mmon.store import Store, join
-
-STATISTICS_FILE = "statistics.json"
-VIOLATIONS_FILE = "constraint_violations.json"
-CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
-PROMETHEUS_FILE = "metrics.prom"
-
 
 
 @dataclass
@@ -134,11 +127,8 @@ def _empty_window(state: ProfileState, constrained: list[str], baseline: Dataset
 def load_postprocessor(path: str, store: Store) -> Callable[[], Any]:
     """Import a SageMaker post-analytics script and return its ``postprocess_handler``."""
     source = store.read_text(path)
-    spec = importlib.util.spec_from_loader("mmon_postprocessor", loader=None)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
     try:
-        exec(compile(source, path, "exec"), module.__dict__)  # noqa: S102 - the user's own script
+        module = load_script(source, path, "mmon_postprocessor")
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{path}: the postprocessor script does not load: {type(exc).__name__}: {exc}") from exc
     handler = getattr(module, "postprocess_handler", None)
@@ -198,26 +188,17 @@ def run_data_quality(
     report = check_data_quality(baseline, constraints, state, options)
     violations = violations_document(report)
 
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    urls = {
-        "constraint_violations": join(output, VIOLATIONS_FILE),
-        "statistics": join(output, STATISTICS_FILE),
-    }
-    bodies: dict[str, bytes] = {
-        urls["constraint_violations"]: encode_document(violations, "constraint_violations", urls["constraint_violations"]),
-        urls["statistics"]: encode_document(current_stats, "statistics", urls["statistics"]),
+    mt = metric_time_or_now(metric_time)
+    report_files: dict[str, tuple[str, Body]] = {
+        "constraint_violations": (VIOLATIONS_FILE, document_body(violations, "constraint_violations")),
+        "statistics": (STATISTICS_FILE, document_body(current_stats, "statistics")),
     }
     if report.emit_metrics:
         records = cloudwatch_records(current_stats, report, endpoint, schedule, mt)
-        urls["cloudwatch_metrics"] = join(output, CLOUDWATCH_FILE)
-        urls["prometheus"] = join(output, PROMETHEUS_FILE)
-        bodies[urls["cloudwatch_metrics"]] = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
-        bodies[urls["prometheus"]] = prometheus_text(current_stats, report, endpoint, schedule).encode()
+        report_files["cloudwatch_metrics"] = (CLOUDWATCH_FILE, cloudwatch_jsonl(records))
+        report_files["prometheus"] = (PROMETHEUS_FILE, prometheus_text(current_stats, report, endpoint, schedule).encode())
     # A scheduled execution checks it still owns its hour before publishing anything.
-    if before_publish is not None:
-        before_publish()
-    # constraint_violations.json is the first key: written last, it marks a complete report.
-    store.write_many(bodies)
+    urls = write_report(store, output, report_files, before_publish)
 
     result = RunResult(current_stats, report, violations["violations"], profiled.files, urls, warnings + profiled.warnings)
     if handler is not None:

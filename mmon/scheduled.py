@@ -124,21 +124,23 @@ def scheduled_typed_run(
     schedule: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any], Any]:
-    """A scheduled model-quality, bias or feature-attribution execution (same layout and lock)."""
-    from mmon.cli.typed import not_judged, run_typed
+    """A scheduled execution of a monitor type of ``mmon.monitors`` (same layout and lock)."""
+    from mmon import monitors
 
     def run(inputs: list[str], report: str, metric_time: str, before_publish: Callable[[], None]) -> Any:
         from mmon.model_quality.api import NotEnoughLabels
 
+        cons = monitors.need(baseline_constraints, "--baseline-constraints", options.run_type)
         # Every run type re-checks the lock after its work and before its first write.
+        req = monitors.RunRequest(
+            cons, baseline_statistics, None if capture else fmt, header, endpoint, schedule, metric_time, progress,
+            before_publish,
+        )  # fmt: skip
         try:
-            return run_typed(
-                store, inputs, report, options, baseline_constraints, baseline_statistics, None if capture else fmt,
-                header, endpoint, schedule, metric_time, progress, before_publish,
-            )  # fmt: skip
+            return monitors.run(store, inputs, report, options, req)
         except NotEnoughLabels as exc:
             # Labels arrive late: an hour with too few of them is not judged, and is no failure.
-            return not_judged(options.run_type, exc.labelled, exc.rows, exc.minimum)
+            return monitors.not_judged(options.run_type, exc.labelled, exc.rows, exc.minimum)
 
     # Merged records (capture + groundTruthData) are what SageMaker's analyzers read.
     merge = {"ground_truth": ground_truth, "fmt": "jsonl", "ground_truth_lookahead": ground_truth_lookahead}

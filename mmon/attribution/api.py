@@ -23,13 +23,13 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from mmon import merged_rows
+from mmon.attribution.cloudwatch import METHOD, cloudwatch_records
 from mmon.attribution.config import (
     AGG_METHODS,
     load_analysis,
@@ -42,18 +42,14 @@ from mmon.attribution.kernel_shap import default_num_samples, kernel_shap, kmean
 from mmon.attribution.model import ColumnsModel, Model, ModelError, load_model
 from mmon.attribution.ndcg import DEFAULT_THRESHOLD, ndcg, rankings, violation
 from mmon.capture import is_meta_column
-from mmon.documents import encode_document
+from mmon.documents import Body, document_body, write_report
 from mmon.errors import InputError
+from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, LOCAL_SHAP_FILE, VIOLATIONS_FILE
 from mmon.jsonfmt import java_double_str
-from mmon.metrics import cloudwatch_dimensions
+from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
 from mmon.readers import dataset_files, iter_batches
 from mmon.store import Store, join
 
-ANALYSIS_FILE = "analysis.json"
-VIOLATIONS_FILE = "constraint_violations.json"
-CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
-LOCAL_SHAP_FILE = "explanations_shap/out.csv"
-METHOD = "kernel_shap"
 DEFAULT_NUM_CLUSTERS = 10
 
 Progress = Callable[[str, int, int], None]
@@ -614,43 +610,6 @@ def compare(
     return violations, scores, warnings
 
 
-def cloudwatch_records(
-    analysis: dict[str, Any], endpoint: str | None, schedule: str | None, metric_time: str
-) -> list[dict[str, Any]]:
-    """§6: ``feature_{name}`` per label (ValueType GlobalShapValues) and ``expected_value`` (ExpectedValue)."""
-    base = cloudwatch_dimensions(endpoint, schedule)
-    records = []
-    for label, entry in analysis["explanations"][METHOD].items():
-
-        def dims(value_type: str, label: str = label) -> list[dict[str, str]]:
-            return [
-                *(dict(d) for d in base),
-                {"Name": "ExplainabilityMethod", "Value": "KernelShap"},
-                {"Name": "Label", "Value": label},
-                {"Name": "ValueType", "Value": value_type},
-            ]
-
-        for f, v in entry["global_shap_values"].items():
-            records.append(
-                {
-                    "MetricName": f"feature_{f}",
-                    "Timestamp": metric_time,
-                    "Dimensions": dims("GlobalShapValues"),
-                    "Value": float(v),
-                }
-            )
-        if entry.get("expected_value") is not None:
-            records.append(
-                {
-                    "MetricName": "expected_value",
-                    "Timestamp": metric_time,
-                    "Dimensions": dims("ExpectedValue"),
-                    "Value": float(entry["expected_value"]),
-                }
-            )
-    return records
-
-
 def run_attribution(
     store: Store,
     inputs: list[str],
@@ -673,30 +632,17 @@ def run_attribution(
     baseline = load_analysis(store, constraints_url)  # fail on a bad baseline before any model call
     computed, _model = _compute(store, inputs, model_spec, config, options, fmt, header, progress)
     violations, scores, cmp_warnings = compare(baseline, computed.analysis, options.threshold)
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mt = metric_time_or_now(metric_time)
     records = cloudwatch_records(computed.analysis, endpoint, schedule, mt)
-    urls = {
-        "constraint_violations": join(output, VIOLATIONS_FILE),
-        "analysis": join(output, ANALYSIS_FILE),
-        "cloudwatch_metrics": join(output, CLOUDWATCH_FILE),
-    }
-    vdoc = {"version": "1.0", "violations": violations}
-    files = {
-        urls["constraint_violations"]: encode_document(
-            vdoc, "constraint_violations", urls["constraint_violations"]
-        ),
-        urls["analysis"]: encode_analysis(computed.analysis, urls["analysis"]),
-        urls["cloudwatch_metrics"]: "".join(
-            json.dumps(r, separators=(",", ":")) + "\n" for r in records
-        ).encode(),
-    }
+    files: dict[str, tuple[str, Body]] = {
+        "constraint_violations": (VIOLATIONS_FILE, document_body({"version": "1.0", "violations": violations},
+                                                                 "constraint_violations")),
+        "analysis": (ANALYSIS_FILE, lambda url: encode_analysis(computed.analysis, url)),
+        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(records)),
+    }  # fmt: skip
     if computed.local is not None:
-        urls["local_shap_values"] = join(output, *LOCAL_SHAP_FILE.split("/"))
-        files[urls["local_shap_values"]] = _local_csv(computed.local)
-    if before_publish is not None:
-        before_publish()
-    # constraint_violations.json is the first key: written last, it marks a complete report.
-    store.write_many(files)
+        files["local_shap_values"] = (LOCAL_SHAP_FILE, _local_csv(computed.local))
+    urls = write_report(store, output, files, before_publish)
     defined = [s for s in scores.values() if s is not None]
     return AttributionResult(
         computed.analysis,

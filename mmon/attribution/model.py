@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from mmon.errors import InputError, StorageError
+from mmon.scripts import load_script
 
 CSV = "text/csv"
 JSONLINES = "application/jsonlines"
@@ -127,12 +128,8 @@ def _import_callable(spec: str) -> Callable[[Any], Any]:
             if not os.path.isfile(path):
                 raise InputError(f"--model {spec!r}: {target}: no such file")
             name = "mmon_model_" + os.path.splitext(os.path.basename(path))[0].replace("-", "_")
-            mspec = importlib.util.spec_from_file_location(name, path)
-            if mspec is None or mspec.loader is None:
-                raise InputError(f"--model {spec!r}: cannot load {target}")
-            module = importlib.util.module_from_spec(mspec)
-            sys.modules[name] = module
-            mspec.loader.exec_module(module)
+            with open(path, "rb") as f:
+                module = load_script(f.read(), path, name)
         else:
             if os.getcwd() not in sys.path:
                 sys.path.append(os.getcwd())

@@ -15,7 +15,6 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from mmon import schemas
@@ -23,13 +22,11 @@ from mmon.bias.compute import Analysis, analyse
 from mmon.bias.config import selected_methods, validate_analysis_config
 from mmon.bias.data import DEFAULT_PROBABILITY_THRESHOLD, Locator, read_rows
 from mmon.bias.drift import STAGE_NAMES, STAGES, check_analysis, compare, metric_value, pinned_facets
-from mmon.documents import encode_document
-from mmon.metrics import cloudwatch_dimensions
+from mmon.documents import document_body, write_report
+from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, VIOLATIONS_FILE
+from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
 from mmon.store import Store, join
 
-ANALYSIS_FILE = "analysis.json"
-VIOLATIONS_FILE = "constraint_violations.json"
-CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
 # CloudWatch cannot take infinities: Clarify publishes +/- this number instead (format study §6).
 CLOUDWATCH_INFINITY = 2.348543e108
 
@@ -257,26 +254,14 @@ def run_bias(
             r = n["reason"].split(":")[0].split(" (")[0]
             reasons[r] = reasons.get(r, 0) + 1
         warnings.append("not judged: " + "; ".join(f"{r} ({k})" for r, k in reasons.items()))
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    urls = {
-        "constraint_violations": join(output, VIOLATIONS_FILE),
-        "analysis": join(output, ANALYSIS_FILE),
-        "cloudwatch_metrics": join(output, CLOUDWATCH_FILE),
-    }
-    violations_doc = {"version": "1.0", "violations": judgement.violations}
+    mt = metric_time_or_now(metric_time)
     records = cloudwatch_records(analysis.doc, endpoint, schedule, mt)
-    bodies = {
-        urls["constraint_violations"]: encode_document(
-            violations_doc, "constraint_violations", urls["constraint_violations"]
-        ),
-        urls["analysis"]: analysis_bytes(analysis.doc),
-        urls["cloudwatch_metrics"]: "".join(
-            json.dumps(r, separators=(",", ":")) + "\n" for r in records
-        ).encode(),
-    }
-    if before_publish is not None:
-        before_publish()
-    store.write_many(bodies)
+    urls = write_report(store, output, {
+        "constraint_violations": (VIOLATIONS_FILE, document_body({"version": "1.0", "violations": judgement.violations},
+                                                                 "constraint_violations")),
+        "analysis": (ANALYSIS_FILE, analysis_bytes(analysis.doc)),
+        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(records)),
+    }, before_publish)  # fmt: skip
     return BiasResult(
         analysis.doc, judgement.violations, urls, warnings, analysis.rows, judgement.not_judged, baseline, files,
         analysis.rows_post, judgement.compared,

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from mmon.capture import layout
+from mmon.capture.flat import EVENT_ID, INFERENCE_ID, INFERENCE_TIME, LABEL, attach_labels
 from mmon.capture.records import Problem
 from mmon.capture.window import Window
 from mmon.errors import InputError, MmonError
@@ -311,8 +312,6 @@ def merge_batch(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> None:
     """Read the window's batch capture into ``state.chunks`` (flat rows) and count it in ``state.summary``."""
-    from mmon.capture.merge import EVENT_ID, INFERENCE_ID, INFERENCE_TIME, LABEL, _attach_labels
-
     s = state.summary
     sides = _side_dirs(store, capture)
     hours = window.hours(before=lookbehind)
@@ -428,7 +427,7 @@ def merge_batch(
             state.matched_keys.append(recs.filter(pl.col("gt_data").is_not_null())["_key"].unique())
             recs = recs.filter(pl.col("gt_data").is_not_null())
             frame = frame.join(recs.select("_rec"), on="_rec", how="semi")
-            frame, lab_bad = _attach_labels(
+            frame, lab_bad = attach_labels(
                 recs, frame, pl.DataFrame(schema={"_rec": pl.UInt32, "_reason": pl.String})
             )
             if lab_bad.height:

@@ -34,22 +34,23 @@ from typing import Any, TypeVar
 import polars as pl
 
 from mmon.capture import batch, layout
-from mmon.capture.payload import flatten, label_rows
+from mmon.capture.flat import (
+    EVENT_ID,
+    INFERENCE_ID,
+    INFERENCE_TIME,
+    LABEL,
+    META_COLUMNS,
+    META_PREFIX,
+    PREDICTION,
+    PROBABILITY,
+)
+from mmon.capture.flat import attach_labels as _attach_labels
+from mmon.capture.payload import flatten
 from mmon.capture.preprocess import Preprocessor, PreprocessorError, load_preprocessor
 from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch, parse_ground_truth
 from mmon.capture.window import Window, format_duration
 from mmon.errors import InputError
 from mmon.store import Store, join
-
-# Reserved columns of every flat output. ``mmon run`` must leave them out of the analysis:
-# every column whose name starts with META_PREFIX is bookkeeping, not a feature.
-META_PREFIX = "__mmon_"
-EVENT_ID = "__mmon_event_id"
-INFERENCE_ID = "__mmon_inference_id"
-INFERENCE_TIME = "__mmon_inference_time"
-META_COLUMNS = (EVENT_ID, INFERENCE_ID, INFERENCE_TIME)
-# Model-quality columns of the flat merge with ground truth.
-PREDICTION, PROBABILITY, LABEL = "prediction", "probability", "label"
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 DATA_NAME = "merged"
@@ -482,28 +483,6 @@ def _process_chunk(
         pl.col("inference_time").alias(INFERENCE_TIME),
     )
     state.chunks.append(rows.join(meta, on="_rec", how="left").sort("_rec", "_row").drop("_rec", "_row"))
-
-
-def _attach_labels(recs: pl.DataFrame, rows: pl.DataFrame, bad: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Give each row its label: one label per record applies to all its rows, else row by row."""
-    lab, lab_bad = label_rows(recs.select("_rec", "gt_data", "gt_enc"))
-    n_lab = lab.group_by("_rec").agg(pl.len().alias("_n_lab"))
-    n_rows = rows.group_by("_rec").agg(pl.len().alias("_n_rows"))
-    counts = n_rows.join(n_lab, on="_rec", how="left")
-    mismatch = counts.filter(pl.col("_n_lab").is_not_null() & (pl.col("_n_lab") != 1) & (pl.col("_n_lab") != pl.col("_n_rows")))
-    extra = mismatch.select("_rec", pl.format("groundTruthData has {} labels but the record has {} rows", "_n_lab", "_n_rows").alias("_reason"))
-    bad = pl.concat([bad, lab_bad.select(pl.col("_rec").cast(pl.UInt32), "_reason"), extra]).unique(
-        subset="_rec", keep="first", maintain_order=True
-    ).sort("_rec")
-    rows = rows.join(bad.select("_rec"), on="_rec", how="anti")
-    single = lab.join(n_lab.filter(pl.col("_n_lab") == 1), on="_rec", how="semi").select("_rec", pl.col("label").alias("_l1"))
-    rows = (
-        rows.join(single, on="_rec", how="left")
-        .join(lab.rename({"label": "_lr"}), on=["_rec", "_row"], how="left")
-        .with_columns(pl.coalesce("_l1", "_lr").alias(LABEL))
-        .drop("_l1", "_lr")
-    )
-    return rows, bad
 
 
 def _preprocess_chunk(recs: pl.DataFrame, state: _State, pre: Preprocessor, pre_errors: str, with_gt: bool) -> pl.DataFrame:

@@ -15,18 +15,16 @@ reads back (which is why SageMaker's own examples name columns ``str(i).zfill(20
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import logging
 import os
-import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mmon.errors import InputError
+from mmon.scripts import load_script
 from mmon.store import Store, is_local, local_path
 
 LOG = logging.getLogger("mmon.preprocessor")
@@ -134,31 +132,18 @@ def _flat_value(v: Any) -> Any:
 
 def load_preprocessor(store: Store, url: str) -> Preprocessor:
     """Import a preprocessor script (local path or any store URL) and find its handler."""
-    cleanup = None
     if is_local(url):
         path = local_path(url)
         if not os.path.isfile(path):
             raise InputError(f"--preprocessor {url}: no such file")
+        with open(path, "rb") as f:
+            source = f.read()
     else:
-        data = store.read_bytes(url)
-        fd, path = tempfile.mkstemp(prefix="mmon-preprocessor-", suffix=".py")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        cleanup = path
-    name = f"mmon_preprocessor_{abs(hash(path))}"
+        path, source = url, store.read_bytes(url)
     try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise InputError(f"--preprocessor {url}: cannot be imported as a Python file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - errors in the user's script
-            raise InputError(f"--preprocessor {url}: importing it failed: {type(exc).__name__}: {exc}") from exc
-    finally:
-        if cleanup:
-            os.unlink(cleanup)
+        module = load_script(source, path, f"mmon_preprocessor_{abs(hash(path))}")
+    except Exception as exc:  # noqa: BLE001 - errors in the user's script
+        raise InputError(f"--preprocessor {url}: importing it failed: {type(exc).__name__}: {exc}") from exc
     handler = getattr(module, "preprocess_handler", None)
     if not callable(handler):
         raise InputError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from mmon.capture.window import format_time, hour_folder
@@ -184,12 +185,43 @@ def _write_all(store: Store, writes: dict[str, bytes], workers: int) -> None:
         list(pool.map(lambda kv: store.write_bytes(kv[0], kv[1]), items))
 
 
+# The demo model (``make demo``, ``python -m mmon.demo data``): its inputs and prediction.
+REGIONS = ["north", "south", "east", "west", "central"]
+PRODUCTS = ["basic", "plus", "premium"]
+
+
+def make_frame(n: int, seed: int, drift: bool = False) -> pl.DataFrame:
+    """Rows of the demo model's inputs and its prediction (a probability), seeded."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(21, 70, n)
+    income = rng.lognormal(10.8, 0.45, n)
+    if drift:
+        age = rng.integers(18, 40, n)  # a younger population arrives
+        income = income * 0.6
+    tenure = rng.integers(0, 240, n)
+    balance = np.round(rng.gamma(2.0, 1500.0, n), 2)
+    credit = np.clip(rng.normal(680, 60, n), 300, 850).round().astype(int)
+    region = rng.choice(REGIONS, n, p=[0.3, 0.2, 0.2, 0.2, 0.1])
+    product = rng.choice(PRODUCTS, n, p=[0.6, 0.3, 0.1])
+    logit = -8 + 0.012 * credit + 0.00001 * income - 0.01 * (age - 45) ** 2 / 10
+    prob = 1 / (1 + np.exp(-logit))
+    return pl.DataFrame(
+        {
+            "approved_probability": np.round(prob, 6),
+            # After the drift a client also starts sending ages as floats ("23.0"): a type violation.
+            "age": age.astype(np.float64) if drift else age,
+            "income": np.round(income, 2),
+            "credit_score": credit,
+            "tenure_months": tenure,
+            "balance": balance,
+            "region": region,
+            "product": product,
+        }
+    )
+
+
 def demo(out: str, hours: int = 24, records_per_hour: int = 500, seed: int = 11) -> SynthResult:
     """A day of the demo model's traffic: later hours drift; 70 % of predictions get a label."""
-    import numpy as np
-
-    from mmon.demo import make_frame
-
     half = hours * records_per_hour // 2
 
     def as_text(df: pl.DataFrame) -> pl.DataFrame:

@@ -28,10 +28,10 @@ import polars as pl
 
 from mmon.cbpe.estimator import CBPEModel, Estimate, fit
 from mmon.cbpe.multiclass import MulticlassModel, fit_multiclass
-from mmon.documents import encode_document, load_document
+from mmon.documents import document_body, encode_document, load_document, write_report
 from mmon.errors import InputError
 from mmon.jsonfmt import java_double_str
-from mmon.metrics import cloudwatch_dimensions
+from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
 from mmon.model_quality.api import (
     CLOUDWATCH_FILE,
     CONSTRAINTS_FILE,
@@ -328,24 +328,13 @@ def run_cbpe(
         warnings.append("the window has no predictions: nothing to estimate (no traffic?)")
     stats = _statistics(estimates, config.problem_type, n, cm)
     violations = _violations(estimates)
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    urls = {
-        "constraint_violations": join(output, VIOLATIONS_FILE),
-        "statistics": join(output, STATISTICS_FILE),
-        "cloudwatch_metrics": join(output, CLOUDWATCH_FILE),
-        "prometheus": join(output, PROMETHEUS_FILE),
-    }
-    bodies = {
-        urls["constraint_violations"]: encode_document({"violations": violations}, "constraint_violations", urls["constraint_violations"]),
-        urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
-        urls["cloudwatch_metrics"]: "".join(
-            json.dumps(r, separators=(",", ":")) + "\n" for r in _cloudwatch(estimates, endpoint, schedule, mt)
-        ).encode(),
-        urls["prometheus"]: _prometheus(estimates, config.problem_type, violations, rows, endpoint, schedule).encode(),
-    }
-    if before_publish is not None:
-        before_publish()
-    store.write_many(bodies)
+    mt = metric_time_or_now(metric_time)
+    urls = write_report(store, output, {
+        "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
+        "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
+        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(_cloudwatch(estimates, endpoint, schedule, mt))),
+        "prometheus": (PROMETHEUS_FILE, _prometheus(estimates, config.problem_type, violations, rows, endpoint, schedule).encode()),
+    }, before_publish)  # fmt: skip
     # labelled = 0: no label was read; the estimate covers the window's n scored predictions.
     return MQResult(stats, constraints, violations, urls, 0, rows, warnings, config.problem_type, files)
 

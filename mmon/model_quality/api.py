@@ -8,7 +8,6 @@ constraint_violations.json, CloudWatch records (cloudwatch_metrics.jsonl) and Pr
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,22 +16,25 @@ from typing import Any
 
 import polars as pl
 
-from mmon.documents import encode_document, load_document
+from mmon.documents import document_body, load_document, write_report
 from mmon.errors import InputError
+from mmon.filenames import (
+    CLOUDWATCH_FILE,
+    CONSTRAINTS_FILE,
+    PROMETHEUS_FILE,
+    STATISTICS_FILE,
+    VIOLATIONS_FILE,
+)
 from mmon.jsonfmt import java_double_str
+from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
 from mmon.model_quality import compute
 from mmon.model_quality.constraints import GT, SECTIONS, check, suggest_constraints, violation_name
 from mmon.model_quality.data import Attributes, class_text, read_table
 from mmon.model_quality.metrics import cloudwatch_records, prometheus_text, scalar_metrics
 from mmon.readers import dataset_files
-from mmon.store import Store, join
+from mmon.store import Store
 
 PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
-STATISTICS_FILE = "statistics.json"
-CONSTRAINTS_FILE = "constraints.json"
-VIOLATIONS_FILE = "constraint_violations.json"
-CLOUDWATCH_FILE = "cloudwatch_metrics.jsonl"
-PROMETHEUS_FILE = "metrics.prom"
 
 
 @dataclass
@@ -330,13 +332,10 @@ def baseline_model_quality(
         )
     stats = statistics_document(prepared, config)
     constraints = suggest_constraints(stats, config.problem_type)
-    urls = {"constraints": join(output, CONSTRAINTS_FILE), "statistics": join(output, STATISTICS_FILE)}
-    store.write_many(
-        {
-            urls["constraints"]: encode_document(constraints, "constraints", urls["constraints"]),
-            urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
-        }
-    )
+    urls = write_report(store, output, {
+        "constraints": (CONSTRAINTS_FILE, document_body(constraints, "constraints")),
+        "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
+    })  # fmt: skip
     return MQResult(stats, constraints, [], urls, prepared.labelled, prepared.rows, prepared.warnings, config.problem_type, prepared.files)
 
 
@@ -398,26 +397,15 @@ def run_model_quality(
     stats = statistics_document(prepared, config)
     violations, check_warnings = check(stats, constraints, config.problem_type)
     warnings = prepared.warnings + check_warnings
-    mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    mt = metric_time_or_now(metric_time)
     records = cloudwatch_records(stats, config.problem_type, endpoint, schedule, mt)
-    urls = {
-        "constraint_violations": join(output, VIOLATIONS_FILE),
-        "statistics": join(output, STATISTICS_FILE),
-        "cloudwatch_metrics": join(output, CLOUDWATCH_FILE),
-        "prometheus": join(output, PROMETHEUS_FILE),
-    }
-    doc = {"violations": violations}
     prom = prometheus_text(stats, config.problem_type, violations, prepared.rows, prepared.labelled, endpoint, schedule)
-    # constraint_violations.json is the first key: written last, it marks a complete report.
-    bodies = {
-        urls["constraint_violations"]: encode_document(doc, "constraint_violations", urls["constraint_violations"]),
-        urls["statistics"]: encode_document(stats, "statistics", urls["statistics"]),
-        urls["cloudwatch_metrics"]: "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode(),
-        urls["prometheus"]: prom.encode(),
-    }
-    if before_publish is not None:
-        before_publish()
-    store.write_many(bodies)
+    urls = write_report(store, output, {
+        "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
+        "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
+        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(records)),
+        "prometheus": (PROMETHEUS_FILE, prom.encode()),
+    }, before_publish)  # fmt: skip
     return MQResult(stats, constraints, violations, urls, prepared.labelled, prepared.rows, warnings, config.problem_type, prepared.files)
 
 

@@ -1,0 +1,127 @@
+"""The house's rules, checked on the source: no import cycles between mmon's modules, the library never
+imports the CLI, and no module grows past ~500 lines without a reason written in the exceptions below."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "mmon"
+
+# Modules allowed over the line limit, each with its reason.
+LONG_MODULES: dict[str, str] = {}
+# Cycles still to break, each with who breaks it; the list may only shrink (a new cycle fails the test).
+KNOWN_CYCLES: dict[tuple[str, ...], str] = {
+    ("mmon.publish", "mmon.store"): "Store.write_many calls publish(), which uses the store's path helpers",
+    ("mmon.model_quality.data", "mmon.model_quality.merged"): "read_table reads merged records through merged.py",
+    ("mmon.cli.app", "mmon.cli.schedule_cmd"): "schedule add validates an entry with the app's own run parser",
+}
+MAX_LINES = 700
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports() -> dict[str, set[str]]:
+    """mmon module -> the mmon modules it imports anywhere (a function-level import that breaks a
+    cycle at run time still ties the two modules together), ``if TYPE_CHECKING:`` blocks aside."""
+    modules = {_module(p): p for p in PKG.rglob("*.py") if "schema_files" not in p.parts}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        deps: set[str] = set()
+        pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        skip = {
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for n in ast.walk(block)
+        }
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+                    base = ".".join(up + ([base] if base else []))
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            for t in targets:
+                while t and t not in modules:
+                    t = t.rpartition(".")[0]
+                if t and t.startswith("mmon") and t != name:
+                    deps.add(t)
+        graph[name] = deps
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def _package_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    # A package's __init__ re-exporting its submodules is not a cycle worth naming.
+    trimmed = {m: {d for d in deps if not m.startswith(d + ".")} for m, deps in graph.items()}
+    return _cycles(trimmed)
+
+
+def test_no_import_cycles() -> None:
+    cycles = [c for c in _package_cycles(_imports()) if tuple(c) not in KNOWN_CYCLES]
+    assert cycles == []
+
+
+def test_the_library_never_imports_the_cli() -> None:
+    graph = _imports()
+    upward = {m: sorted(d for d in deps if d.startswith("mmon.cli")) for m, deps in graph.items() if not m.startswith("mmon.cli")}
+    assert {m: d for m, d in upward.items() if d and m not in ("mmon.__main__",)} == {}
+
+
+def test_modules_stay_small() -> None:
+    long = {
+        _module(p): n
+        for p in PKG.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES and _module(p) not in LONG_MODULES
+    }
+    assert long == {}, f"split these modules or give a reason in LONG_MODULES: {long}"
