@@ -138,6 +138,9 @@ def one(kind: str, step: str, file: str, out: str) -> None:
 # -- driver ---------------------------------------------------------------------------------------
 
 
+HEAD = ["kind", "format", "rows", "step", "wall s", "in-process s", "CPU s", "peak RSS MiB", "max load", "result"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -165,14 +168,14 @@ def main() -> None:
             rows_out.append(
                 [
                     kind, fmt, f"{rows:,}", step, fmt_s(m.wall_s),
-                    fmt_s(inner["seconds"]) if inner else "", fmt_mib(m.peak_rss),
+                    fmt_s(inner["seconds"]) if inner else "", fmt_s(m.cpu_s), fmt_mib(m.peak_rss), f"{m.load_max:.1f}",
                     m.failure() or f"{inner['violations']} violations",
                 ]
             )  # fmt: skip
-            print(markdown_table(["kind", "format", "rows", "step", "wall s", "in-process s", "peak RSS MiB", "result"], rows_out[-1:]), file=sys.stderr)
+            print(markdown_table(HEAD, rows_out[-1:]), file=sys.stderr)
     info = machine_info()
     print(f"\nmachine: {info['cpus']} CPUs, {info['cpu']}, {info['ram']} RAM, {info['os']}\n")
-    print(markdown_table(["kind", "format", "rows", "step", "wall s", "in-process s", "peak RSS MiB", "result"], rows_out, "llrlrrrl"))
+    print(markdown_table(HEAD, rows_out, "llrlrrrrrl"))
 
 
 if __name__ == "__main__":
