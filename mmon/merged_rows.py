@@ -20,15 +20,19 @@ row per element (one ``[*]`` per path).
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from mmon.errors import InputError
+from mmon.store import Store
 
 S = pl.String
 _IO = pl.Struct({"data": S, "encoding": S, "observedContentType": S})
@@ -86,6 +90,58 @@ def read_records(raw: bytes, url: str) -> pl.DataFrame:
     """The merged records of one file: ``_rec`` (1-based record number), ``event_id`` and the text
     and kind (csv / json / jsonlines / null) of each side (``in``, ``out``, ``gt``). Shadow traffic
     is dropped, as SageMaker's analyzer does. A batch-transform record is both input and output."""
+    return _read_block(raw, url)[0]
+
+
+# A file is parsed in blocks of about this many bytes (cut at line ends), two at a time: memory
+# holds the parsed columns and a few blocks, not the file's bytes as well.
+BLOCK_BYTES = 64 << 20
+
+
+def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
+    """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines."""
+    with store.open(url, "rb") as fh:
+        stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
+        rest = b""
+        while True:
+            buf = stream.read(size)
+            if not buf:
+                break
+            buf = rest + buf
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:  # one line longer than the block: keep reading
+                rest = buf
+                continue
+            rest = buf[cut:]
+            yield buf[:cut]
+        if rest.strip():
+            yield rest
+
+
+def read_file(store: Store, url: str) -> pl.DataFrame:
+    """:func:`read_records` of a whole file, parsed block by block (record numbers run on)."""
+    frames: list[tuple[pl.DataFrame, int]] = []
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: list[Future[tuple[pl.DataFrame, int]]] = []
+            for block in line_blocks(store, url, BLOCK_BYTES):
+                pending.append(pool.submit(_read_block, block, url))
+                if len(pending) >= 2:
+                    frames.append(pending.pop(0).result())
+            frames.extend(p.result() for p in pending)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{url}: cannot read: {exc}") from exc
+    if not frames:
+        return _read_block(b"", url)[0]
+    parts, offset = [], 0
+    for frame, n in frames:
+        parts.append(frame.with_columns(pl.col("_rec") + pl.lit(offset, pl.UInt32)) if offset else frame)
+        offset += n
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
+    """:func:`read_records` of some lines, and how many records they hold (shadow ones too)."""
     try:
         recs = pl.read_ndjson(io.BytesIO(raw), schema=RECORD_SCHEMA)
     except pl.exceptions.PolarsError as exc:
@@ -110,7 +166,7 @@ def read_records(raw: bytes, url: str) -> pl.DataFrame:
         return pl.when(is_bt).then(_text(bt, b64["bt"])).otherwise(text), pl.when(is_bt).then(_kind(bt)).otherwise(kind)
 
     (in_text, in_kind), (out_text, out_kind) = pick(cin, "in"), pick(cout, "out")
-    return (
+    out = (
         recs.with_row_index("_rec", offset=1)
         .filter(meta.struct.field("invocationSource").fill_null("") != "ShadowExperiment")
         .select(
@@ -125,6 +181,7 @@ def read_records(raw: bytes, url: str) -> pl.DataFrame:
             _kind(gt).alias("gt_kind"),
         )
     )
+    return out, recs.height
 
 
 # -- JSON navigation ------------------------------------------------------------------------------

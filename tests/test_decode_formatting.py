@@ -122,6 +122,22 @@ def test_base64_payloads_decode_the_same(monkeypatch: pytest.MonkeyPatch) -> Non
     assert r.select("#0", "#1", "label", "pred").rows() == [("1e-7", "1.0", "1.0", "1")] * 3
 
 
+def test_read_file_in_blocks_equals_the_whole_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = many([[1e-07, 1], [1.0, "b"]], [1, 0], [1, 0], repeat=10)
+    shadow = json.loads(lines[3])
+    shadow["eventMetadata"]["invocationSource"] = "ShadowExperiment"
+    lines[3] = json.dumps(shadow)
+    raw = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(raw)
+    monkeypatch.setattr(mr, "BLOCK_BYTES", 500)  # a few records per block
+    blocks = mr.read_file(Store(), str(path))
+    whole = mr.read_records(raw, str(path))
+    assert blocks.schema == whole.schema
+    assert blocks.rows() == whole.rows()
+    assert blocks["_rec"].to_list() == [r for r in range(1, 21) if r != 4]
+
+
 # -- model quality: merged records reduced block by block -------------------------------------------
 
 

@@ -6,9 +6,7 @@ where some request carries several rows is read row by row with :mod:`mmon.merge
 
 from __future__ import annotations
 
-import gzip
 import io
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -118,27 +116,8 @@ def _side_columns(side: pl.Expr, prefix: str) -> list[pl.Expr]:
 # Merged JSON Lines are parsed in blocks of about this many bytes (cut at line ends), two at a
 # time: memory stays bounded by a few blocks instead of the whole file (polars' own scan of a
 # JSON Lines file holds all of it).
-MERGED_BLOCK_BYTES = 64 << 20
-
-
-def _line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
-    """The file's bytes in blocks of whole lines (about ``size`` bytes each)."""
-    with store.open(url, "rb") as fh:
-        stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
-        rest = b""
-        while True:
-            buf = stream.read(size)
-            if not buf:
-                break
-            buf = rest + buf
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:  # one line longer than the block: keep reading
-                rest = buf
-                continue
-            rest = buf[cut:]
-            yield buf[:cut]
-        if rest.strip():
-            yield rest
+MERGED_BLOCK_BYTES = merged_rows.BLOCK_BYTES
+_line_blocks = merged_rows.line_blocks
 
 
 def _parse_block(block: bytes) -> pl.DataFrame:
@@ -274,7 +253,7 @@ def _merged_rows(store: Store, f: DatasetFile, attrs: Attributes) -> pl.DataFram
     """``actual`` / ``predicted`` / ``score`` texts with every instance of a request a row
     (:mod:`mmon.merged_rows`); a record whose output and label give different row counts is an
     input error. Records without ``groundTruthData`` are unlabelled predictions."""
-    recs = merged_rows.read_records(_raw(store, f.url), f.url)
+    recs = merged_rows.read_file(store, f.url)
     labelled = recs.filter(pl.col("gt_text").is_not_null())
     unlabelled = recs.filter(pl.col("gt_text").is_null())
     parts = []
