@@ -216,3 +216,26 @@ def test_mq_many_rows_in_a_late_block(tmp_path: Path, monkeypatch: pytest.Monkey
     t = mq_both(tmp_path, lines, Attributes("0", "0", None), monkeypatch)
     assert t.height == 22
     assert t["score"].tail(2).to_list() == [0.1, 0.9]
+
+
+def test_assemble_side_by_side_equals_the_join(monkeypatch: pytest.MonkeyPatch) -> None:
+    csv = json.dumps({"captureData": {"endpointInput": {"data": "1,2\n3,4", "encoding": "CSV", "observedContentType": "text/csv"},
+                                      "endpointOutput": {"data": "1\n0", "encoding": "CSV", "observedContentType": "text/csv"}},
+                      "groundTruthData": {"data": "0\n1", "encoding": "CSV"}, "eventMetadata": {"eventId": "c"}})  # fmt: skip
+    inp = {"instances": [{"features": [5, 6]}, {"features": [7, 8]}]}
+    js = record(inp, {"predictions": [{"predicted_label": 1}, {"predicted_label": 0}]}, {"instances": [{"label": 1}, {"label": 0}]})
+    cases = [many([[1, 2], [3, 4]], [1, 0], [0, 1]), [js, csv, js], [csv, csv], [js]]
+    for lines in cases:
+        recs = mr.read_records(("\n".join(lines) + "\n").encode(), "f")
+        sides = {"in": mr.features(recs, "f", "instances[*].features"),
+                 "gt": mr.values(recs, "gt", "instances[*].label", "f").rename({"v": "label"}),
+                 "out": mr.values(recs, "out", None, "f").rename({"v": "pred"})}  # fmt: skip
+        fast = mr.assemble(recs, sides, "f")
+        with monkeypatch.context() as m:
+            m.setattr(mr, "_aligned", lambda frames: None)
+            joined = mr.assemble(recs, sides, "f")
+        assert fast.schema == joined.schema
+        assert fast.rows() == joined.rows()
+    # A value column on two sides: the join's suffix, not a side-by-side frame.
+    a = pl.DataFrame({"_rec": [1], "_row": [0], "v": ["x"]}, schema_overrides={"_rec": pl.UInt32, "_row": pl.UInt32})
+    assert mr._aligned([a, a]) is None
