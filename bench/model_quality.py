@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--kinds", default="binary,multiclass,regression")
     ap.add_argument("--data-dir", default=str(HERE / "data"))
     ap.add_argument("--out-dir", default=str(HERE / "data" / "out" / "mq"))
+    ap.add_argument("--steps", default="baseline,run")
     ap.add_argument("--one", nargs=4, metavar=("KIND", "STEP", "FILE", "OUT"))
     args = ap.parse_args()
     if args.one:
@@ -162,7 +163,7 @@ def main() -> None:
     for kind, fmt, rows in cases:
         file = ensure_data(Path(args.data_dir), kind, rows, fmt)
         out = str(Path(args.out_dir) / f"{kind}_{fmt}_{rows}")
-        for step in ("baseline", "run"):
+        for step in args.steps.split(","):
             m = measure([sys.executable, __file__, "--one", kind, step, str(file), out], timeout=1800)
             inner = json.loads(m.stdout.strip().splitlines()[-1]) if m.ok else {}
             rows_out.append(

@@ -95,7 +95,7 @@ def read_records(raw: bytes, url: str) -> pl.DataFrame:
 
 # A file is parsed in blocks of about this many bytes (cut at line ends), two at a time: memory
 # holds the parsed columns and a few blocks, not the file's bytes as well.
-BLOCK_BYTES = 64 << 20
+BLOCK_BYTES = 16 << 20
 
 
 def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
