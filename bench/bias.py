@@ -2,6 +2,7 @@
 
     python bench/bias.py                          # 10M rows, Parquet and CSV
     python bench/bias.py --rows 1000000 --formats parquet
+    python bench/bias.py --rows 1000000 --formats merged --steps baseline,run   # 1M merged JSON records
     python bench/bias.py --one STEP FILE OUT      # one measured step (used internally)
 
 Data (seeded, written once under --data-dir): ``age_group`` (young / middle / senior), ``income``,
@@ -12,6 +13,12 @@ time and peak RSS include interpreter start-up and imports):
 * ``baseline``: every metric except FT, facet ``age_group`` with every value (3 facet entries);
 * ``baseline+FT``: the same plus the Flip Test (a k-d tree k-NN over 3 numeric features);
 * ``run``: the window against that baseline (every metric except FT), violations and metrics.
+
+Format ``merged``: the same rows as SageMaker merged records (JSON Lines), one request per record
+with JSON payloads as Clarify reads them -- ``{"instances": [{"features": [age, income, credit,
+region]}]}`` in, ``{"predictions": [{"predicted_label": 1, "score": 0.73}]}`` out,
+``{"instances": [{"label": 1}]}`` as ground truth -- read along ``instances[*].features`` /
+``instances[*].label`` / ``predictions[*].predicted_label`` (age_group coded 0/1/2).
 
 Nothing asserts; the table is markdown.
 """
@@ -73,12 +80,59 @@ def generate(path: Path, rows: int, fmt: str) -> None:
         df.write_csv(path)
 
 
+MERGED_CONFIG = dict(
+    CONFIG,
+    label="instances[*].label",
+    features="instances[*].features",
+    headers=["age_group", "income", "credit", "region", "approved"],
+    facet=[{"name_or_index": "age_group", "value_or_threshold": [0]}],
+)
+
+
+def generate_merged(path: Path, rows: int) -> None:
+    """The rows of :func:`generate` as merged records with JSON payloads, written in 1M-row chunks."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(SEED)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        for start in range(0, rows, CHUNK):
+            n = min(CHUNK, rows - start)
+            age = rng.choice(3, n, p=[0.3, 0.4, 0.3])
+            income = rng.normal(50, 15, n).round(1)
+            credit = rng.normal(650, 60, n).round(0).astype(np.int64)
+            score = 1 / (1 + np.exp(-((income - 50) / 15 + (credit - 650) / 60)))
+            df = pl.DataFrame({
+                "age": age, "income": income, "credit": credit, "region": rng.integers(0, 4, n),
+                "approved": (rng.random(n) < score).astype(np.int8),
+                "pred": (score > np.where(age == 0, 0.6, 0.5)).astype(np.int8), "score": score.round(4),
+                "i": np.arange(start, start + n),
+            })  # fmt: skip
+            c = pl.col
+            line = pl.concat_str([
+                pl.lit('{"captureData":{"endpointInput":{"observedContentType":"application/json","mode":"INPUT",'
+                       '"data":"{\\"instances\\": [{\\"features\\": ['),
+                c("age").cast(pl.String), pl.lit(", "), c("income").cast(pl.String), pl.lit(", "),
+                c("credit").cast(pl.String), pl.lit(", "), c("region").cast(pl.String),
+                pl.lit(']}]}","encoding":"JSON"},"endpointOutput":{"observedContentType":"application/json",'
+                       '"mode":"OUTPUT","data":"{\\"predictions\\": [{\\"predicted_label\\": '),
+                c("pred").cast(pl.String), pl.lit(', \\"score\\": '), c("score").cast(pl.String),
+                pl.lit('}]}","encoding":"JSON"}},"eventMetadata":{"eventId":"e-'), c("i").cast(pl.String),
+                pl.lit('","inferenceTime":"2024-01-19T20:06:08Z"},"eventVersion":"0","groundTruthData":{"data":'
+                       '"{\\"instances\\": [{\\"label\\": '),
+                c("approved").cast(pl.String), pl.lit('}]}","encoding":"JSON"}}'),
+            ])  # fmt: skip
+            fh.write("\n".join(df.select(line.alias("l"))["l"].to_list()) + "\n")
+
+
 def one(step: str, data: str, out: str) -> None:
     from mmon.bias import BiasOptions, baseline_bias, run_bias
     from mmon.store import Store
 
-    opts = BiasOptions(inference_attribute="prediction")
-    cfg = json.loads(json.dumps(CONFIG))
+    merged = data.endswith(".jsonl")
+    opts = BiasOptions(inference_attribute="predictions[*].predicted_label" if merged else "prediction")
+    cfg = json.loads(json.dumps(MERGED_CONFIG if merged else CONFIG))
     t0 = time.perf_counter()
     if step == "baseline":
         r = baseline_bias(Store(), [data], out, cfg, opts)
@@ -90,11 +144,15 @@ def one(step: str, data: str, out: str) -> None:
     print(json.dumps({"rows": r.rows, "violations": len(r.violations), "seconds": time.perf_counter() - t0}))
 
 
+HEAD = ["rows", "format", "step", "wall", "CPU s", "peak RSS", "max load"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="10000000")
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--data-dir", default=str(HERE / "data"))
+    ap.add_argument("--steps", default="baseline,baseline+FT,run")
     ap.add_argument("--one", nargs=3, metavar=("STEP", "FILE", "OUT"))
     a = ap.parse_args()
     if a.one:
@@ -103,20 +161,22 @@ def main() -> None:
     table = []
     for rows in (int(r) for r in a.rows.split(",")):
         for fmt in a.formats.split(","):
-            path = Path(a.data_dir) / f"bias-{rows}.{fmt}"
+            path = Path(a.data_dir) / f"bias-{rows}.{'jsonl' if fmt == 'merged' else fmt}"
             if not path.exists():
-                generate(path, rows, fmt)
+                generate_merged(path, rows) if fmt == "merged" else generate(path, rows, fmt)
             out = str(Path(a.data_dir) / f"bias-out-{rows}-{fmt}")
-            for step in ("baseline", "baseline+FT", "run"):
+            for step in a.steps.split(","):
                 m = measure([sys.executable, __file__, "--one", step, str(path), out])
                 if not m.ok:
                     print(m.failure(), file=sys.stderr)
                     continue
-                table.append([f"{rows:,}", fmt, step, fmt_s(m.wall_s), fmt_mib(m.peak_rss)])
+                table.append([f"{rows:,}", fmt, step, fmt_s(m.wall_s), fmt_s(m.cpu_s), fmt_mib(m.peak_rss),
+                              f"{m.load_max:.1f}"])  # fmt: skip
+                print(markdown_table(HEAD, table[-1:]), file=sys.stderr)
                 if step == "baseline+FT":  # the run compares against the baseline without FT
                     measure([sys.executable, __file__, "--one", "baseline", str(path), out])
     print(json.dumps(machine_info()))
-    print(markdown_table(["rows", "format", "step", "wall", "peak RSS"], table))
+    print(markdown_table(HEAD, table))
 
 
 if __name__ == "__main__":

@@ -138,6 +138,9 @@ def one(kind: str, step: str, file: str, out: str) -> None:
 # -- driver ---------------------------------------------------------------------------------------
 
 
+HEAD = ["kind", "format", "rows", "step", "wall s", "in-process s", "CPU s", "peak RSS MiB", "max load", "result"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -146,6 +149,7 @@ def main() -> None:
     ap.add_argument("--kinds", default="binary,multiclass,regression")
     ap.add_argument("--data-dir", default=str(HERE / "data"))
     ap.add_argument("--out-dir", default=str(HERE / "data" / "out" / "mq"))
+    ap.add_argument("--steps", default="baseline,run")
     ap.add_argument("--one", nargs=4, metavar=("KIND", "STEP", "FILE", "OUT"))
     args = ap.parse_args()
     if args.one:
@@ -159,20 +163,20 @@ def main() -> None:
     for kind, fmt, rows in cases:
         file = ensure_data(Path(args.data_dir), kind, rows, fmt)
         out = str(Path(args.out_dir) / f"{kind}_{fmt}_{rows}")
-        for step in ("baseline", "run"):
+        for step in args.steps.split(","):
             m = measure([sys.executable, __file__, "--one", kind, step, str(file), out], timeout=1800)
             inner = json.loads(m.stdout.strip().splitlines()[-1]) if m.ok else {}
             rows_out.append(
                 [
                     kind, fmt, f"{rows:,}", step, fmt_s(m.wall_s),
-                    fmt_s(inner["seconds"]) if inner else "", fmt_mib(m.peak_rss),
+                    fmt_s(inner["seconds"]) if inner else "", fmt_s(m.cpu_s), fmt_mib(m.peak_rss), f"{m.load_max:.1f}",
                     m.failure() or f"{inner['violations']} violations",
                 ]
             )  # fmt: skip
-            print(markdown_table(["kind", "format", "rows", "step", "wall s", "in-process s", "peak RSS MiB", "result"], rows_out[-1:]), file=sys.stderr)
+            print(markdown_table(HEAD, rows_out[-1:]), file=sys.stderr)
     info = machine_info()
     print(f"\nmachine: {info['cpus']} CPUs, {info['cpu']}, {info['ram']} RAM, {info['os']}\n")
-    print(markdown_table(["kind", "format", "rows", "step", "wall s", "in-process s", "peak RSS MiB", "result"], rows_out, "llrlrrrl"))
+    print(markdown_table(HEAD, rows_out, "llrlrrrrrl"))
 
 
 if __name__ == "__main__":

@@ -20,15 +20,19 @@ row per element (one ``[*]`` per path).
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from mmon.errors import InputError
+from mmon.store import Store
 
 S = pl.String
 _IO = pl.Struct({"data": S, "encoding": S, "observedContentType": S})
@@ -73,8 +77,12 @@ def _kind(side: pl.Expr) -> pl.Expr:
     )
 
 
-def _text(side: pl.Expr) -> pl.Expr:
+def _text(side: pl.Expr, base64: bool = True) -> pl.Expr:
+    """The payload's text; ``base64=False`` when no record of the file is BASE64 (polars would
+    decode every row in the unused branch)."""
     data, enc = side.struct.field("data"), side.struct.field("encoding").str.to_uppercase()
+    if not base64:
+        return data
     return pl.when(enc == "BASE64").then(data.str.decode("base64", strict=False).cast(S, strict=False)).otherwise(data)
 
 
@@ -82,6 +90,58 @@ def read_records(raw: bytes, url: str) -> pl.DataFrame:
     """The merged records of one file: ``_rec`` (1-based record number), ``event_id`` and the text
     and kind (csv / json / jsonlines / null) of each side (``in``, ``out``, ``gt``). Shadow traffic
     is dropped, as SageMaker's analyzer does. A batch-transform record is both input and output."""
+    return _read_block(raw, url)[0]
+
+
+# A file is parsed in blocks of about this many bytes (cut at line ends), two at a time: memory
+# holds the parsed columns and a few blocks, not the file's bytes as well.
+BLOCK_BYTES = 16 << 20
+
+
+def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
+    """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines."""
+    with store.open(url, "rb") as fh:
+        stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
+        rest = b""
+        while True:
+            buf = stream.read(size)
+            if not buf:
+                break
+            buf = rest + buf
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:  # one line longer than the block: keep reading
+                rest = buf
+                continue
+            rest = buf[cut:]
+            yield buf[:cut]
+        if rest.strip():
+            yield rest
+
+
+def read_file(store: Store, url: str) -> pl.DataFrame:
+    """:func:`read_records` of a whole file, parsed block by block (record numbers run on)."""
+    frames: list[tuple[pl.DataFrame, int]] = []
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: list[Future[tuple[pl.DataFrame, int]]] = []
+            for block in line_blocks(store, url, BLOCK_BYTES):
+                pending.append(pool.submit(_read_block, block, url))
+                if len(pending) >= 2:
+                    frames.append(pending.pop(0).result())
+            frames.extend(p.result() for p in pending)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{url}: cannot read: {exc}") from exc
+    if not frames:
+        return _read_block(b"", url)[0]
+    parts, offset = [], 0
+    for frame, n in frames:
+        parts.append(frame.with_columns(pl.col("_rec") + pl.lit(offset, pl.UInt32)) if offset else frame)
+        offset += n
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
+    """:func:`read_records` of some lines, and how many records they hold (shadow ones too)."""
     try:
         recs = pl.read_ndjson(io.BytesIO(raw), schema=RECORD_SCHEMA)
     except pl.exceptions.PolarsError as exc:
@@ -91,30 +151,60 @@ def read_records(raw: bytes, url: str) -> pl.DataFrame:
     is_bt = bt.struct.field("data").is_not_null() & cin.struct.field("data").is_null()
     gt = pl.col("groundTruthData")
     meta = pl.col("eventMetadata")
-    return (
+    # Which branches any record needs (the usual file has no BASE64 and no batch transform).
+    sides = {"in": cin, "out": cout, "bt": bt, "gt": gt}
+    flags = recs.select(
+        *((s.struct.field("encoding").str.to_uppercase() == "BASE64").any().alias(k) for k, s in sides.items()),
+        bt.struct.field("data").is_not_null().any().alias("any_bt"),
+    ).row(0, named=True)
+    b64 = {k: bool(flags[k]) for k in sides}
+
+    def pick(side: pl.Expr, name: str) -> tuple[pl.Expr, pl.Expr]:
+        text, kind = _text(side, b64[name]), _kind(side)
+        if not flags["any_bt"]:
+            return text, kind
+        return pl.when(is_bt).then(_text(bt, b64["bt"])).otherwise(text), pl.when(is_bt).then(_kind(bt)).otherwise(kind)
+
+    (in_text, in_kind), (out_text, out_kind) = pick(cin, "in"), pick(cout, "out")
+    out = (
         recs.with_row_index("_rec", offset=1)
         .filter(meta.struct.field("invocationSource").fill_null("") != "ShadowExperiment")
         .select(
             pl.col("_rec").cast(pl.UInt32),
             pl.coalesce(meta.struct.field("inferenceId"), meta.struct.field("eventId")).alias("event_id"),
-            pl.when(is_bt).then(_text(bt)).otherwise(_text(cin)).alias("in_text"),
-            pl.when(is_bt).then(_kind(bt)).otherwise(_kind(cin)).alias("in_kind"),
-            pl.when(is_bt).then(_text(bt)).otherwise(_text(cout)).alias("out_text"),
-            pl.when(is_bt).then(_kind(bt)).otherwise(_kind(cout)).alias("out_kind"),
+            in_text.alias("in_text"),
+            in_kind.alias("in_kind"),
+            out_text.alias("out_text"),
+            out_kind.alias("out_kind"),
             is_bt.alias("batch"),
-            _text(gt).alias("gt_text"),
+            _text(gt, b64["gt"]).alias("gt_text"),
             _kind(gt).alias("gt_kind"),
         )
     )
+    return out, recs.height
 
 
 # -- JSON navigation ------------------------------------------------------------------------------
 
 
+# Decode only the distinct payload texts when at most this share of the rows is distinct.
+_DISTINCT_SHARE = 0.5
+
+
 def _decode(df: pl.DataFrame, url: str, what: str) -> pl.DataFrame:
-    """``_rec``, ``text`` → ``_rec``, ``v`` (decoded by polars, one unified type per file)."""
+    """``_rec``, ``text`` → ``_rec``, ``v`` (decoded by polars, one unified type per file).
+
+    Labels and outputs repeat (``{"instances": [{"label": 1}]}``): when at most half the texts are
+    distinct, only those are decoded (polars' JSON decoding costs per document) and the rows take
+    their value by a join. The type is the same: it is inferred over the same documents, distinct
+    ones in order of first appearance, so numbers print the same (``1`` vs ``1.0``, ``1e-7``)."""
     try:
-        return df.select("_rec").with_columns(df["text"].str.json_decode(infer_schema_length=None).alias("v"))
+        text = df["text"]
+        uniq = text.unique(maintain_order=True)
+        if uniq.len() > _DISTINCT_SHARE * text.len():
+            return df.select("_rec").with_columns(text.str.json_decode(infer_schema_length=None).alias("v"))
+        table = pl.DataFrame({"text": uniq, "v": uniq.str.json_decode(infer_schema_length=None)})
+        return df.select("_rec", "text").join(table, on="text", how="left", maintain_order="left").select("_rec", "v")
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{url}: {what}: cannot decode the JSON payloads together: {first}") from exc
@@ -378,6 +468,9 @@ def values(recs: pl.DataFrame, side: str, attr: str | int | None, url: str) -> p
 def assemble(recs: pl.DataFrame, sides: dict[str, pl.DataFrame], url: str) -> pl.DataFrame:
     """Join the sides' rows on ``(_rec, _row)``; every record's sides must give the same number
     of rows (else ``InputError`` naming the record: the rows cannot be paired)."""
+    fast = _aligned(list(sides.values()))
+    if fast is not None:
+        return fast
     counts = recs.select("_rec", "event_id")
     for name, frame in sides.items():
         counts = counts.join(frame.group_by("_rec").agg(pl.len().alias(name)), on="_rec", how="left")
@@ -397,3 +490,20 @@ def assemble(recs: pl.DataFrame, sides: dict[str, pl.DataFrame], url: str) -> pl
         out = frame if out is None else out.join(frame, on=["_rec", "_row"], how="inner")
     assert out is not None
     return out.sort("_rec", "_row")
+
+
+def _aligned(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """The usual case without joins: every side has the same ``(_rec, _row)`` rows in sorted order
+    (and no value column twice), so the join of :func:`assemble` is a side-by-side concatenation.
+    None when that does not hold."""
+    first = frames[0]
+    names = [c for f in frames for c in f.columns if c not in ("_rec", "_row")]
+    if len(names) != len(set(names)) or any(f.height != first.height for f in frames):
+        return None
+    rec, row = first["_rec"], first["_row"]
+    if not all(f["_rec"].equals(rec) and f["_row"].equals(row) for f in frames[1:]):
+        return None
+    d_rec, d_row = rec.diff(), row.diff()
+    if first.height > 1 and not bool(((d_rec > 0) | ((d_rec == 0) & (d_row > 0))).slice(1).all()):
+        return None
+    return pl.concat([first, *(f.drop("_rec", "_row") for f in frames[1:])], how="horizontal")

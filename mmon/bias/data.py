@@ -140,10 +140,7 @@ def _is_merged(store: Store, f: DatasetFile) -> bool:
 def _merged(store: Store, f: DatasetFile, loc: Locator) -> tuple[pl.DataFrame, set[str], list[str]]:
     """Rows of merged records: every instance of a request is a row (:mod:`mmon.merged_rows`)."""
     warnings: list[str] = []
-    raw = store.read_bytes(f.url)
-    if f.url.lower().endswith(".gz"):
-        raw = gzip.decompress(raw)
-    recs = merged_rows.read_records(raw, f.url)
+    recs = merged_rows.read_file(store, f.url)
     unlabelled = recs["gt_text"].null_count()
     if unlabelled:
         warnings.append(f"{f.url}: {unlabelled} record(s) without groundTruthData skipped")

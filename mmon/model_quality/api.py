@@ -193,7 +193,11 @@ def unify_booleans(frame: pl.DataFrame) -> pl.DataFrame:
     A model that answers ``true`` (JSON) for labels written ``1`` (CSV) is right: Spark casts a
     boolean to the double 1.0. Only when every class is one of those four spellings.
     """
-    classes = set(frame["actual"].drop_nulls().unique().to_list()) | set(frame["predicted"].drop_nulls().unique().to_list())
+    # Distinct classes in polars: a prediction read as text (a probability) has millions of them.
+    distinct = pl.concat([frame["actual"].drop_nulls().unique(), frame["predicted"].drop_nulls().unique()]).unique()
+    if distinct.len() > 4:
+        return frame
+    classes = set(distinct.to_list())
     if classes & {"true", "false"} and classes & {"0", "1"} and classes <= {"0", "1", "true", "false"}:
         mapping = {"true": "1", "false": "0"}
         frame = frame.with_columns(

@@ -366,10 +366,10 @@ def read_table(store: Store, files: list[DatasetFile], attrs: Attributes) -> Tab
         try:
             if f.format in ("jsonl", "json") and is_merged_record(_first_record(store, f.url)):
                 merged += 1
-                raw, w = merged_frame(store, f, attrs)
+                raw, w, canonical = merged_frame(store, f, attrs)
             else:
-                raw, w = _flat_frame(store, f, attrs), []
-            df = _canonical(raw, attrs, f.url)
+                raw, w, canonical = _flat_frame(store, f, attrs), [], False
+            df = raw if canonical else _canonical(raw, attrs, f.url)
         except MmonError:
             raise
         except pl.exceptions.NoDataError as exc:

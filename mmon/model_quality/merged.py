@@ -6,9 +6,7 @@ where some request carries several rows is read row by row with :mod:`mmon.merge
 
 from __future__ import annotations
 
-import gzip
 import io
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -118,27 +116,8 @@ def _side_columns(side: pl.Expr, prefix: str) -> list[pl.Expr]:
 # Merged JSON Lines are parsed in blocks of about this many bytes (cut at line ends), two at a
 # time: memory stays bounded by a few blocks instead of the whole file (polars' own scan of a
 # JSON Lines file holds all of it).
-MERGED_BLOCK_BYTES = 64 << 20
-
-
-def _line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
-    """The file's bytes in blocks of whole lines (about ``size`` bytes each)."""
-    with store.open(url, "rb") as fh:
-        stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
-        rest = b""
-        while True:
-            buf = stream.read(size)
-            if not buf:
-                break
-            buf = rest + buf
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:  # one line longer than the block: keep reading
-                rest = buf
-                continue
-            rest = buf[cut:]
-            yield buf[:cut]
-        if rest.strip():
-            yield rest
+MERGED_BLOCK_BYTES = merged_rows.BLOCK_BYTES
+_line_blocks = merged_rows.line_blocks
 
 
 def _parse_block(block: bytes) -> pl.DataFrame:
@@ -158,22 +137,22 @@ def _parse_block(block: bytes) -> pl.DataFrame:
     )
 
 
-def merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.DataFrame, list[str]]:
-    """The raw ``actual`` / ``predicted`` / ``score`` texts of merged records."""
-    frames: list[pl.DataFrame] = []
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            pending: list[Future[pl.DataFrame]] = []
-            for block in _line_blocks(store, f.url, MERGED_BLOCK_BYTES):
-                pending.append(pool.submit(_parse_block, block))
-                if len(pending) >= 2:
-                    frames.append(pending.pop(0).result())
-            frames.extend(p.result() for p in pending)
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{f.url}: cannot read: {exc}") from exc
-    raw = pl.concat(frames) if frames else _parse_block(b"")
+@dataclass
+class _Block:
+    """One block of lines, reduced in its worker: the canonical rows (None when a value is not
+    readable: the whole file is read again so that the error counts the whole file) and the
+    file-level facts it contributes."""
+
+    frame: pl.DataFrame | None
+    decisions: tuple[object, ...]  # which expressions the block's payloads chose (must agree)
+    more: bool  # some record carries several rows
+    out_null: bool  # every record has no endpoint output
+    gt_any: bool  # some record has a label
+
+
+def _rows_of(raw: pl.DataFrame, attrs: Attributes, url: str) -> tuple[pl.DataFrame, tuple[object, ...]]:
+    """``actual`` / ``predicted`` / ``score`` texts and ``more`` of parsed records, with the
+    decisions (payload kinds, commas) the expressions were chosen by."""
     ok, gk = _kinds(raw, "o"), _kinds(raw, "g")
     o_comma = bool(raw["o_data"].str.contains(",", literal=True).any())
     g_comma = bool(raw["g_data"].str.contains(",", literal=True).any())
@@ -198,22 +177,71 @@ def merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.Da
         # Lazy, so that a field wanted twice (the same attribute) is computed once.
         df = raw.lazy().select(**named).collect()
     except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
-    if bool(df["more"].any()) or _many_rows(raw, attrs):
-        # Some request carries several rows: read every one of them (slower, exact).
-        return _merged_rows(store, f, attrs), []
-    return df.drop("more"), []
+        raise InputError(f"{url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+    return df, (ok, gk, o_comma, g_comma)
 
 
-def _many_rows(raw: pl.DataFrame, attrs: Attributes) -> bool:
-    """Whether some record may hold several rows: a ``[*]`` path, a JSON output with a second
-    prediction, a JSON label with a second instance, or a batch-transform record (no endpoint
-    output)."""
+def _reduce_block(block: bytes, attrs: Attributes, url: str) -> _Block:
+    """Parse one block and reduce it at once to its canonical columns (numbers as Float64, class
+    texts canonical): only those stay in memory, not the payload texts."""
+    from mmon.model_quality.data import _canonical  # data imports this module lazily
+
+    raw = _parse_block(block)
+    df, decisions = _rows_of(raw, attrs, url)
+    more = bool(df["more"].any()) or (raw.height > 0 and _second_row(raw))
+    frame = None
+    if not more:
+        try:
+            frame = _canonical(df.drop("more"), attrs, url)
+        except InputError:
+            frame = None  # counted over the whole file by the whole-file reading
+    out_null = bool(raw["o_data"].is_null().all())
+    return _Block(frame, decisions, more, out_null, bool(raw["g_data"].is_not_null().any()))
+
+
+def merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.DataFrame, list[str], bool]:
+    """The ``actual`` / ``predicted`` / ``score`` columns of merged records, and whether they are
+    canonical already (:func:`mmon.model_quality.data._canonical`).
+
+    Each block of lines is parsed and reduced to canonical columns in a worker, so memory holds
+    the result and a few blocks, not the payload texts. The expressions depend on facts about the
+    whole file (which encodings occur, whether a CSV payload has a comma): when the blocks'
+    facts differ, or a value is unreadable, the file is read again whole, as one block, so the
+    result never depends on where blocks are cut."""
     if any("[*]" in (a or "") for a in (attrs.inference, attrs.probability, attrs.ground_truth)):
-        return True
-    if raw.height and bool(raw["o_data"].is_null().all()) and bool(raw["g_data"].is_not_null().any()):
-        return True  # batchTransformOutput records, or no output at all: let the exact reader decide
-    # Only JSON objects naming those keys are parsed (CSV payloads, the usual case, cost a scan).
+        return _merged_rows(store, f, attrs), [], False
+    blocks: list[_Block] = []
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: list[Future[_Block]] = []
+            for block in _line_blocks(store, f.url, MERGED_BLOCK_BYTES):
+                pending.append(pool.submit(_reduce_block, block, attrs, f.url))
+                if len(pending) >= 2:
+                    blocks.append(pending.pop(0).result())
+            blocks.extend(p.result() for p in pending)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{f.url}: cannot read: {exc}") from exc
+    if not blocks:
+        blocks = [_reduce_block(b"", attrs, f.url)]
+    if any(b.more for b in blocks) or (all(b.out_null for b in blocks) and any(b.gt_any for b in blocks)):
+        # Some request carries several rows (or batch-transform records): read every one of them.
+        return _merged_rows(store, f, attrs), [], False
+    if len({b.decisions for b in blocks}) == 1 and all(b.frame is not None for b in blocks):
+        return pl.concat([b.frame for b in blocks if b.frame is not None], rechunk=False), [], True
+    # The blocks chose different expressions: the whole file as one block.
+    try:
+        raw = _parse_block(_raw(store, f.url))
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+    df, _ = _rows_of(raw, attrs, f.url)
+    return df.drop("more"), [], False
+
+
+def _second_row(raw: pl.DataFrame) -> bool:
+    """Whether some JSON output has a second prediction or some JSON label a second instance (only
+    JSON objects naming those keys are parsed: CSV payloads, the usual case, cost a scan)."""
     for col, key in (("o_data", "predictions"), ("g_data", "instances")):
         js = raw.select(pl.col(col)).filter(pl.col(col).str.contains(f'"{key}"', literal=True).fill_null(False))
         if js.height and bool(js.select(pl.col(col).str.json_path_match(f"$.{key}[1]").is_not_null().any()).item()):
@@ -225,7 +253,7 @@ def _merged_rows(store: Store, f: DatasetFile, attrs: Attributes) -> pl.DataFram
     """``actual`` / ``predicted`` / ``score`` texts with every instance of a request a row
     (:mod:`mmon.merged_rows`); a record whose output and label give different row counts is an
     input error. Records without ``groundTruthData`` are unlabelled predictions."""
-    recs = merged_rows.read_records(_raw(store, f.url), f.url)
+    recs = merged_rows.read_file(store, f.url)
     labelled = recs.filter(pl.col("gt_text").is_not_null())
     unlabelled = recs.filter(pl.col("gt_text").is_null())
     parts = []
