@@ -19,6 +19,7 @@ from mmon.baseline import Progress, profile_files
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
 from mmon.documents import encode_document, load_document
+from mmon.engine import Engine
 from mmon.errors import InputError
 from mmon.metrics import cloudwatch_records, prometheus_text
 from mmon.readers import DatasetFile, dataset_files
@@ -96,6 +97,7 @@ def run_data_quality(
     progress: Progress | None = None,
     files: list[DatasetFile] | None = None,
     before_publish: Callable[[], None] | None = None,
+    engine: Engine | None = None,
 ) -> RunResult:
     """Check current data against a baseline and write the report under ``output``."""
     store.check_writable(output)
@@ -108,7 +110,7 @@ def run_data_quality(
 
     if files is None:
         files = dataset_files(store, inputs, fmt, header)
-    profiled = profile_files(store, files, progress)
+    profiled = profile_files(store, files, progress, engine=engine)
     state = _drop_meta(profiled.state)
     if any(f.format == "csv" and not f.header for f in files):
         state = _rename_positional(state, [c["name"] for c in constraints["features"]])

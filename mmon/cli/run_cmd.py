@@ -9,6 +9,7 @@ from rich.table import Table
 
 from mmon.cli import typed
 from mmon.cli.console import err, file_progress, out, print_json, warn
+from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
 from mmon.store import Store, parse_storage_options
@@ -140,6 +141,8 @@ def register(app: typer.Typer) -> None:
         fail_on_violations: Annotated[
             bool, typer.Option("--fail-on-violations/--no-fail-on-violations", help="Exit 1 when violations are found.")
         ] = True,
+        engine: EngineOpt = "local",
+        spark_master: SparkMasterOpt = None,
         storage_option: StorageOption = None,
         json_output: JsonOutput = False,
         quiet: Quiet = False,
@@ -148,6 +151,7 @@ def register(app: typer.Typer) -> None:
         from mmon.run import run_data_quality
 
         typed.check_type(run_type)
+        profiler = make_engine(engine, spark_master, run_type)
         if run_type != "data-quality":
             store = Store(parse_storage_options(storage_option or []))
             opts = typed.TypedOptions(
@@ -199,14 +203,14 @@ def register(app: typer.Typer) -> None:
                     store, output, baseline_statistics, baseline_constraints, scheduled_time,
                     schedule_expression=schedule_expression, start_offset=start_offset, end_offset=end_offset,
                     data=data, capture=capture, fmt=fmt, header=header, options=options, endpoint=endpoint,
-                    schedule=schedule, postprocessor=postprocessor, progress=progress,
+                    schedule=schedule, postprocessor=postprocessor, progress=progress, engine=profiler,
                 )  # fmt: skip
         else:
             with file_progress("Checking", quiet or json_output) as progress:
                 result = run_data_quality(
                     store, data or [], baseline_statistics, baseline_constraints, output, fmt=fmt, header=header,
                     options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
-                    postprocessor=postprocessor, progress=progress,
+                    postprocessor=postprocessor, progress=progress, engine=profiler,
                 )  # fmt: skip
         for w in result.warnings:
             warn(w, quiet)
