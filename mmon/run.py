@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mmon.baseline import Progress, profile_files
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
 from mmon.documents import encode_document, load_document
-from mmon.engine import Engine
+from mmon.engine import Engine, ProfilePolicy, Progress, profile_files
 from mmon.errors import InputError
 from mmon.metrics import cloudwatch_records, prometheus_text
 from mmon.readers import DatasetFile, dataset_files
@@ -110,7 +109,7 @@ def run_data_quality(
 
     if files is None:
         files = dataset_files(store, inputs, fmt, header)
-    profiled = profile_files(store, files, progress, engine=engine)
+    profiled = profile_files(store, files, ProfilePolicy(), engine, progress)
     state = _drop_meta(profiled.state)
     if any(f.format == "csv" and not f.header for f in files):
         state = _rename_positional(state, [c["name"] for c in constraints["features"]])

@@ -145,6 +145,37 @@ class KLLSketch:
         sketch._actual = sum(sketch._lens)
         return sketch
 
+    def export_state(self) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """The full internal state (levels plus Deequ's per-level counters and offsets), for a
+        lossless binary form (:mod:`mmon.engine.state_codec`); :meth:`from_state` inverts it."""
+        meta = {
+            "k": self.k,
+            "c": self.c.hex(),
+            "ncomp": list(self._ncomp),
+            "offsets": list(self._offsets),
+            "actual": self._actual,
+            "negzero": self._negzero,
+        }
+        return meta, [np.ascontiguousarray(buf[:n]) for buf, n in zip(self._bufs, self._lens, strict=True)]
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], levels: list[np.ndarray]) -> KLLSketch:
+        """Inverse of :meth:`export_state`."""
+        sketch = cls(int(meta["k"]), float.fromhex(meta["c"]))
+        if len(meta["ncomp"]) != len(levels) or len(meta["offsets"]) != len(levels):
+            raise ValueError("KLL state: counters and levels differ in number")
+        sketch._bufs, sketch._lens = [], []
+        sketch._ncomp, sketch._offsets, sketch._caps = [], [], []
+        sketch._total = 0
+        for level in levels:
+            sketch._expand()
+            sketch._append(len(sketch._lens) - 1, np.asarray(level, dtype=_F64))
+        sketch._ncomp = [int(x) for x in meta["ncomp"]]
+        sketch._offsets = [int(x) for x in meta["offsets"]]
+        sketch._actual = int(meta["actual"])
+        sketch._negzero = bool(meta["negzero"])
+        return sketch
+
     def to_data(self) -> list[list[float]]:
         """``getCompactorItems``: one list of Python floats per level, buffer order, empty levels kept."""
         return [buf[:n].tolist() for buf, n in zip(self._bufs, self._lens, strict=True)]

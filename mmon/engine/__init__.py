@@ -1,0 +1,173 @@
+"""The profiling seam: per-file profile states, mapped by an engine and folded in file order.
+
+``profile_file`` turns one file into a :class:`FileProfile` (a pure value with a versioned,
+pickle-free binary form); an :class:`Engine` maps it over a list of files, yielding the profiles in
+file order; :func:`fold` merges them left to right, file 1 then file 2 and so on. Float sums and
+KLL compaction are not associative, so this one fold order is what makes the statistics depend
+only on the ordered file list: any engine, any number of tasks and any split of the files into
+consecutive shards give the same bytes (see :meth:`mmon.stats.state.ProfileState.merge`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from mmon.engine.state_codec import decode_profile, encode_profile
+from mmon.errors import InputError
+from mmon.readers import DatasetFile, iter_batches
+from mmon.stats.profile import profile_batches
+from mmon.stats.state import ProfileState
+from mmon.store import Store
+
+Progress = Callable[[str, int, int], None]
+
+__all__ = [
+    "Engine",
+    "FileProfile",
+    "LocalEngine",
+    "ProfilePolicy",
+    "Profiled",
+    "Progress",
+    "check_file_state",
+    "fold",
+    "profile_file",
+    "profile_files",
+]
+
+
+@dataclass(frozen=True)
+class ProfilePolicy:
+    """Everything :func:`profile_file` needs besides the file (picklable, small)."""
+
+    allow_non_finite: bool = True  # False: NaN/inf refused with InputError naming file and line
+    threads: int = 2  # overlap of read and sketch inside one file
+
+
+@dataclass
+class FileProfile:
+    """The profile of ONE file, as if the file were read alone: a pure value."""
+
+    url: str
+    state: ProfileState
+    warnings: list[str] = field(default_factory=list)
+
+    def to_bytes(self) -> bytes:
+        """Versioned, pickle-free binary form (:mod:`mmon.engine.state_codec`)."""
+        return encode_profile(self.url, self.state, self.warnings)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FileProfile:
+        """Read :meth:`to_bytes`' form; a newer format version is refused with an InputError."""
+        url, state, warnings = decode_profile(data)
+        return cls(url, state, warnings)
+
+
+@dataclass
+class Profiled:
+    """A dataset's folded profile: the merged state, the files in order, and the warnings."""
+
+    state: ProfileState
+    files: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _row_where(f: DatasetFile, row: int | None) -> str:
+    if row is None:
+        return ""
+    if f.format == "csv":
+        return f", first at line {row + (2 if f.header else 1)}"
+    if f.format == "jsonl":
+        return f", first at line {row + 1}"
+    return f", first at row {row}"
+
+
+def check_file_state(file: DatasetFile, state: ProfileState, policy: ProfilePolicy) -> FileProfile:
+    """A file's profile with its warnings; NaN/inf refused (InputError, file and line) unless allowed.
+
+    Non-finite numbers are counted as missing. With ``allow_non_finite=False`` (the baseline's
+    default) they are refused instead: a baseline's mean and spread must not rest on them.
+    """
+    warnings = []
+    for name, col in state.columns.items():
+        if col.n_nonfinite:
+            where = _row_where(file, col.first_nonfinite_row)
+            msg = f"{file.url}: column {name!r} has {col.n_nonfinite} NaN or infinite values{where}"
+            if not policy.allow_non_finite:
+                raise InputError(f"{msg}; fix the data or pass --allow-non-finite to count them as missing")
+            warnings.append(f"{msg}, counted as missing")
+    return FileProfile(file.url, state, warnings)
+
+
+def profile_file(store: Store, file: DatasetFile, policy: ProfilePolicy) -> FileProfile:
+    """Profile one file as one sequential stream (like one Spark partition): a pure function of
+    the file. Raises InputError (exit 2) naming the file and line on bad input, StorageError
+    (exit 3) when the store fails."""
+    state = profile_batches(iter_batches(store, file), threads=policy.threads)
+    return check_file_state(file, state, policy)
+
+
+def fold(profiles: Iterable[FileProfile], n_files: int | None = None) -> Profiled:
+    """Merge per-file profiles LEFT TO RIGHT IN THE ORDER GIVEN (file order: the only fold order).
+
+    Adds the dataset-level warnings: columns missing from some files (counted as missing there),
+    empty columns, and columns that are String because of a few non-numbers.
+    """
+    total = ProfileState()
+    files: list[str] = []
+    warnings: list[str] = []
+    columns_seen: dict[str, int] = {}
+    for profile in profiles:
+        files.append(profile.url)
+        warnings.extend(profile.warnings)
+        for name in profile.state.columns:
+            columns_seen[name] = columns_seen.get(name, 0) + 1
+        total.merge(profile.state)
+    count = len(files) if n_files is None else n_files
+    if count > 1:
+        for name, seen in columns_seen.items():
+            if seen < count:
+                warnings.append(f"column {name!r} is in {seen} of {count} files; counted as missing in the others")
+    for name, col in total.columns.items():
+        if total.rows and col.present == 0:
+            warnings.append(f"column {name!r} is empty in every row: inferred type Unknown")
+        elif col.inferred_type == "String" and col.n_string and col.n_string * 100 < col.num_n:
+            warnings.append(
+                f"column {name!r} is String because {col.n_string} of {col.present} values are not numbers"
+            )
+    return Profiled(total, files, warnings)
+
+
+class Engine(Protocol):
+    def map_files(self, store: Store, files: list[DatasetFile], policy: ProfilePolicy) -> Iterator[FileProfile]:
+        """Yield one FileProfile per file, IN FILE ORDER (streamed, so the driver folds as they arrive)."""
+        ...
+
+
+def profile_files(
+    store: Store,
+    files: list[DatasetFile],
+    policy: ProfilePolicy | None = None,
+    engine: Engine | None = None,
+    progress: Progress | None = None,
+) -> Profiled:
+    """Profile every file with ``engine`` (default :class:`LocalEngine`) and fold them in file order."""
+    policy = policy or ProfilePolicy()
+    engine = engine or LocalEngine()
+
+    def tracked() -> Iterator[FileProfile]:
+        if progress:
+            progress(files[0].url if files else "", 0, len(files))
+        for i, profile in enumerate(engine.map_files(store, files, policy)):
+            if progress:
+                progress(files[i + 1].url if i + 1 < len(files) else "", i + 1, len(files))
+            yield profile
+
+    profiled = fold(tracked(), len(files))
+    if [f.url for f in files] != profiled.files:
+        raise RuntimeError("the engine did not yield one profile per file in file order")
+    return profiled
+
+
+from mmon.engine.local import LocalEngine  # noqa: E402  (LocalEngine uses the names above)
