@@ -151,9 +151,9 @@ def profile_tasks(spec: dict[str, Any], batches: Iterator[Any], first_info: dict
         os.environ.setdefault(key, value)
     import resource
 
+    import polars as pl
     import pyarrow as pa
 
-    import polars as pl
     from mmon.engine import ProfilePolicy, profile_file
     from mmon.readers import DatasetFile
     from mmon.store import Store
