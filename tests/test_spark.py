@@ -132,10 +132,14 @@ def test_bad_row_on_a_worker_is_the_local_engines_error(
     assert errors["spark"][0].startswith(f"mmon: error: {bad}: line 42: "), errors["spark"]
 
 
-def test_spark_on_s3_matches_local_disk(
+def test_spark_on_s3_matches_the_local_engine_on_s3(
     spark: Any, tmp_path: Path, s3_env: dict[str, str], s3_bucket: str, capsys: pytest.CaptureFixture[str]  # noqa: F811
 ) -> None:
-    """The workers read S3 themselves, with the driver's standard AWS variables; no secret is printed."""
+    """The workers read S3 themselves, with the driver's standard AWS variables; no secret is printed.
+
+    Compared with the local engine on the same S3 files (not with local disk: polars cuts a CSV read
+    from S3 into other batches than one read from disk, and std_dev's last digit follows the batches).
+    """
     from mmon.store import Store
 
     store = Store({})
@@ -143,11 +147,11 @@ def test_spark_on_s3_matches_local_disk(
         local = _write(tmp_path / fmt, fmt)
         for p in sorted(local.iterdir()):
             store.write_bytes(f"{s3_bucket}/{fmt}/{p.name}", p.read_bytes())
-        _baseline(str(local), str(tmp_path / f"b-{fmt}"), "local", capsys)
+        _baseline(f"{s3_bucket}/{fmt}/", f"{s3_bucket}/l-{fmt}", "local", capsys)
         code, out, err = run_cli(["baseline", f"{s3_bucket}/{fmt}/", "-o", f"{s3_bucket}/b-{fmt}", "--engine", "spark"], capsys)
         assert code == 0, err
         for name in OUTPUTS:
-            assert store.read_bytes(f"{s3_bucket}/b-{fmt}/{name}") == (tmp_path / f"b-{fmt}" / name).read_bytes(), name
+            assert store.read_bytes(f"{s3_bucket}/b-{fmt}/{name}") == store.read_bytes(f"{s3_bucket}/l-{fmt}/{name}"), name
         assert s3_env["AWS_SECRET_ACCESS_KEY"] not in out + err
 
 
