@@ -179,3 +179,21 @@ def test_local1_subprocess_same_bytes_and_a_quiet_terminal(
     assert err_lines and all("score" in ln and "6 of 7 files" in ln for ln in err_lines), done.stderr
     assert done.stdout.lstrip().startswith("{"), done.stdout[:500]
     assert time.monotonic() - start < 300
+
+
+def test_spark_connect_same_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Spark Connect (SPARK_REMOTE=local[2]: pyspark starts a Connect server on this machine and
+    the client speaks gRPC to it): the DataFrame-only plan runs there and gives the same bytes."""
+    pytest.importorskip("grpc", reason="the Spark Connect client needs the spark-connect extra")
+    train = _write(tmp_path / "train", "csv", rows=ROWS[:4])
+    _baseline(str(train), str(tmp_path / "b-local"), "local", capsys)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SPARK_REMOTE="local[2]")
+    env.pop("MMON_DEBUG", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "mmon", "baseline", "train", "-o", "b-connect", "--engine", "spark", "-q"],
+        capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    for name in OUTPUTS:
+        assert (tmp_path / "b-connect" / name).read_bytes() == (tmp_path / "b-local" / name).read_bytes(), name

@@ -59,7 +59,7 @@ def test_task_function_unpickles_without_polars_or_mmon_engine() -> None:
 
     from mmon.engine.spark import task_function
 
-    blob = cloudpickle.dumps(task_function({"files": [], "options": {}, "policy": {}, "aws_env": {}}))
+    blob = cloudpickle.dumps(task_function({"files": [], "options": {}, "policy": {}, "aws_env": {}, "cwd": "/"}))
     code = (
         "import pickle, sys; f = pickle.loads(sys.stdin.buffer.read()); "
         "bad = [m for m in ('polars', 'mmon.engine', 'mmon.readers') if m in sys.modules]; "

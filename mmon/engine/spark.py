@@ -146,6 +146,10 @@ def profile_tasks(spec: dict[str, Any], batches: Iterator[Any], first_info: dict
     """
     # What the first task of this worker process saw (later tasks reuse the process).
     info = _PROCESS_INFO.setdefault("first", first_info)
+    if os.path.isdir(spec["cwd"]):
+        # Relative local paths mean what they meant to the driver (a local master, Spark Connect
+        # on this machine), and error messages name the file as the user typed it.
+        os.chdir(spec["cwd"])
     for key, value in spec["aws_env"].items():
         # The driver's settings are defaults: an executor's own variables (or its role) win.
         os.environ.setdefault(key, value)
@@ -276,9 +280,20 @@ def spark_session(master: str | None = None) -> tuple[Any, bool]:
         return active, False
     remote = master if master and master.startswith("sc://") else (None if master else os.environ.get("SPARK_REMOTE"))
     if remote:
-        _check_reachable(remote, 15002)
+        builder = SparkSession.builder.remote(remote)
+        if _is_local_master(remote):
+            # SPARK_REMOTE=local[N]: pyspark starts a Spark Connect server on this machine.
+            _ensure_java()
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            builder = builder.config("spark.ui.enabled", "false")
+        else:
+            _check_reachable(remote, 15002)
         with quiet_stderr():
-            return SparkSession.builder.remote(remote).getOrCreate(), True
+            try:
+                return builder.getOrCreate(), True
+            except Exception as exc:  # noqa: BLE001 - Spark's own failure: one line, exit 3
+                raise StorageError(f"cannot connect to Spark ({remote}): {spark_message(exc)}") from exc
     if master and master.startswith("spark://"):
         _check_reachable(master, 7077)
     _ensure_java()
@@ -360,6 +375,7 @@ class SparkEngine:
             "options": dict(store.options),
             "policy": asdict(policy),
             "aws_env": {k: os.environ[k] for k in AWS_VARIABLES if os.environ.get(k)},
+            "cwd": os.getcwd(),
         }
         n = len(self.tasks)
         # One partition per task, in task order: spark.range cuts 0..n-1 into n slices of one id.
