@@ -11,7 +11,9 @@ import typer.rich_utils
 from mmon import __version__
 from mmon.cli import baseline_cmd, capture_merge_cmd, run_cmd, schedule_cmd, violations_cmd
 from mmon.cli.console import err
+from mmon.cli.merge_parts_cmd import register as register_merge_parts
 from mmon.cli.options import EXIT_CODES_HELP
+from mmon.cli.profile_part_cmd import register as register_profile_part
 from mmon.errors import EXIT_INPUT, MmonError
 
 # Help read through a pipe (docs checks, `| less`) gets the width of a wide terminal, not 80
@@ -49,6 +51,8 @@ capture_merge_cmd.register(app)
 run_cmd.register(app)
 schedule_cmd.register(app)
 violations_cmd.register(app)
+register_profile_part(app)
+register_merge_parts(app)
 
 
 def main(argv: list[str] | None = None) -> None:

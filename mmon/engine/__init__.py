@@ -123,7 +123,8 @@ def fold(profiles: Iterable[FileProfile], n_files: int | None = None) -> Profile
         warnings.extend(profile.warnings)
         for name in profile.state.columns:
             columns_seen[name] = columns_seen.get(name, 0) + 1
-        total.merge(profile.state)
+        total.merge(profile.state, lazy=True)
+    total.flush()
     count = len(files) if n_files is None else n_files
     if count > 1:
         for name, seen in columns_seen.items():

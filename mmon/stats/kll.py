@@ -208,7 +208,8 @@ class KLLSketch:
         """Deequ ``expand``: add an empty top level; total capacity grows by its capacity."""
         height = len(self._lens)
         cap = capacity(self.k, self.c, height)
-        self._bufs.append(np.empty(max(cap + 2, 16), dtype=_F64))
+        # Buffers start small and double as items arrive (many sketches of small files stay small).
+        self._bufs.append(np.empty(16, dtype=_F64))
         self._lens.append(0)
         self._ncomp.append(0)
         self._offsets.append(0)

@@ -12,6 +12,7 @@ files are batched for reading never changes a byte).
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -19,7 +20,7 @@ from typing import Any, cast
 import numpy as np
 import polars as pl
 
-from mmon.stats import dtypes, hll
+from mmon.stats import dtypes, hll, moments
 from mmon.stats.state import CATEGORY_CAP, SMALL_MAP, ColumnState, ProfileState
 
 # Working columns live beside the user's columns in one frame; the NUL byte keeps their names out
@@ -91,6 +92,8 @@ class Measured:
     hashed: dict[int, pl.Expr]
     # Text columns classified from their distinct values: exact value counts, already complete.
     counted: dict[int, dict[str, int]] = field(default_factory=dict)
+    # Chunk lengths of each part as read alone (several parts only): see _first_moments.
+    chunks: list[list[int]] | None = None
 
     @property
     def rows(self) -> int:
@@ -140,28 +143,44 @@ class Measured:
         # slice, except the exact value counts, which one group-by gives for all files at once.
         cols = [c for c in (_v(i), _h(i)) if c in self.work.columns]
         work = self.work.select(cols)
+        replay: list[tuple[ColumnState, np.ndarray]] = []
         for p, (offset, n) in enumerate(self.bounds):
             st = self.parts[p][name]
             if st.num_n:
-                self._first_moments(st, work.get_column(_v(i)).slice(offset, n))
+                values = work.get_column(_v(i)).slice(offset, n)
+                if self.chunks is not None and len(self.chunks[p]) > 1:
+                    starts = np.cumsum([0, *self.chunks[p]]).tolist()
+                    values = pl.concat([values.slice(a, b - a) for a, b in itertools.pairwise(starts)], rechunk=False)
+                if (present := self._first_moments(st, values)) is not None:
+                    replay.append((st, present))
             if i in self.hashed:
                 st.categories = None
                 hll.add_keys(st.hll(), work.get_column(_h(i)).slice(offset, n))
+        for (st, _), (avg, m2) in zip(replay, moments.spark_moments_many([v for _, v in replay]), strict=True):
+            st.num_mean, st.num_m2 = avg, m2
         if i not in self.hashed:
             self._count_parts(i)
 
-    def _first_moments(self, st: ColumnState, column: pl.Series) -> None:
-        """The moments and sketch of a file's first batch, from its own rows. SageMaker's sum is a
-        left-to-right double sum in row order; cumsum adds in that order. Mean and variance are
-        polars' over the column (a slice of a batch of several files gives the bits of the file
-        alone)."""
+    def _first_moments(self, st: ColumnState, column: pl.Series) -> np.ndarray | None:
+        """The moments and sketch of a file's first batch, from its own rows; returns the values
+        when their mean and M2 are left to Spark's replay (:mod:`mmon.stats.moments`).
+
+        SageMaker's sum is a left-to-right double sum in row order; cumsum adds in that order.
+        Up to ``REPLAY_MAX`` values, mean and M2 are Spark's sequential update (SageMaker's
+        std_dev bit for bit); above, polars' mean and variance over the column, whose result
+        depends on its chunks (not on its offset): a file in a batch of several is given its own
+        chunk lengths, so it gets the bits of the file read alone.
+        """
         values = _present(column)
         st.num_sum = float(np.cumsum(values)[-1])
-        st.num_mean = float(cast(float, column.mean()))
-        st.num_m2 = float(cast(float, column.var(ddof=0))) * st.num_n
         st.num_min = float(cast(float, column.min()))
         st.num_max = float(cast(float, column.max()))
         st.kll.update(values)
+        if values.shape[0] <= moments.REPLAY_MAX:
+            return values
+        st.num_mean = float(cast(float, column.mean()))
+        st.num_m2 = float(cast(float, column.var(ddof=0))) * st.num_n
+        return None
 
     def _sketch_part(self, i: int, st: ColumnState, col: pl.Series, work: pl.DataFrame) -> None:
         """Feed the values of a one-part batch."""
@@ -171,7 +190,9 @@ class Measured:
                 column = work.get_column(_v(i))
                 prior.kll.update(_present(column))
             else:
-                self._first_moments(st, work.get_column(_v(i)))
+                values = self._first_moments(st, work.get_column(_v(i)))
+                if values is not None:
+                    st.num_mean, st.num_m2 = moments.spark_moments(values)
         target = prior if prior is not None else st
         if i in self.counted:
             st.categories = self.counted[i]
@@ -229,10 +250,19 @@ class Measured:
                     st.categories = None
                     hll.update(st.hll(), text)
                     skip.add(p)
-        counts = frame.group_by(PART, "v").agg(pl.len().alias("n"), pl.col("row").min().alias("first")).sort(PART, "v")
-        part_of = counts.get_column(PART).to_numpy()
-        values, ns, firsts = (counts.get_column(c).to_list() for c in ("v", "n", "first"))
-        starts = np.searchsorted(part_of, np.arange(len(sizes) + 1)).tolist()
+        # Sorted by file, then value (stable: a run's first row is the value's first occurrence);
+        # each run of equal (file, value) is one category.
+        runs = frame.sort(PART, "v", maintain_order=True)
+        part_of = runs.get_column(PART).to_numpy()
+        text = runs.get_column("v")
+        new = np.ones(runs.height, dtype=bool)
+        if runs.height > 1:
+            new[1:] = (part_of[1:] != part_of[:-1]) | (text.slice(1) != text.slice(0, runs.height - 1)).to_numpy()
+        heads = np.flatnonzero(new)
+        ns = np.diff(np.append(heads, runs.height)).tolist()
+        values = text.gather(heads).to_list()
+        firsts = runs.get_column("row").gather(heads).to_list()
+        starts = np.searchsorted(part_of[heads], np.arange(len(sizes) + 1)).tolist()
         for p, st in enumerate(states):
             lo, hi = starts[p], starts[p + 1]
             if p in skip:
@@ -274,6 +304,7 @@ def measure_batch(
     running: ProfileState | None = None,
     row_offset: int = 0,
     parts: list[int] | None = None,
+    chunks: list[list[int]] | None = None,
 ) -> Measured:
     """The polars passes of a batch: numeric values and hash keys per row, then the class counts
     and moments per column (per part).
@@ -341,24 +372,32 @@ def measure_batch(
     has_value = set(numeric_text) | set(typed_numbers) | set(numeric_counted)
     first = running is None
     aggs: list[pl.Expr] = []
+    # The integer counts as per-row flags, for a batch of several files (summed per file below).
+    flags: list[tuple[str, pl.Expr]] = []
     for i, name in enumerate(names):
         kind = kinds[name]
         if i in counted:
             pass
         elif kind == "text":
             aggs += [pl.col(name).null_count().alias(f"null{i}"), dtypes.is_boolean_text(name).sum().alias(f"bool{i}")]
+            flags += [(f"null{i}", pl.col(name).is_null()), (f"bool{i}", dtypes.is_boolean_text(name))]
             if i in has_value:
                 r = pl.col(_r(i))
                 aggs += [r.sum().alias(f"num{i}"), dtypes.is_fractional_text(name, r).sum().alias(f"frac{i}")]
+                flags += [(f"num{i}", r), (f"frac{i}", dtypes.is_fractional_text(name, r))]
         elif kind == "boolean":
             aggs.append(pl.col(name).count().alias(f"valid{i}"))
+            flags.append((f"valid{i}", pl.col(name).is_not_null()))
         else:
             aggs.append(_typed_valid(name, kind).sum().alias(f"valid{i}"))
+            flags.append((f"valid{i}", _typed_valid(name, kind)))
             if kind == "fractional":
                 aggs.append(pl.col(name).null_count().alias(f"raw{i}"))
+                flags.append((f"raw{i}", pl.col(name).is_null()))
         if i in has_value:
             v = pl.col(_v(i))
             aggs.append(v.count().alias(f"n{i}"))
+            flags.append((f"n{i}", v.is_not_null()))
             if not first:
                 # Later batches of a (large) file: polars' sums, added to the running state.
                 aggs += [
@@ -373,12 +412,14 @@ def measure_batch(
     elif len(sizes) == 1:
         rows = [work.select(aggs).row(0, named=True)]
     else:
-        # Integer counts per file: exact whatever the grouping. A file without rows has no group.
-        part_ids = pl.Series(PART, np.repeat(np.arange(len(sizes), dtype=np.uint32), sizes))
-        grouped = work.with_columns(part_ids).group_by(PART).agg(aggs)
-        by_part = {int(r[PART]): r for r in grouped.iter_rows(named=True)}
-        zero = {a: 0 for a in grouped.columns}
-        rows = [by_part.get(k, zero) for k in range(len(sizes))]
+        # Integer counts per file (exact whatever the grouping): the per-row flags summed over
+        # each file's rows.
+        flag_rows = work.select([e.fill_null(False).cast(pl.UInt8).alias(a) for a, e in flags]).to_numpy()
+        starts = np.minimum(np.asarray(offsets[:-1]), max(n - 1, 0))
+        totals = np.add.reduceat(flag_rows, starts, axis=0, dtype=np.int64) if n else np.zeros((len(sizes), len(flags)))
+        totals[np.asarray(sizes) == 0] = 0  # reduceat gives a row's value for an empty slice
+        names_ = [a for a, _ in flags]
+        rows = [dict(zip(names_, t, strict=True)) for t in totals.tolist()]
 
     part_states = []
     for row, (offset, size) in zip(rows, bounds, strict=True):
@@ -386,7 +427,8 @@ def measure_batch(
         for i, name in enumerate(names):
             states[name] = _column_state(batch, name, i, kinds[name], row, size, offset, counted, has_value, first, row_offset)
         part_states.append(states)
-    return Measured(batch, work, names, part_states, bounds, priors, hashed, {i: vc.counts for i, vc in counted.items()})
+    counts = {i: vc.counts for i, vc in counted.items()}
+    return Measured(batch, work, names, part_states, bounds, priors, hashed, counts, chunks)
 
 
 def _column_state(

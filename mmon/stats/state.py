@@ -58,6 +58,8 @@ class ColumnState:
     hll_pending: list[str] = field(default_factory=list, repr=False)
     # value -> count (first-seen order) while distinct <= CATEGORY_CAP; None once over the cap.
     categories: dict[str, int] | None = field(default_factory=dict)
+    # Category counts of later states merged lazily (see merge(lazy=True)), in merge order.
+    categories_pending: list[dict[str, int]] = field(default_factory=list, repr=False)
     # "text" when the values are classified from their text (CSV, JSON strings); else the typed kind.
     kind: str = "text"
 
@@ -101,8 +103,13 @@ class ColumnState:
         return math.sqrt(self.num_m2 / self.num_n) if self.num_n else 0.0
 
     # -- merging --------------------------------------------------------------------------------
-    def merge(self, other: ColumnState) -> ColumnState:
-        """Fold ``other`` (later rows of the same column) into this state, in place."""
+    def merge(self, other: ColumnState, lazy: bool = False) -> ColumnState:
+        """Fold ``other`` (later rows of the same column) into this state, in place.
+
+        ``lazy``: category counts are queued and added up together by :meth:`flush_categories`
+        (the caller must call it before reading ``categories``): the same counts, first-seen
+        order and cap as merging one by one, in one pass instead of a dict update per state.
+        """
         self.rows += other.rows
         self.nulls += other.nulls
         self.n_integral += other.n_integral
@@ -121,7 +128,7 @@ class ColumnState:
                 hll.merge(self.hll_state, other.hll_state)
         if other.hll_pending:
             self._hll_text(other.hll_pending)
-        self._merge_categories(other.categories)
+        self._merge_categories(other.categories, lazy)
         if other.kind != self.kind and other.rows:
             self.kind = "text" if "text" in (self.kind, other.kind) else other.kind
         return self
@@ -143,20 +150,56 @@ class ColumnState:
         self.num_min = min(self.num_min, o.num_min)
         self.num_max = max(self.num_max, o.num_max)
 
-    def _merge_categories(self, other: dict[str, int] | None) -> None:
+    def _merge_categories(self, other: dict[str, int] | None, lazy: bool = False) -> None:
         if self.categories is None:
             if other is not None:
                 self._hll_text(list(other))
             return
         if other is None:
-            self._hll_text(list(self.categories))
-            self.categories = None
+            self.flush_categories()
+            if self.categories is not None:
+                self._hll_text(list(self.categories))
+                self.categories = None
+            return
+        if lazy:
+            self.categories_pending.append(other)
+            if len(self.categories_pending) >= 1000:
+                self.flush_categories()
+            return
+        self.flush_categories()
+        if self.categories is None:
+            self._hll_text(list(other))
             return
         for k, v in other.items():
             self.categories[k] = self.categories.get(k, 0) + v
         if len(self.categories) > CATEGORY_CAP:
             self._hll_text(list(self.categories))
             self.categories = None
+
+
+    def flush_categories(self) -> None:
+        """Add up the lazily merged category counts: one group-by over all of them, keeping the
+        first-seen order (each value's first position in the merge sequence) and the cap."""
+        pending, self.categories_pending = self.categories_pending, []
+        if not pending or self.categories is None:
+            return
+        sources = [self.categories, *pending]
+        keys = [k for d in sources for k in d]
+        if not keys:
+            return
+        counts = [v for d in sources for v in d.values()]
+        summed = (
+            pl.DataFrame({"k": keys, "n": counts}, schema={"k": pl.String, "n": pl.Int64})
+            .with_row_index("i")
+            .group_by("k")
+            .agg(pl.col("n").sum(), pl.col("i").min())
+            .sort("i")
+        )
+        if summed.height > CATEGORY_CAP:
+            self._hll_text(summed.get_column("k").to_list())
+            self.categories = None
+            return
+        self.categories = dict(zip(summed.get_column("k").to_list(), summed.get_column("n").to_list(), strict=True))
 
 
 @dataclass
@@ -166,7 +209,7 @@ class ProfileState:
     columns: dict[str, ColumnState] = field(default_factory=dict)
     rows: int = 0
 
-    def merge(self, other: ProfileState) -> ProfileState:
+    def merge(self, other: ProfileState, lazy: bool = False) -> ProfileState:
         """Fold ``other`` (the rows that come after this profile's) into this profile, in place.
 
         Columns absent from one side count as all-null there; a column first seen in ``other`` is
@@ -193,9 +236,15 @@ class ProfileState:
             if name not in self.columns:
                 missing = ColumnState(name=name, rows=self.rows, nulls=self.rows, kind=col.kind)
                 self.columns[name] = missing
-            self.columns[name].merge(col)
+            self.columns[name].merge(col, lazy)
         for name, col in self.columns.items():
             if name not in other.columns and other.rows:
                 col.merge(ColumnState(name=name, rows=other.rows, nulls=other.rows, kind=col.kind))
         self.rows += other.rows
+        return self
+
+    def flush(self) -> ProfileState:
+        """Complete lazy merges (``merge(lazy=True)``); returns self."""
+        for col in self.columns.values():
+            col.flush_categories()
         return self
