@@ -84,6 +84,14 @@ def test_spark_and_local_engines_write_the_same_bytes(
     for name in OUTPUTS:
         assert (tmp_path / "b-spark" / name).read_bytes() == (tmp_path / "b-local" / name).read_bytes(), name
     assert res_spark["warnings"] == res_local["warnings"]
+    # ... and the engine-free shards: profile-part over an uneven split (3 parts), then merge-parts.
+    for i in range(3):
+        part = ["profile-part", str(train), "--shard", f"{i}/3", "-o", str(tmp_path / "parts" / f"p{i}.mmonstate"), "-q"]
+        assert run_cli(part, capsys)[0] == 0
+    code, _, err = run_cli(["merge-parts", str(tmp_path / "parts"), "-o", str(tmp_path / "b-parts"), "-q"], capsys)
+    assert code == 0, err
+    for name in OUTPUTS:
+        assert (tmp_path / "b-parts" / name).read_bytes() == (tmp_path / "b-spark" / name).read_bytes(), name
     assert any("is in 6 of 7 files" in w for w in res_spark["warnings"])
     assert res_spark["item_count"] == sum(ROWS)
 
