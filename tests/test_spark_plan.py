@@ -117,3 +117,19 @@ def test_engine_option_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code, _, err = run_cli(["baseline", tmp_path / "a.csv", "-o", tmp_path / "o", "--spark-master", "local[2]"], capsys)
     assert code == 2 and "--spark-master needs --engine spark" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_driver_aws_variables_are_defaults_and_do_not_outlive_their_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmon.engine import spark as sp
+
+    monkeypatch.setattr(sp, "_AWS_SET_HERE", set())
+    monkeypatch.setenv("AWS_REGION", "executor-own")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    sp._apply_aws_env({"AWS_REGION": "driver", "AWS_ACCESS_KEY_ID": "k1", "AWS_ENDPOINT_URL": "http://a"})
+    assert os.environ["AWS_REGION"] == "executor-own"  # the executor's own wins
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "k1" and os.environ["AWS_ENDPOINT_URL"] == "http://a"
+    sp._apply_aws_env({"AWS_ACCESS_KEY_ID": "k2"})  # the next job's driver: new key, no endpoint
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "k2"
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert os.environ["AWS_REGION"] == "executor-own"

@@ -102,6 +102,23 @@ def file_sizes(store: Store, files: list[DatasetFile]) -> list[int]:
 # -- the task (worker) ---------------------------------------------------------------------------
 
 _PROCESS_INFO: dict[str, Any] = {}
+_AWS_SET_HERE: set[str] = set()  # the AWS variables this worker process took from a driver
+
+
+def _apply_aws_env(aws_env: dict[str, str]) -> None:
+    """The driver's AWS variables are defaults: an executor's own (or its instance role) win.
+
+    A reused worker process serves later jobs too, so what an earlier job's driver set is replaced
+    (or removed), never left behind as if it were the executor's own.
+    """
+    for key in list(_AWS_SET_HERE):
+        if key not in aws_env:
+            os.environ.pop(key, None)
+            _AWS_SET_HERE.discard(key)
+    for key, value in aws_env.items():
+        if key in _AWS_SET_HERE or key not in os.environ:
+            os.environ[key] = value
+            _AWS_SET_HERE.add(key)
 
 
 def task_function(spec: dict[str, Any]) -> Any:
@@ -150,9 +167,7 @@ def profile_tasks(spec: dict[str, Any], batches: Iterator[Any], first_info: dict
         # Relative local paths mean what they meant to the driver (a local master, Spark Connect
         # on this machine), and error messages name the file as the user typed it.
         os.chdir(spec["cwd"])
-    for key, value in spec["aws_env"].items():
-        # The driver's settings are defaults: an executor's own variables (or its role) win.
-        os.environ.setdefault(key, value)
+    _apply_aws_env(spec["aws_env"])
     import resource
 
     import polars as pl
