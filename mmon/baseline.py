@@ -13,6 +13,7 @@ from mmon.documents import encode_document
 from mmon.engine import Engine, Profiled, ProfilePolicy, Progress
 from mmon.engine import profile_files as profile_with_engine
 from mmon.errors import InputError
+from mmon.own_files import drop_reserved
 from mmon.readers import DatasetFile, dataset_files
 from mmon.stats.statistics import to_statistics
 from mmon.store import Store, join
@@ -77,6 +78,7 @@ def write_baseline(
     store: Store, profiled: Profiled, output: str, categorical_drift_method: str | None = None
 ) -> BaselineResult:
     """statistics.json and the suggested constraints.json of a folded profile, written under ``output``."""
+    profiled.state = drop_reserved(profiled.state, profiled.warnings)  # mmon run leaves them out too
     if profiled.state.rows == 0:
         raise InputError(f"{', '.join(profiled.files)}: no data rows to baseline")
     statistics = to_statistics(profiled.state)

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from mmon import own_files
 from mmon.errors import InputError, MmonError
-from mmon.store import Store, local_path
+from mmon.store import Store, local_path, polars_path
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".parquet", ".pq")
@@ -55,12 +56,6 @@ class DatasetFile:
     header: bool = True
 
 
-# mmon's own report and sidecar files: inside a folder given as data they are not data.
-SIDECAR_FILES = frozenset(
-    {"merge_summary.json", "statistics.json", "constraints.json", "constraint_violations.json", "execution.json"}
-)
-
-
 def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool) -> list[DatasetFile]:
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -70,7 +65,7 @@ def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool
         found = store.expand([item], suffixes)
         if len(found) > 1 or found[0] != item:
             # A folder or glob: mmon's own sidecar files (a merge summary, a report) are not data.
-            found = [u for u in found if posixpath.basename(u) not in SIDECAR_FILES] or found
+            found = own_files.data_only(item, found)
         urls.extend(u for u in found if u not in urls)
     return [DatasetFile(u, fmt or infer_format(u), header) for u in urls]
 
@@ -145,7 +140,7 @@ def _scan(store: Store, f: DatasetFile) -> pl.LazyFrame:
     gz = url.lower().endswith(".gz")
     native = store.polars_native(url) and not gz
     so = store.polars_options(url)
-    src: object = local_path(url) if native and so is None else url
+    src: object = polars_path(local_path(url) if native and so is None else url)  # a path, not a glob
     if not native:
         # Compressed or non-S3 remote files: bytes through fsspec, then polars parses in memory.
         src = _raw_bytes(store, url)
@@ -212,6 +207,9 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
             from mmon.errors import StorageError
 
             raise StorageError(f"{f.url}: cannot read from the store: {str(exc).strip().splitlines()[0]}") from exc
+        if f.format == "jsonl" and store.size(f.url) < 2**20 and not _raw_bytes(store, f.url).strip():
+            yield pl.DataFrame()  # an empty JSON Lines file (an empty window): no rows, no columns
+            return
         raise _explain(store, f, exc) from exc
 
 

@@ -17,13 +17,15 @@ from typing import Any
 
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
+from mmon.checks.model import check_disabled_features
 from mmon.documents import encode_document, load_document
 from mmon.engine import Engine, ProfilePolicy, Progress, profile_files
 from mmon.errors import InputError
 from mmon.metrics import cloudwatch_records, prometheus_text
+from mmon.own_files import refuse_overwrite, reserved_columns_warning
 from mmon.readers import DatasetFile, dataset_files
-from mmon.stats.profile import ProfileState
-from mmon.stats.statistics import read_statistics, to_statistics
+from mmon.stats.profile import ColumnState, ProfileState
+from mmon.stats.statistics import DatasetStatistics, read_statistics, to_statistics
 from mmon.store import Store, join
 
 STATISTICS_FILE = "statistics.json"
@@ -64,6 +66,71 @@ def _drop_meta(state: ProfileState) -> ProfileState:
     return state
 
 
+def _kind_of(doc: dict[str, Any]) -> str:
+    if any(k.endswith("_metrics") and k.split("_")[0] in ("binary", "multiclass", "regression") for k in doc):
+        return "a model-quality statistics file"
+    if any(k.endswith("_constraints") for k in doc):
+        return "a model-quality constraints file"
+    if "pre_training_bias_metrics" in doc or "post_training_bias_metrics" in doc:
+        return "a bias analysis.json"
+    if "explanations" in doc:
+        return "a feature-attribution analysis.json"
+    return "a file of another kind"
+
+
+def _type_hint(doc: dict[str, Any]) -> str:
+    kind = _kind_of(doc)
+    for word, flag in (("model-quality", "model-quality"), ("bias", "bias"), ("feature-attribution", "feature-attribution")):
+        if word in kind:
+            return f"for that monitor use --type {flag}; else "
+    return ""
+
+
+def _baseline_warnings(stats: dict[str, Any], constraints: dict[str, Any], stats_url: str, cons_url: str) -> list[str]:
+    """statistics.json and constraints.json must describe one baseline: same features, same types.
+
+    No common feature at all is an error (two baselines mixed up); a partial mismatch (a feature
+    dropped from a hand-edited constraints.json) is a warning naming the features.
+    """
+    s_types = {str(f.get("name")): f.get("inferred_type") for f in stats["features"] if isinstance(f, dict)}
+    c_types = {str(f.get("name")): f.get("inferred_type") for f in constraints["features"] if isinstance(f, dict)}
+    common = [n for n in c_types if n in s_types]
+    if s_types and c_types and not common:
+        raise InputError(
+            f"{stats_url} and {cons_url} share no feature: they are not the statistics and constraints of one baseline "
+            f"(statistics: {', '.join(list(s_types)[:5])}…; constraints: {', '.join(list(c_types)[:5])}…)"
+        )
+    out = []
+    only_s = [n for n in s_types if n not in c_types]
+    only_c = [n for n in c_types if n not in s_types]
+    if only_s or only_c:
+        parts = []
+        if only_c:
+            parts.append(f"{len(only_c)} only in the constraints ({', '.join(only_c[:5])}{'…' if len(only_c) > 5 else ''})")
+        if only_s:
+            parts.append(f"{len(only_s)} only in the statistics ({', '.join(only_s[:5])}{'…' if len(only_s) > 5 else ''})")
+        out.append(f"{stats_url} and {cons_url} list different features, {'; '.join(parts)}: are they from the same baseline?")
+    reserved = reserved_columns_warning(list(dict.fromkeys([*c_types, *s_types])), "baseline feature(s)")
+    if reserved:
+        out.append(reserved)
+    return out
+
+
+def _empty_window(state: ProfileState, constrained: list[str], baseline: DatasetStatistics) -> str:
+    """An empty window is not an error: say exactly which checks it leaves unjudged.
+
+    A schemaless empty file (an empty JSON Lines window) has no columns either; it says nothing
+    about them, so it is given the baseline's columns, empty, and no column is reported missing.
+    """
+    if not state.columns:
+        names = list(dict.fromkeys([*constrained, *baseline.features]))
+        state.columns = {n: ColumnState(name=n) for n in names}
+        return ("the current data has no rows and no columns (an empty window, no traffic): nothing was checked, "
+                "not even missing_column_check")  # fmt: skip
+    return ("the current data has no rows (an empty window, no traffic): only missing_column_check and "
+            "extra_column_check were evaluated")  # fmt: skip
+
+
 def load_postprocessor(path: str, store: Store) -> Callable[[], Any]:
     """Import a SageMaker post-analytics script and return its ``postprocess_handler``."""
     source = store.read_text(path)
@@ -102,21 +169,33 @@ def run_data_quality(
     store.check_writable(output)
     stats_doc = load_document(store, baseline_statistics, "statistics")
     constraints = load_document(store, baseline_constraints, "constraints")
-    if "features" not in stats_doc or "features" not in constraints:
-        raise InputError(f"{baseline_constraints}: not a data-quality baseline (no 'features'); use --type model-quality")
+    for url, doc, what in ((baseline_statistics, stats_doc, "statistics"), (baseline_constraints, constraints, "constraints")):
+        if "features" not in doc:
+            # Name the file that is of the wrong kind, and what it is.
+            raise InputError(f"{url}: {_kind_of(doc)}, not data-quality {what} (no 'features'); "
+                             f"{_type_hint(doc)}give the data-quality baseline's {what}.json")  # fmt: skip
     baseline = read_statistics(stats_doc)
+    warnings = _baseline_warnings(stats_doc, constraints, baseline_statistics, baseline_constraints)
     handler = load_postprocessor(postprocessor, store) if postprocessor else None
 
     if files is None:
         files = dataset_files(store, inputs, fmt, header)
+    # -o at the baseline's (or the data's) folder must not replace them.
+    refuse_overwrite(
+        [join(output, n) for n in (VIOLATIONS_FILE, STATISTICS_FILE, CLOUDWATCH_FILE, PROMETHEUS_FILE)],
+        [("--baseline-statistics", baseline_statistics), ("--baseline-constraints", baseline_constraints),
+         ("--postprocessor", postprocessor), *(("data", f.url) for f in files)],
+    )  # fmt: skip
     profiled = profile_files(store, files, ProfilePolicy(), engine, progress)
     state = _drop_meta(profiled.state)
     if any(f.format == "csv" and not f.header for f in files):
         state = _rename_positional(state, [c["name"] for c in constraints["features"]])
     if state.rows == 0:
-        profiled.warnings.append("the current data has no rows: every column is reported missing")
+        profiled.warnings.append(_empty_window(state, [c["name"] for c in constraints["features"]], baseline))
+    options = options or CheckOptions()
+    check_disabled_features(options.disabled, [c["name"] for c in constraints["features"]] + list(baseline.features) + list(state.columns))
     current_stats = to_statistics(state)
-    report = check_data_quality(baseline, constraints, state, options or CheckOptions())
+    report = check_data_quality(baseline, constraints, state, options)
     violations = violations_document(report)
 
     mt = metric_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -140,7 +219,7 @@ def run_data_quality(
     # constraint_violations.json is the first key: written last, it marks a complete report.
     store.write_many(bodies)
 
-    result = RunResult(current_stats, report, violations["violations"], profiled.files, urls, profiled.warnings)
+    result = RunResult(current_stats, report, violations["violations"], profiled.files, urls, warnings + profiled.warnings)
     if handler is not None:
         try:
             params = inspect.signature(handler).parameters

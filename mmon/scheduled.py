@@ -9,6 +9,7 @@ checked again just before the report is written, and the loser writes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from mmon.baseline import Progress
@@ -16,6 +17,8 @@ from mmon.capture import capture_merge
 from mmon.capture.window import Window
 from mmon.checks import CheckOptions
 from mmon.engine import Engine
+from mmon.errors import InputError
+from mmon.own_files import is_inside
 from mmon.run import RunResult, run_data_quality
 from mmon.schedule.executions import begin_execution, finish_execution
 from mmon.schedule.window import format_time, resolve_execution
@@ -40,6 +43,10 @@ def _execute(
     merge_options: dict[str, Any],
     run: RunFn,
 ) -> tuple[dict[str, Any], Any]:
+    for flag, root in (("--capture", capture), ("--ground-truth", merge_options.get("ground_truth"))):
+        if root and is_inside(output, root):
+            # Its hour folders would hold reports beside capture: keep the two trees apart.
+            raise InputError(f"--output {output} is inside {flag} {root}: write the reports to another folder")
     ex = resolve_execution(scheduled_time, schedule_expression, start_offset, end_offset, output=output)
     assert ex.report_prefix is not None
     store.check_writable(output)
@@ -47,14 +54,20 @@ def _execute(
         store, ex.report_prefix, ex.scheduled, (ex.start, ex.end), schedule=schedule_expression or schedule
     ) as lock:
         inputs = list(data or [])
+        merge_warnings: list[str] = []
         if capture:
             # SageMaker keeps the merged window under {output}/merge/...; so does mmon, per hour.
             merged = join(output, MERGE_FOLDER, *ex.report_prefix[len(output) :].strip("/").split("/"))
-            capture_merge(store, capture, merged, Window(ex.start, ex.end), **merge_options)
+            summary = capture_merge(store, capture, merged, Window(ex.start, ex.end), **merge_options)
+            merge_warnings = list(summary.warnings)
             inputs = [merged]
         result = run(inputs, ex.report_prefix, format_time(ex.start), lock.verify)
+        # The merge's own warnings (no capture files in the window, ...) reach the user too.
+        result.warnings[:0] = merge_warnings
         n = len(result.violations)
-        finish_execution(lock, "CompletedWithViolations" if n else "Completed", n, outputs=list(result.outputs.values()))
+        status = "CompletedWithViolations" if n else "Completed"
+        message = f"{status}: {result.reason}" if getattr(result, "reason", None) else None
+        finish_execution(lock, status, n, message, outputs=list(result.outputs.values()))
     return ex.as_dict(), result
 
 
@@ -107,6 +120,7 @@ def scheduled_typed_run(
     data: list[str] | None = None,
     capture: str | None = None,
     ground_truth: str | None = None,
+    ground_truth_lookahead: timedelta = timedelta(0),
     fmt: str | None = None,
     header: bool = True,
     endpoint: str | None = None,
@@ -114,17 +128,23 @@ def scheduled_typed_run(
     progress: Progress | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """A scheduled model-quality, bias or feature-attribution execution (same layout and lock)."""
-    from mmon.cli.typed import run_typed
+    from mmon.cli.typed import not_judged, run_typed
 
     def run(inputs: list[str], report: str, metric_time: str, before_publish: Callable[[], None]) -> Any:
+        from mmon.model_quality.api import NotEnoughLabels
+
         # Every run type re-checks the lock after its work and before its first write.
-        return run_typed(
-            store, inputs, report, options, baseline_constraints, baseline_statistics, None if capture else fmt,
-            header, endpoint, schedule, metric_time, progress, before_publish,
-        )  # fmt: skip
+        try:
+            return run_typed(
+                store, inputs, report, options, baseline_constraints, baseline_statistics, None if capture else fmt,
+                header, endpoint, schedule, metric_time, progress, before_publish,
+            )  # fmt: skip
+        except NotEnoughLabels as exc:
+            # Labels arrive late: an hour with too few of them is not judged, and is no failure.
+            return not_judged(options.run_type, exc.labelled, exc.rows, exc.minimum)
 
     # Merged records (capture + groundTruthData) are what SageMaker's analyzers read.
-    merge = {"ground_truth": ground_truth, "fmt": "jsonl"}
+    merge = {"ground_truth": ground_truth, "fmt": "jsonl", "ground_truth_lookahead": ground_truth_lookahead}
     return _execute(
         store, output, scheduled_time, schedule_expression, start_offset, end_offset, schedule, data, capture, merge, run
     )

@@ -92,7 +92,27 @@ def validate(doc: Any, kind: Kind, source: str) -> None:
     """
     error = best_match(_validator(kind).iter_errors(_without_numeric_sketches(doc) if kind == "statistics" else doc))
     if error is not None:
-        raise SchemaError(f"{source}: {_message(error)} at {json_pointer(error.absolute_path)}")
+        path = list(error.absolute_path)
+        unknown = _unknown_key(error)
+        if unknown is not None:  # name the misspelt key itself, and what it may have meant
+            raise SchemaError(f"{source}: unknown key {unknown[0]!r}{unknown[1]} at {json_pointer([*path, unknown[0]])}")
+        raise SchemaError(f"{source}: {_message(error)} at {json_pointer(path)}")
+
+
+def _unknown_key(error: ValidationError) -> tuple[str, str] | None:
+    """(key, hint) for an ``additionalProperties: false`` error: the first key the schema does not know."""
+    import difflib
+
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return None
+    known = list(schema.get("properties", {}))
+    extra = [k for k in error.instance if k not in known]
+    if not extra:
+        return None
+    close = difflib.get_close_matches(extra[0], known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+    return str(extra[0]), hint
 
 
 def _numbers_only(level: Any) -> bool:

@@ -7,13 +7,17 @@ file on S3 itself, so a dataset never has to be copied into Python to be read.
 
 Writes are atomic: local files go to a temporary name in the same folder and are renamed over the
 final name; object stores receive one PUT of the whole body, which S3 makes visible all at once.
+A report (several files) is published with ``write_many`` (``mmon.publish``): staged, then a
+marker, then the final names, so readers see one execution's report or the previous one's.
 """
 
 from __future__ import annotations
 
 import glob as _glob
+import logging
 import os
 import posixpath
+import re
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
@@ -73,6 +77,66 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def polars_path(path: str) -> str:
+    """A file path for polars' scanners, which take every path as a glob: ``[``, ``*``, ``?`` escaped.
+
+    Our file lists are already expanded; ``price[usd].csv`` must not be read as ``price`` + a class.
+    """
+    return re.sub(r"([\[\]*?])", r"[\1]", path)
+
+
+def _hidden_below(folder: str, path: str) -> bool:
+    """Whether a file found below ``folder`` is hidden or a marker, or sits in such a folder.
+
+    Skips mmon's own publish bookkeeping (``.mmon-report.json``, ``.mmon-staging/``) and Spark's
+    ``_SUCCESS`` / ``_temporary/`` in whatever folder they are.
+    """
+    if is_local(folder):
+        rel = os.path.relpath(local_path(path), local_path(folder)).replace(os.sep, "/")
+    else:
+        base = folder.rstrip("/") + "/"
+        rel = path[len(base) :] if path.startswith(base) else posixpath.basename(path)
+    return any(part.startswith((".", "_")) for part in rel.split("/"))
+
+
+def _quiet_handler(loop: Any, context: dict[str, Any]) -> None:
+    """fsspec's event loop: connection failures of abandoned aiohttp tasks are not the user's news.
+
+    When the server dies during a PUT, aiohttp leaves its body-writer tasks failed and never
+    awaited; asyncio would log "Task exception was never retrieved" with a traceback for each
+    (10-100 lines on stderr) beside mmon's one-line error, which already says what failed.
+    """
+    exc = context.get("exception")
+    message = str(context.get("message", ""))
+    noise = isinstance(exc, (OSError, ConnectionError, TimeoutError)) or type(exc).__module__.startswith("aiohttp")
+    if noise or message.startswith(("Unclosed client session", "Unclosed connector", "Unclosed connection")):
+        logging.getLogger("mmon.store").debug("ignored on the storage event loop: %s %r", message, exc)
+        return
+    loop.default_exception_handler(context)
+
+
+def _quiet_connection_noise() -> None:
+    import fsspec.asyn
+
+    loop = fsspec.asyn.get_loop()
+    if loop.get_exception_handler() is not _quiet_handler:
+        loop.set_exception_handler(_quiet_handler)
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux); else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _describe(exc: BaseException) -> str:
@@ -143,6 +207,7 @@ class Store:
                 )
                 # s3fs retries some errors 5 times with back-off on top of botocore's own retries.
                 fs.retries = 2
+                _quiet_connection_noise()
             else:
                 extra = {k: v for k, v in self.options.items() if k not in _S3_POLARS_KEYS and k != "anon"}
                 try:
@@ -166,14 +231,23 @@ class Store:
         return opts
 
     def polars_native(self, url: str) -> bool:
-        """Whether polars can read this URL itself (local paths and S3); others go through fsspec."""
-        return protocol_of(url) in ("file", *_S3)
+        """Whether polars can read this URL itself (local paths and S3); others go through fsspec.
+
+        An S3 key with ``[``, ``*`` or ``?`` goes through fsspec too: polars takes it for a pattern
+        and its cloud globbing has no escape (local paths are escaped with ``polars_path``).
+        """
+        proto = protocol_of(url)
+        if proto in _S3:
+            return not any(ch in url for ch in "*?[")
+        return proto == "file"
 
     # -- error translation --------------------------------------------------------------------
     def _storage_error(self, url: str, action: str, exc: BaseException) -> Exception:
         if isinstance(exc, (InputError, StorageError)):
             return exc
         if isinstance(exc, FileNotFoundError):
+            if action in ("write", "delete"):  # the bucket or folder went away under us
+                return StorageError(f"{url}: cannot {action}: no such bucket or folder")
             return InputError(f"{url}: no such file or folder")
         if isinstance(exc, IsADirectoryError):
             return InputError(f"{url}: is a folder, expected a file")
@@ -283,7 +357,8 @@ class Store:
         """
         out: list[str] = []
         for item in inputs:
-            if any(ch in item for ch in "*?["):
+            # A path that exists is a path, even with glob characters in its name (``price[usd].csv``).
+            if any(ch in item for ch in "*?[") and not self.exists(item):
                 found = self.glob(item)
                 if not found:
                     raise InputError(f"{item}: the pattern matches no file")
@@ -293,7 +368,7 @@ class Store:
                 found = [
                     p
                     for p in self.find(item)
-                    if not posixpath.basename(p).startswith((".", "_"))
+                    if not _hidden_below(item, p)
                     and not p.endswith(".crc")
                     and (not suffixes or p.lower().endswith(suffixes))
                 ]
@@ -320,6 +395,9 @@ class Store:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".mmon-", suffix=".tmp", dir=folder)
         try:
+            # mkstemp creates 0600; outputs follow the umask like any other tool's (node-exporter's
+            # textfile collector runs as another user and must read metrics.prom).
+            os.fchmod(fd, 0o666 & ~current_umask())
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -330,46 +408,32 @@ class Store:
         return tmp
 
     def write_bytes(self, url: str, data: bytes) -> None:
-        """Write a whole file atomically: never a half-written file under the final name."""
-        self.write_many({url: data})
+        """Write one whole file atomically: never a half-written file under the final name."""
+        try:
+            if is_local(url):
+                tmp = self.stage_local(local_path(url), data)
+                try:
+                    os.replace(tmp, local_path(url))
+                except BaseException:
+                    _unlink_quietly(tmp)
+                    raise
+            else:
+                self.fs(url).pipe_file(url, data)
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "write", exc) from exc
 
     def write_text(self, url: str, text: str) -> None:
         self.write_bytes(url, text.encode("utf-8"))
 
-    def write_many(self, files: Mapping[str, bytes]) -> None:
-        """Write the files of one report so that a failure never leaves a mixed or partial report.
+    def write_many(self, files: Mapping[str, bytes]) -> str:
+        """Publish the files of one report: a reader sees them all or the previous report, never a mix.
 
-        Local files: every body is first written and fsync'ed under a temporary name in its folder;
-        only when all are staged are they renamed over their final names (renames do not fail for
-        want of space). Object stores: one PUT per file, each visible only once complete; the first
-        key is written last, so callers put the file that completes a report first.
+        See ``mmon.publish``: staged copies, then a marker naming every file's hash, then the final
+        names. The first key reaches its final name last. Returns the publish (execution) id.
         """
-        items = list(files.items())
-        current = ""
-        try:
-            if all(is_local(u) for u, _ in items):
-                staged: list[tuple[str, str]] = []
-                try:
-                    for url, data in items:
-                        current = url
-                        staged.append((self.stage_local(local_path(url), data), local_path(url)))
-                except BaseException:
-                    for tmp, _ in staged:
-                        _unlink_quietly(tmp)
-                    raise
-                for tmp, final in staged[1:] + staged[:1]:
-                    current = final
-                    os.replace(tmp, final)
-                return
-            for url, data in items[1:] + items[:1]:
-                current = url
-                if is_local(url):
-                    tmp = self.stage_local(local_path(url), data)
-                    os.replace(tmp, local_path(url))
-                else:
-                    self.fs(url).pipe_file(url, data)
-        except Exception as exc:  # noqa: BLE001
-            raise self._storage_error(current, "write", exc) from exc
+        from mmon.publish import publish
+
+        return publish(self, files)
 
     def check_writable(self, url: str) -> None:
         """Fail early (before long work) when an output location cannot be written."""
@@ -386,11 +450,33 @@ class Store:
             if not os.access(probe, os.W_OK):
                 raise StorageError(f"{url}: cannot write: permission denied on {probe}")
             return
-        # For object stores a cheap existence check proves the endpoint and credentials work.
+        if protocol_of(url) in _S3:
+            self.require_bucket(url)  # before the work, not after it (exit 3)
+            return
+        # For other object stores a cheap existence check proves the endpoint and credentials work.
         try:
             fs = self.fs(url)
             bucket = url.split("://", 1)[1].split("/", 1)[0]
             fs.exists(f"{protocol_of(url)}://{bucket}")
+        except Exception as exc:  # noqa: BLE001
+            raise self._storage_error(url, "reach the store", exc) from exc
+
+    def require_bucket(self, url: str) -> None:
+        """S3: raise StorageError (exit 3) when the URL's bucket does not exist or the store is unreachable.
+
+        A missing bucket is not an empty folder: reading it would look like a window without
+        traffic, and writing to it fails only after all the work (or, on SeaweedFS, silently
+        creates it). A 403 passes: a role may write or read keys without the right to HEAD the bucket.
+        """
+        if protocol_of(url) not in _S3:
+            return
+        bucket = url.split("://", 1)[1].split("/", 1)[0]
+        try:
+            self.fs(url).call_s3("head_bucket", Bucket=bucket)
+        except FileNotFoundError as exc:
+            raise StorageError(f"{url}: the bucket {bucket!r} does not exist") from exc
+        except PermissionError:
+            return
         except Exception as exc:  # noqa: BLE001
             raise self._storage_error(url, "reach the store", exc) from exc
 

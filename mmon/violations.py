@@ -6,7 +6,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from mmon.documents import load_document
+from mmon.publish import load_report_document
 from mmon.store import Store, join
 
 VIOLATIONS_FILE = "constraint_violations.json"
@@ -29,7 +29,7 @@ def report_url(store: Store, report: str) -> str:
 
 def read_violations(store: Store, report: str) -> tuple[str, list[Violation]]:
     url = report_url(store, report)
-    doc = load_document(store, url, "constraint_violations")
+    doc = load_report_document(store, url, "constraint_violations")  # trusts only a complete report
     out = []
     for v in doc.get("violations", []):
         # Model-quality and bias reports name a metric instead of a feature; bias adds its facet,

@@ -14,7 +14,7 @@ from mmon import schemas
 from mmon.bias import BiasOptions, baseline_bias, load_analysis_config, load_bias_constraints, run_bias
 from mmon.bias.compute import Analysis, Entry
 from mmon.bias.drift import compare
-from mmon.bias.metrics import POST_TRAINING, distance_from_ideal
+from mmon.bias.metrics import POST_TRAINING
 from mmon.errors import InputError, SchemaError
 from mmon.store import Store, join
 
@@ -79,7 +79,8 @@ def _scenario(store: Store, root: str) -> None:
 
     harsh = run_bias(store, [data["harsh"]], join(root, "harsh"), CONFIG, constraints, OPTS)
     # Expected from the formulas (d = young, whose approval threshold rises 0.55 → 0.7 on the same rows):
-    #  fewer predicted approvals for d → q^_d falls: DPPL = q^_a - q^_d grows (> 0 at baseline), DI = q^_d/q^_a falls (< 1);
+    #  fewer predicted approvals for d → q^_d falls: DPPL = q^_a - q^_d grows (> 0 at baseline), DI = q^_d/q^_a falls
+    #  (< 1) -- not a violation: SageMaker compares |DI| as it compares every metric (its real reports);
     #  TP_d → FN_d: recall_d falls → RD grows; FN_d/FP_d grows → TE grows; acc_d falls (0.5 is the calibrated
     #  threshold) → AD grows; precision_d rises → DAR = prec_a - prec_d falls (< 0); NPV_d falls → DRR falls (< 0);
     #  FP_d → TN_d: specificity_d rises → SD = spec_d - spec_a grows (> 0); c_d = n_d1/n^_d1 rises → DCA falls (< 0);
@@ -87,7 +88,7 @@ def _scenario(store: Store, root: str) -> None:
     #  CDDPL grows; more zero-benefit FNs → GE grows; the k-NN on the others approves young rows the model now
     #  rejects → FT more negative. Labels are unchanged, so no pre-training metric moves.
     flagged = sorted(v["metric_name"] for v in harsh.violations)
-    assert flagged == sorted(POST_TRAINING)
+    assert flagged == sorted(set(POST_TRAINING) - {"DI"})
     assert {(v["facet"], v["facet_value"]) for v in harsh.violations} == {("age_group", "young")}
     for v in harsh.violations:
         assert list(v) == ["constraint_check_type", "description", "facet", "facet_value", "metric_name"]
@@ -108,7 +109,7 @@ def _scenario(store: Store, root: str) -> None:
     # The files: violations validate against the schema, analysis.json is Clarify's shape, metrics per §6.
     doc = json.loads(store.read_text(harsh.outputs["constraint_violations"]))
     schemas.validate(doc, "constraint_violations", "x")
-    assert doc["version"] == "1.0" and len(doc["violations"]) == 13
+    assert doc["version"] == "1.0" and len(doc["violations"]) == 12
     analysis = json.loads(store.read_text(harsh.outputs["analysis"]))
     assert list(analysis) == ["version", "post_training_bias_metrics", "pre_training_bias_metrics"]
     recs = [json.loads(line) for line in store.read_text(same.outputs["cloudwatch_metrics"]).splitlines()]
@@ -120,7 +121,7 @@ def _scenario(store: Store, root: str) -> None:
     ]  # fmt: skip
     assert {d["Name"]: d["Value"] for d in r["Dimensions"]}["BiasStage"] == "Post-Training"
     title, headers, rows = harsh.table()
-    assert headers[-1] == "status" and sum(row[-1] == "VIOLATION" for row in rows) == 13
+    assert headers[-1] == "status" and sum(row[-1] == "VIOLATION" for row in rows) == 12
     json.dumps(harsh.summary(), allow_nan=False)
 
 
@@ -171,15 +172,14 @@ def test_too_few_rows_to_judge(baseline):
     assert all(v["facet_value"] != "young" for v in r.violations)
 
 
-def test_division_by_zero_is_reported_not_violated(baseline):
+def test_division_by_zero_is_a_violation_like_sagemakers(baseline):
     # No false positive among the young (every young prediction is a rejection): TE = FN_d/0 = inf,
-    # DI = 0/q^_a = 0 is a legitimate value (infinitely far from 1): violated.
+    # which SageMaker's own reports flag against a finite baseline ("Metric value Infinity ...").
     df = loan(3000, seed=7, young_threshold=1.1)
     r = _run(baseline, df, "divzero")
-    te = [n for n in r.not_judged if n["facet_value"] == "young" and n["metric_name"] == "TE"]
-    assert te and te[0]["reason"] == "division by zero in this window (value Infinity)"
-    young = {v["metric_name"] for v in r.violations if v["facet_value"] == "young"}
-    assert "TE" not in young and "DI" in young
+    te = [v for v in r.violations if v["facet_value"] == "young" and v["metric_name"] == "TE"]
+    assert te and te[0]["description"].startswith("Metric value Infinity doesn't meet the baseline constraint requirement ")
+    assert not [n for n in r.not_judged if n["facet_value"] == "young" and n["metric_name"] == "TE"]
     json.dumps(r.summary(), allow_nan=False)  # --json output stays standard JSON
     analysis = json.loads((baseline[0] / "divzero" / "analysis.json").read_text())
     te_doc = [
@@ -198,11 +198,9 @@ def test_undefined_current_value_is_reported(baseline):
     assert not any(v["metric_name"] == "CDDL" for v in r.violations)
 
 
-def test_di_is_compared_on_the_log_scale():
-    assert distance_from_ideal("DI", 0.5) == pytest.approx(distance_from_ideal("DI", 2.0))
-    assert distance_from_ideal("DI", 0.0) == math.inf
-    assert distance_from_ideal("DPPL", -0.3) == 0.3
-
+def test_di_is_compared_like_every_other_metric():
+    # SageMaker's real reports: DI 0.083 against a baseline of 0.178 is not a violation, i.e. DI is
+    # compared as |value| like the metrics whose ideal is 0 (not on a log scale around 1).
     def verdict(base: float, cur: float) -> bool:
         doc = {"post_training_bias_metrics": {"label": "l", "label_value_or_threshold": "1", "facets": {"f": [
             {"value_or_threshold": "x", "metrics": [{"name": "DI", "description": "", "value": base}]}]}}}  # fmt: skip
@@ -210,10 +208,11 @@ def test_di_is_compared_on_the_log_scale():
         cur_doc = {"post_training_bias_metrics": {"facets": {}}}
         return bool(compare(doc, Analysis(cur_doc, [e], 200, 200), 10).violations)
 
-    assert not verdict(0.8, 1.2)  # |ln 1.2| = 0.18 < |ln 0.8| = 0.22
-    assert verdict(0.8, 1.3)  # |ln 1.3| = 0.26 > 0.22
-    assert verdict(0.8, 0.7)
-    assert not verdict(0.8, 0.8)
+    assert not verdict(0.17798594847775176, 0.08312)
+    assert verdict(0.8, 1.2)
+    assert not verdict(0.8, 0.7)
+    assert verdict(0.8, math.inf)
+    assert not verdict(math.inf, 5.0)
 
 
 def test_dg_example_dppl():

@@ -23,8 +23,9 @@ import polars as pl
 import pytest
 
 from mmon.bias import metrics as M
-from mmon.bias.compute import analyse, binarize
+from mmon.bias.compute import analyse
 from mmon.bias.data import LABEL, PRED, Rows
+from mmon.bias.values import binarize
 
 ROWS = [
     ("x", 1, 1, "g1"), ("x", 1, 0, "g1"), ("x", 1, 0, "g2"), ("x", 0, 1, "g2"),
@@ -87,8 +88,10 @@ EXPECTED = {
 def _rows(rows=ROWS, with_group: bool = True) -> Rows:
     data = {
         "facet": [r[0] for r in rows],
-        LABEL: [str(r[1]) for r in rows],  # CSV-style text
-        PRED: [str(r[2]) for r in rows],
+        # Categories as text: 0/1 integers in a 10-row window are continuous by Clarify's rule
+        # (distinct/rows >= 0.05; see test_small_window_01_labels_are_continuous_as_in_clarify).
+        LABEL: ["yes" if r[1] else "no" for r in rows],
+        PRED: ["yes" if r[2] else "no" for r in rows],
     }
     if with_group:
         data["g"] = [r[3] for r in rows]
@@ -97,7 +100,7 @@ def _rows(rows=ROWS, with_group: bool = True) -> Rows:
 
 CONFIG = {
     "label": "approved",
-    "label_values_or_threshold": [1],
+    "label_values_or_threshold": ["yes"],
     "facet": [{"name_or_index": "facet", "value_or_threshold": ["x"]}],
     "group_variable": "g",
 }
@@ -116,7 +119,7 @@ def test_every_metric_matches_the_hand_computation():
     for name, want in EXPECTED.items():
         assert got[name] == pytest.approx(want, abs=1e-15), name
     assert a.doc["pre_training_bias_metrics"]["facets"]["facet"][0]["value_or_threshold"] == "x"
-    assert a.doc["post_training_bias_metrics"]["label_value_or_threshold"] == "1"
+    assert a.doc["post_training_bias_metrics"]["label_value_or_threshold"] == "yes"
     assert [m["name"] for m in a.doc["post_training_bias_metrics"]["facets"]["facet"][0]["metrics"]] == post
 
 
@@ -146,13 +149,13 @@ def test_flip_test_hand_computed():
         {
             "facet": ["x"] * 4 + ["y"] * 6,
             "x": [0.1, 1.1, 2.1, 3.1, 0, 1, 2, 3, 4, 5],
-            LABEL: ["1"] * 10,
-            PRED: ["1", "0", "0", "1", "1", "1", "0", "1", "0", "1"],
+            LABEL: ["yes"] * 10,
+            PRED: ["yes", "no", "no", "yes", "yes", "yes", "no", "yes", "no", "yes"],
         }
     )
     cfg = {
         "label": "l",
-        "label_values_or_threshold": [1],
+        "label_values_or_threshold": ["yes"],
         "facet": [{"name_or_index": "facet", "value_or_threshold": ["x"]}],
     }
     a = analyse(Rows(frame, ["mem"]), cfg, [], ["FT"])
@@ -230,8 +233,8 @@ def test_numeric_facet_threshold_and_continuous_label():
 
 def test_label_value_matching_is_numeric_for_numeric_columns():
     s = pl.Series("l", ["1", "1.0", "0", " 1 "])
-    assert binarize(s, [1]).mask.to_list() == [True, True, False, True]
-    assert binarize(s, ["1"]).mask.to_list() == [True, True, False, True]
+    assert binarize(s, [1], False).mask.to_list() == [True, True, False, True]
+    assert binarize(s, ["1"], False).mask.to_list() == [True, True, False, True]
     b = pl.Series("b", [True, False])
     assert binarize(b, [True]).mask.to_list() == [True, False]
     assert binarize(pl.Series("t", ["true", "false"]), [True]).mask.to_list() == [True, False]

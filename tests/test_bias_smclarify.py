@@ -109,3 +109,51 @@ def test_errors_match_smclarify_when_a_facet_has_no_negative_labels():
     theirs = dict(_clarify(df, "facet", [1], report.StageType.PRE_TRAINING, ["all"])["1"])
     for name in ("KL", "JS", "LP", "TVD", "KS", "DPL", "CI", "CDDL"):
         assert _close(mine[name], theirs[name]), name
+
+
+@pytest.mark.parametrize("n", [40, 20])
+def test_small_window_01_labels_are_continuous_as_in_clarify(n):
+    """Clarify types a 0/1 integer column with distinct/rows >= 0.05 (<= 40 rows) as continuous, so
+    ``label_values_or_threshold [0]`` means y > 0 and a facet ``[0]`` means facet > 0: mmon computes
+    the same values as smclarify, and warns. Boolean feature columns count as 0/1 in FlipTest."""
+    rng = np.random.default_rng(n)
+    df = pd.DataFrame({
+        "x1": rng.normal(size=n),
+        "flag": rng.random(n) < 0.5,  # a Boolean feature: smclarify's k-NN reads it as 0/1
+        "grp": rng.integers(0, 3, n),
+        "sex": rng.integers(0, 2, n),
+        "label": rng.integers(0, 2, n),
+        "pred": rng.integers(0, 2, n),
+    })  # fmt: skip
+    fc = report.FacetColumn("sex", [0])
+    lc = report.LabelColumn("label", df["label"], [0])
+    pc = report.LabelColumn("pred", df["pred"], [0])
+    theirs: dict[str, object] = {}
+    for stage in (report.StageType.PRE_TRAINING, report.StageType.POST_TRAINING):
+        out = report.bias_report(df.drop(columns=["label", "pred"]), fc, lc, stage,
+                                 pc if stage == report.StageType.POST_TRAINING else None, ["all"],
+                                 group_variable=df["grp"])  # fmt: skip
+        assert len(out) == 1
+        theirs["facet_value"] = out[0]["value_or_threshold"]
+        theirs |= {m["name"]: m["value"] for m in out[0]["metrics"]}
+    # The flag column as text True / False, as a CSV or a JSON payload brings it.
+    frame = pl.from_pandas(df.drop(columns=["label", "pred"])).with_columns(
+        pl.col("flag").cast(pl.String).str.to_titlecase(),
+        pl.Series(LABEL, df["label"].to_numpy()),
+        pl.Series(PRED, df["pred"].to_numpy()),
+    )
+    cfg = {"label": "label", "label_values_or_threshold": [0],
+           "facet": [{"name_or_index": "sex", "value_or_threshold": [0]}], "group_variable": "grp"}  # fmt: skip
+    a = analyse(Rows(frame, ["mem"]), cfg, list(PRE_TRAINING), list(POST_TRAINING))
+    assert theirs["facet_value"] == "(0, 1]"
+    mine: dict[str, object] = {}
+    for stage in ("pre_training_bias_metrics", "post_training_bias_metrics"):
+        assert a.doc[stage]["label_value_or_threshold"] == "(0, 1]"
+        e = a.doc[stage]["facets"]["sex"][0]
+        assert e["value_or_threshold"] == theirs["facet_value"]
+        mine |= {m["name"]: m["value"] for m in e["metrics"]}
+    for name in [*PRE_TRAINING, *POST_TRAINING]:
+        assert _close(mine[name], theirs[name]), (name, mine[name], theirs[name])
+    assert mine["FT"] is not None
+    assert any("label 'label'" in w and "greater than 0" in w for w in a.warnings)
+    assert any("facet 'sex'" in w for w in a.warnings)

@@ -198,3 +198,17 @@ def test_cli(tmp_path: Path) -> None:
     code, _ = cli("--capture", str(dest), "--output", str(tmp_path / "o2"), "--start-time", "2022-08-30T00:00Z",
                   "--end-time", "2022-08-30T01:00Z", "--strict", "--quiet")  # fmt: skip
     assert code == 2
+
+
+def test_json_output_joined_with_input_gives_a_row_per_instance() -> None:
+    out = {"SageMakerInferenceId": "id-1", "SageMakerInferenceTime": "2022-08-30T00:10:00Z",
+           "SageMakerOutput": {"predictions": [{"score": 0.2}, {"score": 0.9}]},
+           "instances": [{"features": [1, 2]}, {"features": [3, 4]}]}  # fmt: skip
+    frame, ids, times, docs = batch.read_rows(json.dumps(out).encode(), "o")
+    assert frame.to_dicts() == [{"o:score": 0.2, "i#0": 1, "i#1": 2}, {"o:score": 0.9, "i#0": 3, "i#1": 4}]
+    assert ids == ["id-1", "id-1"] and times == ["2022-08-30T00:10:00Z"] * 2 and docs == [0, 0]
+    out["instances"] = out["instances"][:1]
+    with pytest.raises(ValueError, match="2 prediction\\(s\\) but the joined input has 1 instance"):
+        batch.read_rows(json.dumps(out).encode(), "o")
+    frame, *_ = batch.read_rows(b'{"instances": [[1, 2], [3, 4]]}\n{"instances": [[5, 6]]}\n', "i")
+    assert frame.to_dicts() == [{"i#0": 1, "i#1": 2}, {"i#0": 3, "i#1": 4}, {"i#0": 5, "i#1": 6}]

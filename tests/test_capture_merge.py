@@ -184,7 +184,7 @@ def test_deterministic_output_and_clean_rerun(tmp_path: Path) -> None:
         capture_merge(Store(), str(tmp_path / "cap"), str(out), w, fmt=fmt, workers=8)
         assert (out / f"merged.{fmt}").read_bytes() == first
     # The rerun in parquet removed the jsonl of the earlier run; no temporary files are left.
-    assert sorted(p.name for p in out.iterdir()) == ["merge_summary.json", "merged.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [".mmon-report.json", "merge_summary.json", "merged.parquet"]
     assert pl.read_parquet(out / "merged.parquet").height == 200
 
 

@@ -369,3 +369,15 @@ def test_completeness_robust_margin_ignores_sampling_noise_but_not_real_loss() -
     # A real loss (5 % nulls instead of 2 %) still fires under Robust.
     worse = check_data_quality(base, cons, profile_batch(frame(200_000, 99, 0.05)))
     assert [v["constraint_check_type"] for v in worse.violations] == ["completeness_check"]
+
+
+def test_string_expectation_is_strict_only_where_the_statistics_say_numeric():
+    from mmon.checks import data_type
+
+    # 9 numbers and 1 word under a String constraint: the statistics say String (SageMaker's own
+    # zipcode case) → every value counts; they say Fractional (a constraint edited against the
+    # data) → only the word is String-class.
+    assert data_type.match_fraction("String", 5, 4, 0, 1, "String") == 1.0
+    assert data_type.match_fraction("String", 5, 4, 0, 1, None) == 1.0
+    assert data_type.match_fraction("String", 5, 4, 0, 1, "Fractional") == 0.1
+    assert data_type.match_fraction("String", 5, 4, 0, 1, "Integral") == 0.1

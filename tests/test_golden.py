@@ -11,13 +11,18 @@ and the diff of ``tests/golden/`` then shows (and reviews) exactly what changed.
 Normalisation (the only ones): absolute paths that differ per run — the pytest temporary folder
 (``<TMP>``) and the checkout (``<ROOT>``) — and the value of model quality's
 ``"evaluation_time"`` (the wall clock at the run, as SageMaker writes it) are replaced in stdout and
-in the output files. The run's metric timestamp would be volatile too, so it is fixed with
+in the output files; in the report manifest ``.mmon-report.json`` the publication's ``"id"`` and
+``"published"`` time (a timestamp and a random suffix) and the files' sha256 digests are replaced
+too — each digest is first checked against the bytes of the file it names, and the sizes are
+compared. The run's metric timestamp would be volatile too, so it is fixed with
 ``--metric-time``. Nothing else is normalised: numbers, key order and whitespace are compared
 byte for byte.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -124,6 +129,7 @@ CASES: dict[str, list[tuple[str, list[str], int]]] = {
 
 
 EVALUATION_TIME = re.compile(rb'("evaluation_time" ?: ?)"[^"]*"')
+PUBLICATION = re.compile(rb'("(?:id|published|sha256)" ?: ?)"[^"]*"')
 
 
 def _normalise(data: bytes, tmp: Path) -> bytes:
@@ -131,12 +137,24 @@ def _normalise(data: bytes, tmp: Path) -> bytes:
     return EVALUATION_TIME.sub(rb'\1"<TIME>"', data)
 
 
+def _check_digests(manifest: Path) -> None:
+    files = json.loads(manifest.read_text()).get("files", {})
+    for name, entry in files.items():
+        if "sha256" in entry and not str(entry["sha256"]).startswith("<"):
+            data = (manifest.parent / name).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"], f"{manifest}: digest of {name}"
+
+
 def _outputs(folder: Path, tmp: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): _normalise(p.read_bytes(), tmp)
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            body = _normalise(p.read_bytes(), tmp)
+            if p.name == ".mmon-report.json":
+                _check_digests(p)
+                body = PUBLICATION.sub(rb'\1"<VOLATILE>"', body)
+            out[p.relative_to(folder).as_posix()] = body
+    return out
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

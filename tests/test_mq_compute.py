@@ -173,7 +173,10 @@ def test_regression_section_matches_sklearn(seed: int) -> None:
     assert close(m["mae"]["value"], sk.mean_absolute_error(y, yhat))
     assert close(m["mse"]["value"], sk.mean_squared_error(y, yhat))
     assert close(m["rmse"]["value"], math.sqrt(sk.mean_squared_error(y, yhat)))
-    assert close(m["r2"]["value"], sk.r2_score(y, yhat))
+    # SageMaker's r2 measures the residuals against the predictions' spread: sklearn's r2_score with
+    # the arguments swapped (see compute.regression_metrics and test_sagemaker_external).
+    assert close(m["r2"]["value"], sk.r2_score(yhat, y))
+    assert not close(m["r2"]["value"], sk.r2_score(y, yhat))
     const = np.full(n, y.mean())
     assert close(m["mae_best_constant_regressor"]["value"], sk.mean_absolute_error(y, const))
     assert close(m["mse_best_constant_regressor"]["value"], sk.mean_squared_error(y, const))
@@ -185,7 +188,9 @@ def test_regression_constant_labels() -> None:
     m = compute.regression_metrics(pl.DataFrame({"actual": [2.0, 2.0, 2.0], "predicted": [2.0, 2.0, 2.0]}))
     assert m["r2"]["value"] == 1.0 and m["mae"]["value"] == 0.0
     m = compute.regression_metrics(pl.DataFrame({"actual": [2.0, 2.0, 2.0], "predicted": [1.0, 2.0, 2.0]}))
-    assert m["r2"]["value"] == sk.r2_score([2, 2, 2], [1, 2, 2]) == 0.0
+    assert m["r2"]["value"] == pytest.approx(sk.r2_score([1, 2, 2], [2, 2, 2])) == -0.5
+    m = compute.regression_metrics(pl.DataFrame({"actual": [1.0, 2.0, 3.0], "predicted": [2.0, 2.0, 2.0]}))
+    assert m["r2"]["value"] == 0.0  # constant predictions: no spread, finite as scikit-learn's force_finite
 
 
 def test_long_curves_are_thinned_but_auc_uses_every_point() -> None:

@@ -340,7 +340,7 @@ def test_merged_record_encodings_and_shadow_traffic(tmp_path: Path) -> None:
         merged_record(1, json.dumps([0.3]), json.dumps(0), "JSON", "JSON"),
         merged_record(2, b64, "1", "BASE64"),
         merged_record(3, "0.95", "0", invocationSource="ShadowExperiment"),
-        merged_record(4, "0.1\n0.7", "0"),
+        merged_record(4, "0.1\n0.7", "0\n1"),  # two rows, two labels: both count
         merged_record(5, base64.b64encode(b"[0.85]").decode(), "1", "BASE64").replace("text/csv; charset=utf-8", "application/json"),
     ]
     path = write_lines(tmp_path / "m.jsonl.gz", [])
@@ -348,9 +348,12 @@ def test_merged_record_encodings_and_shadow_traffic(tmp_path: Path) -> None:
 
     Path(path).write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     r = baseline_model_quality(Store(), [path], str(tmp_path / "o"), BINARY)
-    assert r.rows == 5  # the shadow record is skipped
-    assert r.statistics["binary_classification_metrics"]["confusion_matrix"] == {"0": {"0": 2, "1": 0}, "1": {"0": 0, "1": 3}}
-    assert any("several rows" in w for w in r.warnings)
+    assert r.rows == 6  # the shadow record is skipped; record 4 holds two rows
+    assert r.statistics["binary_classification_metrics"]["confusion_matrix"] == {"0": {"0": 2, "1": 0}, "1": {"0": 0, "1": 4}}
+    # Two predictions with one label cannot be paired: an input error, not a silent first row.
+    Path(path).write_bytes(gzip.compress((merged_record(4, "0.1\n0.7", "0") + "\n").encode()))
+    with pytest.raises(InputError, match=r"record 1 \(event 4\): .*endpointOutput 2.*cannot be paired"):
+        baseline_model_quality(Store(), [path], str(tmp_path / "o2"), BINARY)
 
 
 def test_regression_bad_numbers_are_reported(tmp_path: Path) -> None:

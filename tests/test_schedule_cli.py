@@ -47,28 +47,30 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-RUN = ["--", "run", "s3://b/capture/churn", "--output", "s3://b/reports/churn", "--baseline-statistics", "s3://b/s.json"]
+RUN = ["--", "run", "s3://b/capture/churn", "--output", "s3://b/reports/churn", "--baseline-statistics", "s3://b/s.json",
+       "--baseline-constraints", "s3://b/c.json"]  # fmt: skip
 
 
 def test_hourly_to_a_crontab_entry(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["schedule-print", "hourly", "--from", "2026-12-31T21:30Z", "--count", "3", "--mmon", "/usr/local/bin/mmon", "--workdir", "/srv", *RUN], capsys)
     assert code == 0, err
-    assert "2026-12-31T22:00:00Z" in out and "2027-01-01T00:00:00Z" in out
-    assert "s3://b/reports/churn/2027/01/01/00" in out  # the report folder of each run
-    assert "On SageMaker: cron(0 * ? * * *)" in out
+    # The table is for the eye (stderr); stdout is the installable entry alone.
+    assert "2026-12-31T22:00:00Z" in err and "2027-01-01T00:00:00Z" in err
+    assert "s3://b/reports/churn/2027/01/01/00" in err  # the report folder of each run
+    assert "On SageMaker: cron(0 * ? * * *)" in err
+    assert out.startswith("# mmon-") and "scheduled time" not in out
     line = [ln for ln in out.splitlines() if ln.startswith("0 * * * * ")][0]
     assert croniter.is_valid(crontab_schedule(line))
     words = shlex.split(line.split(None, 5)[5])
     i = words.index("/usr/local/bin/mmon")
-    assert words[i:i + 8] == ["/usr/local/bin/mmon", "run", "s3://b/capture/churn", "--output", "s3://b/reports/churn", "--baseline-statistics", "s3://b/s.json", "--scheduled-time"]  # fmt: skip
+    assert words[i:i + 10] == ["/usr/local/bin/mmon", "run", "s3://b/capture/churn", "--output", "s3://b/reports/churn", "--baseline-statistics", "s3://b/s.json", "--baseline-constraints", "s3://b/c.json", "--scheduled-time"]  # fmt: skip
     assert words[:2] == ["cd", "/srv"] and "--schedule-expression" in words
-    assert err == ""
 
 
 def test_quiet_prints_only_the_entry(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["schedule-print", "*/15 * * * *", "-q", "--mmon", "mmon", *RUN], capsys)
     assert code == 0
-    assert out.startswith("# mmon: Every 15 minutes")
+    assert out.startswith("# mmon-reports-churn-") and ": Every 15 minutes" in out.splitlines()[0]
     assert "scheduled time" not in out and err == ""
 
 
@@ -76,7 +78,7 @@ def test_note_for_an_expression_sagemaker_refuses(capsys: pytest.CaptureFixture[
     code, out, err = run(["schedule-print", "*/15 * * * *", "--from", "2026-11-21T13:20Z", "-n", "2", *RUN], capsys)
     assert code == 0
     assert "SageMaker would refuse this schedule" in err and "mmon runs it as written" in err
-    assert "s3://b/reports/churn/2026/11/21/13/30" in out  # minute folders
+    assert "s3://b/reports/churn/2026/11/21/13/30" in err  # minute folders
 
 
 @pytest.mark.parametrize(
@@ -111,7 +113,8 @@ def test_json_times_windows_and_command(capsys: pytest.CaptureFixture[str]) -> N
     assert doc["executions"][2]["end_time"] == "2028-03-01T04:00:00Z"
     assert doc["executions"][2]["report"] == "s3://b/reports/churn/2028/03/01/05"
     assert doc["command"][-4:] == ["--schedule-expression", "daily:5", "--start-offset=-P1D", "--end-offset=-PT1H"]
-    assert doc["sagemaker_valid"] is True and doc["entry"]["mmon.cron"].startswith("# mmon")
+    (name,) = doc["entry"]
+    assert doc["sagemaker_valid"] is True and name.startswith("mmon-reports-churn-") and doc["entry"][name].startswith("# mmon")
     code, out, _ = run(["schedule-print", "daily:5", "--as", "json", "-n", "1", *RUN], capsys)
     assert code == 0 and json.loads(out)["cron"] == "0 5 * * *"
 
@@ -121,20 +124,21 @@ def test_systemd_and_kubernetes_and_write(tmp_path: Path, capsys: pytest.Capture
     assert code == 0
     assert "# ---- churn-monitor.service ----" in out and "# ---- churn-monitor.timer ----" in out
     assert "OnCalendar=*-*-* 00/6:00:00 UTC" in out
-    code, out, _ = run(
+    code, out, err = run(
         ["schedule-print", "hourly", "--as", "kubernetes", "--image", "ghcr.io/acme/mmon:1", "--write", str(tmp_path), *RUN],
     capsys)  # fmt: skip
     assert code == 0
-    manifest = (tmp_path / "mmon-cronjob.yaml").read_text()
-    assert manifest in out and 'image: "ghcr.io/acme/mmon:1"' in manifest
+    (written,) = tmp_path.glob("mmon-reports-churn-*-cronjob.yaml")
+    manifest = written.read_text()
+    assert manifest == out and 'image: "ghcr.io/acme/mmon:1"' in manifest
     assert 'command: ["mmon", "run"' in manifest  # the image's mmon, not this machine's path
-    assert f"Wrote {os.path.join(str(tmp_path), 'mmon-cronjob.yaml')}" in out
+    assert f"Wrote {os.path.join(str(tmp_path), written.name)}" in err
 
 
 def test_now(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["schedule-print", "now", "--from", "2026-11-21T13:42Z", "--mmon", "mmon", *RUN], capsys)
+    code, out, err = run(["schedule-print", "now", "--from", "2026-11-21T13:42Z", "--mmon", "mmon", *RUN], capsys)
     assert code == 0
-    assert "2026-11-21T13:00:00Z" in out and "# NOW runs once" in out
+    assert "2026-11-21T13:00:00Z" in err and "# NOW runs once" in out
 
 
 def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:

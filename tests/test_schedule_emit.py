@@ -116,6 +116,15 @@ def test_names() -> None:
     assert default_name(ARGS) == "mmon-it-s-100"
     assert default_name(["x", "--schedule=Hourly_Churn"]) == "mmon-hourly-churn"
     assert default_name(["x"]) == "mmon"
+    # Without --schedule: named after the monitor (endpoint, type, output), never shared by two.
+    a = default_name(["--capture", "s3://b/cap/churn/AllTraffic", "--output", "s3://b/reports/churn"])
+    b = default_name(["--capture", "s3://b/cap/churn/AllTraffic", "--output", "s3://other/reports/churn"])
+    c = default_name(["--capture", "s3://b/cap/churn/AllTraffic", "--output=s3://b/reports/churn", "--type", "model-quality"])
+    assert a.startswith("mmon-reports-churn-") and b.startswith("mmon-reports-churn-") and len({a, b, c}) == 3
+    assert c.startswith("mmon-model-quality-reports-churn-")
+    assert default_name(["x", "-o", "s3://b/reports/churn"]) == a  # stable: the same monitor keeps its name
+    d = default_name(["x", "--endpoint", "churn", "-o", "/srv/" + "very-long-folder-name/" * 6 + "mq"])
+    assert d.startswith("mmon-churn-very-long-folder-name-mq") and len(d) <= 52 and safe_name(d) == d
     assert safe_name("A" * 80) == "a" * 52
     assert safe_name("!!!") == "mmon"
 
@@ -138,12 +147,15 @@ def test_crontab_command_escapes_percent_and_quotes_arguments() -> None:
     entry = crontab_entry(parse_schedule("hourly"), ARGS, OPTIONS)
     line = _entry_line(entry)
     assert "100\\%" in line and re.search(r"(?<!\\)%", line) is None
-    words = shlex.split(_cron_command(line))
+    first, skipped = _cron_command(line).split("; rc=$?; ", 1)
+    words = shlex.split(first)
     assert words[:3] == ["cd", "/srv/mon itor", "&&"]
-    assert words[3:6] == ["flock", "-n", "/tmp/mmon-churn.lock"]
-    assert words[6:8] == ["timeout", "3600s"]
-    assert words[8:-3] == run_command(parse_schedule("hourly"), ARGS, OPTIONS)
+    assert words[3:8] == ["flock", "-n", "-E", "75", "/tmp/mmon-churn.lock"]
+    assert words[8:10] == ["timeout", "3600s"]
+    assert words[10:-3] == run_command(parse_schedule("hourly"), ARGS, OPTIONS)
     assert words[-3:] == [">>", "mmon-churn.log", "2>&1"]
+    # A run skipped because the lock is held says so in the log; the entry keeps mmon's exit status.
+    assert "run skipped" in skipped and ">> mmon-churn.log" in skipped and skipped.endswith("exit $rc")
 
 
 @pytest.mark.skipif(not (shutil.which("sh") and shutil.which("flock") and shutil.which("timeout")), reason="needs sh, flock, timeout")
@@ -170,7 +182,14 @@ def test_crontab_entry_runs_in_a_shell(tmp_path: Path) -> None:
         fcntl.flock(held, fcntl.LOCK_EX)
         (work / "argv.txt").unlink()
         again = subprocess.run(["/bin/sh", "-c", _cron_command(line)], env=env, capture_output=True, timeout=30)
-        assert again.returncode != 0 and not (work / "argv.txt").exists()
+        assert again.returncode == 75 and not (work / "argv.txt").exists()
+    log = (work / "t.log").read_text().splitlines()
+    assert log[0] == "ran" and len(log) == 2
+    assert re.fullmatch(rf"\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ mmon: run skipped: the run before still holds the lock {tmp_path}/t.lock", log[1])
+    # mmon's own exit status (1: violations) passes through unchanged.
+    fake.write_text("#!/bin/sh\necho violations\nexit 1\n")
+    third = subprocess.run(["/bin/sh", "-c", _cron_command(line)], env=env, capture_output=True, timeout=30)
+    assert third.returncode == 1 and (work / "t.log").read_text().splitlines()[2:] == ["violations"]
 
 
 def test_now_has_nothing_to_install() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mmon import merged_rows
 from mmon.attribution.config import (
     AGG_METHODS,
     load_analysis,
@@ -159,9 +160,29 @@ class AttributionResult:
 # -- data ---------------------------------------------------------------------------------------------
 
 
-def _read_frame(store: Store, inputs: list[str], fmt: str | None, header: bool) -> pl.DataFrame:
+def _merged_features(store: Store, url: str, config: dict[str, Any]) -> pl.DataFrame | None:
+    """The features of SageMaker merged / capture records (every instance a row), else None."""
+    with store.open(url, "rb") as fh:
+        first = fh.readline()
+    try:
+        rec = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(rec, dict) or "captureData" not in rec:
+        return None
+    recs = merged_rows.read_records(store.read_bytes(url), url)
+    rows = merged_rows.features(recs, url, config.get("features"))
+    return rows.drop("_rec", "_row").rename(lambda c: f"_c{c[1:]}" if c.startswith("#") else c)
+
+
+def _read_frame(
+    store: Store, inputs: list[str], fmt: str | None, header: bool, config: dict[str, Any] | None = None
+) -> pl.DataFrame:
     files = dataset_files(store, inputs, fmt, header)
-    frames = [batch for f in files for batch in iter_batches(store, f)]
+    frames = []
+    for f in files:
+        merged = _merged_features(store, f.url, config or {}) if f.format == "jsonl" else None
+        frames += [merged] if merged is not None else list(iter_batches(store, f))
     if not frames:
         raise InputError(f"{', '.join(inputs)}: no data")
     df = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
@@ -177,6 +198,9 @@ def _resolve_features(df: pl.DataFrame, config: dict[str, Any]) -> tuple[pl.Data
     cols = list(df.columns)
     headers = config.get("headers")
     label = config.get("label")
+    if headers and isinstance(label, str) and label not in headers and any(c in label for c in ".[$"):
+        # Clarify's rule for JSON datasets: with a label path, the last header is the label's.
+        headers, label = headers[:-1], None
     if headers:
         if _is_positional(cols) and not all(h in cols for h in headers):
             keep = [c for i, c in enumerate(cols) if not (isinstance(label, int) and i == label)]
@@ -268,7 +292,10 @@ def _baseline_rows(store: Store, spec: Any, feats: list[str], numeric: np.ndarra
             if rows and [c.strip() for c in rows[0]] == feats:
                 rows = rows[1:]  # a header line
     else:
-        rows = list(spec)
+        rows = list(spec) if isinstance(spec, list) else [spec]
+    # Clarify's JSON form ({"instances": [{"features": [...]}, ...]}, what the SDK writes for JSON
+    # datasets): one row per instance.
+    rows = [r for row in rows for r in (row["instances"] if isinstance(row, dict) and isinstance(row.get("instances"), list) else [row])]
     out = np.empty((len(rows), m), dtype=object)
     for i, row in enumerate(rows):
         if isinstance(row, dict):
@@ -389,7 +416,7 @@ def _compute(
         content_template=pred.get("content_template"),
     )
     warnings: list[str] = []
-    df = _read_frame(store, inputs, fmt, header)
+    df = _read_frame(store, inputs, fmt, header, config)
     total = df.height
     if total == 0:
         raise InputError(f"{', '.join(inputs)}: the dataset has no records")

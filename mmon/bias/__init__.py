@@ -1,6 +1,7 @@
 """Bias drift (SageMaker Clarify's model-bias monitor): metrics, baseline, run, violations.
 
 See :mod:`mmon.bias.metrics` (formulas), :mod:`mmon.bias.compute` (matching rules, counts),
+:mod:`mmon.bias.values` (Clarify's continuous / categorical rule),
 :mod:`mmon.bias.drift` (violation rule) and :mod:`mmon.bias.api` (files written).
 """
 

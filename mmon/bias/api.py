@@ -79,8 +79,9 @@ class BiasResult:
             for r in metric_rows(self.baseline or {})
         }
         flagged = {(v["facet"], v["facet_value"], v["metric_name"]) for v in self.violations}
-        skipped: dict[tuple[str, str, str | None], str] = {
-            (n["facet"], n["facet_value"], n["metric_name"]): n["reason"] for n in self.not_judged
+        # Keyed by stage too: a stage the run did not compute must not mark the other stage's rows.
+        skipped: dict[tuple[str, str, str, str | None], str] = {
+            (n["stage"], n["facet"], n["facet_value"], n["metric_name"]): n["reason"] for n in self.not_judged
         }
         headers = ["stage", "facet", "value", "metric", "current" if self.baseline else "value"]
         if self.baseline is not None:
@@ -90,8 +91,11 @@ class BiasResult:
             row = [r["stage"], r["facet"], r["facet_value"], r["metric"], _show(r["value"], r.get("error"))]
             if self.baseline is not None:
                 k = (r["facet"], r["facet_value"], r["metric"])
+                st = r["stage"]
                 status = (
-                    "VIOLATION" if k in flagged else skipped.get(k) or skipped.get((k[0], k[1], None)) or "ok"
+                    "VIOLATION"
+                    if k in flagged
+                    else skipped.get((st, *k)) or skipped.get((st, k[0], k[1], None)) or "ok"
                 )
                 row += [_show(base.get((r["stage"], r["facet"], r["facet_value"], r["metric"]))), status]
             rows.append(row)
@@ -150,6 +154,7 @@ def _locator(config: dict[str, Any], options: BiasOptions, want_predictions: boo
         if options.probability_threshold is not None
         else config.get("probability_threshold"),
         want_predictions=want_predictions,
+        features=config.get("features"),
     )
 
 

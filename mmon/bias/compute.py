@@ -12,11 +12,13 @@ Matching rules (README-ready):
 * a label or facet value list is compared numerically when the column is numeric (``"1"``,
   ``1`` and ``1.0`` match ``1``), else as text (``True`` matches ``true``/``True``);
 * a column is treated as continuous -- positive / sensitive when **greater than** the single
-  given threshold, Clarify's ``(threshold, max]`` interval -- when exactly one numeric value is
-  given, the column is numeric, and the column has non-integral values, or the threshold is
-  non-integral, or more than 2 distinct values making up at least 5 % of its rows (Clarify's
-  uniqueness rule); otherwise the values are categories. A run reuses the baseline's choice for
-  each facet (an interval ``(t, max]`` in the baseline means continuous), so a window cannot flip it;
+  given threshold, Clarify's ``(threshold, max]`` interval -- by Clarify's own rule (smclarify
+  ``series_datatype``): exactly one value given and the column is of floats, or of integers whose
+  distinct values make up at least 5 % of its rows; otherwise (booleans, text, several values) the
+  values are categories. The rule makes a 0/1 column of at most 40 rows continuous, so
+  ``[0]`` means "greater than 0": mmon computes exactly that, as SageMaker does, and warns. A run
+  reuses the baseline's choice for each facet (an interval ``(t, max]`` in the baseline means
+  continuous); the label is typed per window, as Clarify types it;
 * a facet without ``value_or_threshold`` is analysed once per distinct value (that value vs the
   rest), in order of first appearance, as Clarify does;
 * predictions: a predicted label is matched like the label; a probability becomes the label
@@ -37,107 +39,11 @@ import polars as pl
 
 from mmon.bias import metrics as M
 from mmon.bias.data import INTERNAL, LABEL, PRED, PROB, Rows
+from mmon.bias.values import Binarized, as_number, binarize, numeric_view, small_window_warning
 from mmon.errors import InputError
 
 Y, YH = "__bias_y", "__bias_yhat"
-UNIQUENESS_THRESHOLD = 0.05
 MAX_FACET_VALUES = 1000
-
-
-# -- value matching -----------------------------------------------------------------------------
-
-
-def numeric_view(s: pl.Series) -> pl.Series | None:
-    """The column as Float64 when every non-empty value is a number, else None."""
-    if s.dtype == pl.Boolean:
-        return None
-    if s.dtype.is_numeric():
-        return s.cast(pl.Float64)
-    st = s.cast(pl.String).str.strip_chars()
-    st = pl.select(pl.when(st == "").then(None).otherwise(st)).to_series()
-    num = st.cast(pl.Float64, strict=False)
-    if num.null_count() == st.null_count() and num.null_count() < len(num):
-        return num
-    return None
-
-
-def _as_number(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return 1.0 if v else 0.0
-    if isinstance(v, (int, float)):
-        return float(v)
-    try:
-        return float(str(v).strip())
-    except ValueError:
-        return None
-
-
-def _texts(values: list[Any]) -> list[str]:
-    out: list[str] = []
-    for v in values:
-        if isinstance(v, bool):
-            out += ["true", "True", "TRUE"] if v else ["false", "False", "FALSE"]
-        else:
-            out.append(str(v))
-    return out
-
-
-def _fmt_bound(x: float, integral: bool) -> str:
-    return str(int(x)) if integral and float(x).is_integer() else str(float(x))
-
-
-@dataclass
-class Binarized:
-    """A column turned into positive / sensitive booleans."""
-
-    mask: pl.Series  # Boolean, nulls where the value is missing
-    display: str  # Clarify's value_or_threshold string
-    continuous: bool
-
-
-def is_continuous(values: list[Any], num: pl.Series | None) -> bool:
-    if num is None or len(values) != 1:
-        return False
-    t = values[0]
-    if isinstance(t, bool) or _as_number(t) is None:
-        return False
-    tf = _as_number(t)
-    assert tf is not None
-    if not tf.is_integer():
-        return True
-    valid = num.drop_nulls()
-    if valid.len() == 0:
-        return False
-    if bool((valid.round(0) != valid).any()):
-        return True
-    n_unique = valid.n_unique()
-    return n_unique > 2 and n_unique / valid.len() >= UNIQUENESS_THRESHOLD
-
-
-def binarize(s: pl.Series, values: list[Any], continuous: bool | None = None) -> Binarized:
-    """Positive (label) or sensitive (facet) rows of ``s`` for Clarify's ``values_or_threshold``."""
-    num = numeric_view(s)
-    if continuous is None:
-        continuous = is_continuous(values, num)
-    if continuous:
-        t = _as_number(values[0])
-        if num is None or t is None:
-            raise InputError(f"column {s.name!r}: a threshold needs numeric values")
-        mx = num.max()
-        valid = num.drop_nulls()
-        integral = bool((valid.round(0) == valid).all()) and float(t).is_integer()
-        top = _fmt_bound(float(mx), integral) if mx is not None else "nan"  # type: ignore[arg-type]
-        display = f"({_fmt_bound(t, integral)}, {top}]"
-        return Binarized((num > t).alias(s.name), display, True)
-    display = ",".join(str(v) for v in values)
-    if num is not None:
-        nums = [x for x in (_as_number(v) for v in values) if x is not None]
-        mask = num.is_in(nums) if nums else pl.Series(s.name, [False] * len(s))
-        mask = pl.select(pl.when(num.is_null()).then(None).otherwise(mask)).to_series()
-    else:
-        st = s.cast(pl.String)
-        mask = st.is_in(_texts(values))
-    return Binarized(mask.alias(s.name), display, False)
 
 
 # -- the analysis -------------------------------------------------------------------------------
@@ -284,6 +190,11 @@ def _feature_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     cols = []
     for c in columns:
         num = numeric_view(frame[c]) if frame[c].dtype != pl.Boolean else frame[c].cast(pl.Float64)
+        if num is None and frame[c].dtype == pl.String:
+            # True / False columns count as 1 / 0, as numpy counts pandas' bool columns in smclarify.
+            low = frame[c].str.strip_chars().str.to_lowercase()
+            if low.is_in(["true", "false"]).all():
+                num = (low == "true").cast(pl.Float64)
         if num is None:
             raise M.MetricUndefined("FlipTest does not support non-numeric columns")
         if num.null_count() or bool(num.is_nan().any()):
@@ -303,7 +214,7 @@ def _predicted(
     if prob is None:
         raise InputError("the probability attribute has non-numeric values")
     as_label = (prob > threshold).cast(pl.Int64)
-    if any(_as_number(v) is not None for v in label_values) and not label_bin.continuous:
+    if any(as_number(v) is not None for v in label_values) and not label_bin.continuous:
         m = binarize(as_label, label_values, False).mask
     else:
         m = prob > threshold
@@ -329,6 +240,8 @@ def analyse(
     )
 
     label_bin = binarize(frame[LABEL], label_values)
+    if label_bin.continuous and (w := small_window_warning(frame[LABEL], label_values, "label", label_header(config))):
+        warnings.append(w)
     frame = frame.with_columns(label_bin.mask.alias(Y))
     missing_label = frame[Y].null_count()
     if missing_label:
@@ -370,6 +283,8 @@ def analyse(
         facet_entries: list[tuple[str, bool, pl.Series]] = []
         if given:
             b = binarize(series, list(given), (pinned or {}).get(name))
+            if b.continuous and name not in (pinned or {}) and (w := small_window_warning(series, list(given), "facet", name)):
+                warnings.append(w)
             facet_entries.append((b.display, b.continuous, b.mask.fill_null(False)))
         else:
             st = series.cast(pl.String)
@@ -410,7 +325,7 @@ def analyse(
         if want_post:
             post_section[name] = post_list
 
-    label_name = str(config["label"])
+    label_name = label_header(config)
     doc: dict[str, Any] = {"version": "1.0"}
     if want_post:
         doc["post_training_bias_metrics"] = {
@@ -425,6 +340,17 @@ def analyse(
             "label_value_or_threshold": label_bin.display,
         }
     return Analysis(doc, entries, frame.height, post.height if want_post else 0, warnings)
+
+
+def label_header(config: dict[str, Any]) -> str:
+    """The label's name in analysis.json: the config's ``label``, except a JSON path (or a label
+    not among ``headers``) names the last entry of ``headers`` -- Clarify's rule for JSON datasets
+    (the SDK's BiasAnalysisConfig writes the features' headers + ``Target``)."""
+    label = config["label"]
+    headers = config.get("headers") or []
+    if isinstance(label, str) and headers and label not in headers and any(c in label for c in ".[$"):
+        return str(headers[-1])
+    return str(label)
 
 
 def _resolve(columns: list[str], spec: str | int, what: str) -> str:

@@ -10,16 +10,19 @@ variable) plus ``__bias_label`` (the observed label), and ``__bias_pred`` (the p
   or ``--probability-attribute`` + threshold, else a ``prediction`` column, else a
   ``probability`` column. Headerless CSV columns ``_c0…`` take the config's ``headers``.
   ``mmon.capture.META_PREFIX`` columns are dropped.
-* **Merged records** (JSON Lines with ``captureData`` + ``groundTruthData``, format study §5.4):
-  features from ``captureData.endpointInput.data`` (CSV: split on commas, named by ``headers``
-  (without the label's header) when the counts fit, else ``_c0…``; JSON: an object's keys, a
-  list's positions, ``instances[0]`` / ``features`` unwrapped); the prediction from
-  ``captureData.endpointOutput.data`` (CSV: field ``--inference-attribute`` /
-  ``--probability-attribute`` (0-based), default the first field; JSON: that key or dotted path);
-  with neither attribute the output is a probability when a threshold is configured, else the
-  predicted label; the label from ``groundTruthData.data`` (CSV text, or JSON followed along the
-  config's ``label`` path, e.g. ``instances[*].label``). ``BASE64`` payloads are decoded first.
-  Shadow traffic (``invocationSource = ShadowExperiment``) is skipped, as SageMaker does.
+* **Merged records** (JSON Lines with ``captureData`` + ``groundTruthData``, format study §5.4,
+  endpoint or batch transform): read by :mod:`mmon.merged_rows` -- every instance of a request is
+  a row (``{"instances": [...]}`` with ``predictions[*]`` and Clarify's JSON labels, or a
+  multi-line CSV body); a record whose input, output and label give different row counts is an
+  input error (exit 2). Features come from Clarify's ``features`` path when the config has one,
+  named by ``headers`` without the label's header (for JSON datasets Clarify's rule: the last
+  entry of ``headers``) when the counts fit, else ``_c0…``; the prediction from
+  ``--inference-attribute`` / ``--probability-attribute`` (a 0-based CSV field, or a JSON path /
+  field name; default the first CSV field or the only JSON field); with neither attribute the
+  output is a probability when a threshold is configured, else the predicted label; the label
+  from ``groundTruthData.data`` (CSV text, or JSON along the config's ``label`` path, e.g.
+  ``instances[*].label``). ``BASE64`` payloads are decoded first. Shadow traffic
+  (``invocationSource = ShadowExperiment``) is skipped, as SageMaker does.
 """
 
 from __future__ import annotations
@@ -27,12 +30,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import polars as pl
 
+from mmon import merged_rows
 from mmon.capture import META_PREFIX
 from mmon.errors import InputError
 from mmon.readers import DatasetFile, dataset_files, iter_batches
@@ -43,15 +45,6 @@ PRED = "__bias_pred"
 PROB = "__bias_prob"
 INTERNAL = (LABEL, PRED, PROB)
 DEFAULT_PROBABILITY_THRESHOLD = 0.5
-
-S = pl.String
-_IO = pl.Struct({"data": S, "encoding": S, "observedContentType": S})
-MERGED_SCHEMA = {
-    "captureData": pl.Struct({"endpointInput": _IO, "endpointOutput": _IO}),
-    "groundTruthData": _IO,
-    "eventMetadata": pl.Struct({"invocationSource": S}),
-}
-
 
 @dataclass
 class Rows:
@@ -70,6 +63,7 @@ class Locator:
     probability_attribute: str | None
     probability_threshold: float | None
     want_predictions: bool
+    features: str | None = None  # Clarify's ``features`` path in JSON payloads (instances[*].features)
 
 
 # -- flat tables --------------------------------------------------------------------------------
@@ -143,181 +137,81 @@ def _is_merged(store: Store, f: DatasetFile) -> bool:
     return False
 
 
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
-
-
-def follow(value: Any, path: str | None) -> Any:
-    """Follow a dotted / JMESPath-like path (``instances[*].label``, ``predictions[0].score``,
-    ``$.a.b``); ``[*]`` takes the first element. No path: unwrap a one-key object or a list."""
-    if path is None or path == "":
-        while True:
-            if isinstance(value, list) and value:
-                value = value[0]
-            elif isinstance(value, dict) and len(value) == 1:
-                value = next(iter(value.values()))
-            else:
-                return value
-    for m in _PATH_PART.finditer(path.removeprefix("$").lstrip(".")):
-        key, idx = m.group(1), m.group(2)
-        if key is not None:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(key)
-        else:
-            if not isinstance(value, list) or not value:
-                return None
-            value = value[0] if idx == "*" else (value[int(idx)] if int(idx) < len(value) else None)
-    while isinstance(value, list) and value and not isinstance(value[0], (dict, list)) and len(value) == 1:
-        value = value[0]
-    return value
-
-
-def _text(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, separators=(",", ":"))
-    return str(v)
-
-
-def _decoded(data: pl.Expr, encoding: pl.Expr) -> pl.Expr:
-    """Payload text: BASE64 decoded, others as they are."""
-    return (
-        pl.when(encoding.str.to_uppercase() == "BASE64")
-        .then(data.str.decode("base64").cast(S, strict=False))
-        .otherwise(data)
-    )
-
-
-def _is_json(encoding: pl.Expr, ctype: pl.Expr) -> pl.Expr:
-    return (encoding.str.to_uppercase() == "JSON") | (
-        (encoding.str.to_uppercase() == "BASE64") & ctype.str.to_lowercase().str.contains("json")
-    )
-
-
-def _json_features(text: str | None) -> list[tuple[str | None, str | None]]:
-    if text is None:
-        return []
-    try:
-        v = json.loads(text)
-    except json.JSONDecodeError:
-        return []
-    if isinstance(v, dict) and "instances" in v and isinstance(v["instances"], list) and v["instances"]:
-        v = v["instances"][0]
-    if isinstance(v, dict) and "features" in v and isinstance(v["features"], list):
-        v = v["features"]
-    if isinstance(v, list) and v and isinstance(v[0], list):
-        v = v[0]
-    if isinstance(v, dict):
-        return [(k, _text(x)) for k, x in v.items()]
-    if isinstance(v, list):
-        return [(None, _text(x)) for x in v]
-    return [(None, _text(v))]
-
-
 def _merged(store: Store, f: DatasetFile, loc: Locator) -> tuple[pl.DataFrame, set[str], list[str]]:
+    """Rows of merged records: every instance of a request is a row (:mod:`mmon.merged_rows`)."""
     warnings: list[str] = []
     raw = store.read_bytes(f.url)
     if f.url.lower().endswith(".gz"):
         raw = gzip.decompress(raw)
-    try:
-        recs = pl.read_ndjson(io.BytesIO(raw), schema=MERGED_SCHEMA)
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{f.url}: cannot read merged records: {str(exc).splitlines()[0]}") from exc
-    cin = pl.col("captureData").struct.field("endpointInput")
-    cout = pl.col("captureData").struct.field("endpointOutput")
-    gt = pl.col("groundTruthData")
-    t = recs.filter(
-        pl.col("eventMetadata").struct.field("invocationSource").fill_null("") != "ShadowExperiment"
-    ).select(
-        _decoded(cin.struct.field("data"), cin.struct.field("encoding")).alias("in"),
-        _is_json(cin.struct.field("encoding"), cin.struct.field("observedContentType"))
-        .fill_null(False)
-        .alias("in_json"),
-        _decoded(cout.struct.field("data"), cout.struct.field("encoding")).alias("out"),
-        _is_json(cout.struct.field("encoding"), cout.struct.field("observedContentType"))
-        .fill_null(False)
-        .alias("out_json"),
-        _decoded(gt.struct.field("data"), gt.struct.field("encoding")).alias("gt"),
-        _is_json(gt.struct.field("encoding"), gt.struct.field("observedContentType"))
-        .fill_null(False)
-        .alias("gt_json"),
-    )
-    unlabelled = t["gt"].null_count()
+    recs = merged_rows.read_records(raw, f.url)
+    unlabelled = recs["gt_text"].null_count()
     if unlabelled:
         warnings.append(f"{f.url}: {unlabelled} record(s) without groundTruthData skipped")
-        t = t.filter(pl.col("gt").is_not_null())
-    n = t.height
-    label_path = loc.label if isinstance(loc.label, str) else None
-
-    # Features.
-    any_json_in = bool(t["in_json"].any()) if n else False
-    if not any_json_in:
-        parts = t["in"].str.strip_chars().str.split(",")
-        width = int(parts.list.len().max() or 0) if n else 0  # type: ignore[arg-type]
-        feats = [parts.list.get(i, null_on_oob=True).str.strip_chars() for i in range(width)]
-        names = _feature_names(width, loc)
-        features = pl.DataFrame({name: s for name, s in zip(names, feats, strict=True)})
-    else:
-        rows = [_json_features(x) for x in t["in"].to_list()]
-        keys: list[str] = []
-        for r in rows:
-            for i, (k, _) in enumerate(r):
-                name = k if k is not None else (_feature_names(len(r), loc)[i])
-                if name not in keys:
-                    keys.append(name)
-        data: dict[str, list[str | None]] = {k: [None] * n for k in keys}
-        for j, r in enumerate(rows):
-            names = _feature_names(len(r), loc)
-            for i, (k, v) in enumerate(r):
-                data[k if k is not None else names[i]][j] = v
-        features = pl.DataFrame(data, schema={k: S for k in keys})
-
-    # Label.
-    gt_values = []
-    for text, is_json in zip(t["gt"].to_list(), t["gt_json"].to_list(), strict=True):
-        if is_json:
-            try:
-                gt_values.append(_text(follow(json.loads(text), label_path)))
-            except json.JSONDecodeError:
-                gt_values.append(None)
-        else:
-            gt_values.append(
-                text.split(",")[int(loc.label)].strip()
-                if isinstance(loc.label, int) and "," in text
-                else text.strip()
-            )
-    cols = [pl.Series(LABEL, gt_values, dtype=S)]
-
-    # Prediction.
+        recs = recs.filter(pl.col("gt_text").is_not_null())
+    sides: dict[str, pl.DataFrame] = {}
+    feats = merged_rows.features(recs, f.url, loc.features)
+    if feats.width > 2:
+        sides["in"] = feats
+    sides["gt"] = merged_rows.values(recs, "gt", loc.label, f.url).rename({"v": LABEL})
     if loc.want_predictions:
         attr = loc.inference_attribute if loc.inference_attribute is not None else loc.probability_attribute
         as_prob = loc.inference_attribute is None and (
             loc.probability_attribute is not None or loc.probability_threshold is not None
         )
-        out_values: list[str | None] = []
-        for text, is_json in zip(t["out"].to_list(), t["out_json"].to_list(), strict=True):
-            if text is None:
-                out_values.append(None)
-            elif is_json:
-                try:
-                    out_values.append(_text(follow(json.loads(text), attr)))
-                except json.JSONDecodeError:
-                    out_values.append(None)
-            else:
-                fields = text.strip().split(",")
-                i = int(attr) if attr is not None and str(attr).isdigit() else 0
-                out_values.append(fields[i].strip() if i < len(fields) else None)
-        cols.append(pl.Series(PROB if as_prob else PRED, out_values, dtype=S))
-    return features.with_columns(cols), set(), warnings
+        sides["out"] = merged_rows.values(recs, "out", attr, f.url).rename({"v": PROB if as_prob else PRED})
+    rows = merged_rows.assemble(recs, sides, f.url).drop("_rec", "_row")
+    positional = [c for c in rows.columns if c.startswith("#")]
+    names = _feature_names(len(positional), loc)
+    rows = rows.rename(dict(zip(positional, names, strict=True)))
+    return rows, set(), warnings
+
+
+def _is_json_dataset(f: DatasetFile, loc: Locator) -> bool:
+    """A Clarify JSON dataset (``{"instances": [{"features": [...], "label": ...}]}``), read along
+    the config's ``features`` / ``label`` paths."""
+    return f.format == "json" and (
+        loc.features is not None or (isinstance(loc.label, str) and "[*]" in loc.label)
+    )
+
+
+def _json_dataset(store: Store, f: DatasetFile, loc: Locator) -> tuple[pl.DataFrame, set[str]]:
+    raw = store.read_bytes(f.url)
+    if f.url.lower().endswith(".gz"):
+        raw = gzip.decompress(raw)
+    text = raw.decode("utf-8-sig")
+    # The whole file is one document: a one-record frame whose sides all read it.
+    recs = pl.DataFrame({"_rec": [1], "event_id": [None], **{f"{k}_text": [text] for k in ("in", "out", "gt")},
+                         **{f"{k}_kind": ["json"] for k in ("in", "out", "gt")}},
+                        schema_overrides={"_rec": pl.UInt32, "event_id": pl.String})  # fmt: skip
+    sides = {
+        "in": merged_rows.features(recs, f.url, loc.features),
+        "gt": merged_rows.values(recs, "gt", loc.label, f.url).rename({"v": LABEL}),
+    }
+    model_cols: set[str] = set()
+    if loc.want_predictions:
+        attr = loc.inference_attribute if loc.inference_attribute is not None else loc.probability_attribute
+        if attr is None:
+            raise InputError(
+                f"{f.url}: a JSON dataset carries no predictions unless --inference-attribute or "
+                "--probability-attribute names them (e.g. instances[*].predicted_label)"
+            )
+        sides["out"] = merged_rows.values(recs, "out", attr, f.url).rename(
+            {"v": PRED if loc.inference_attribute is not None else PROB}
+        )
+    rows = merged_rows.assemble(recs, sides, f.url).drop("_rec", "_row")
+    positional = [c for c in rows.columns if c.startswith("#")]
+    rows = rows.rename(dict(zip(positional, _feature_names(len(positional), loc), strict=True)))
+    return rows, model_cols
 
 
 def _feature_names(width: int, loc: Locator) -> list[str]:
     headers = list(loc.headers or [])
-    if headers and len(headers) == width + 1 and isinstance(loc.label, str) and loc.label in headers:
-        headers.remove(loc.label)
+    if headers and len(headers) == width + 1:
+        if isinstance(loc.label, str) and loc.label in headers:
+            headers.remove(loc.label)
+        else:
+            # Clarify's rule for JSON datasets: the label's header is the last entry of headers.
+            headers = headers[:-1]
     if len(headers) == width:
         return headers
     return [f"_c{i}" for i in range(width)]
@@ -336,6 +230,8 @@ def read_rows(
         if _is_merged(store, f):
             frame, mc, w = _merged(store, f, loc)
             warnings.extend(w)
+        elif _is_json_dataset(f, loc):
+            frame, mc = _json_dataset(store, f, loc)
         else:
             frame, mc = _flat(store, f, loc)
         frames.append(frame)

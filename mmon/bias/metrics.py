@@ -314,19 +314,3 @@ DESCRIPTIONS = {
     "SD": "Specificity Difference (SD)",
     "TE": "Treatment Equality (TE)",
 }
-
-# The value of no bias. Every metric but DI is ideal at 0; DI (a ratio) at 1.
-IDEAL = {name: 0.0 for name in DESCRIPTIONS} | {"DI": 1.0}
-
-
-def distance_from_ideal(name: str, value: float) -> float:
-    """How far a metric value is from no bias: ``|value|``, and ``|ln DI|`` for DI.
-
-    DI is a ratio, so ``|ln DI|`` treats DI = 0.5 and DI = 2 (the same disparity, facets swapped)
-    alike; DI = 0 is infinitely far.
-    """
-    if name == "DI":
-        if value <= 0:
-            return INF
-        return abs(math.log(value))
-    return abs(value)

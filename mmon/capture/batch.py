@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 SIDES = ("input", "output")
 OUTPUT_SUFFIX = ".out"
 ID_KEY, TIME_KEY = "SageMakerInferenceId", "SageMakerInferenceTime"
+OUTPUT_KEY = "SageMakerOutput"  # the model's answer in an output joined with its input (JoinSource: Input)
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$")
 
 
@@ -127,23 +128,40 @@ def _column(name: str, values: list[Any]) -> pl.Series:
         return pl.Series(name, [None if v is None else str(v) for v in vals], dtype=pl.String)
 
 
+def _instances(doc: Any) -> list[Any] | None:
+    """The rows of a JSON input document: ``{"instances": [...]}`` one per element, else None."""
+    if isinstance(doc, dict) and isinstance(doc.get("instances"), list):
+        return [i["features"] if isinstance(i, dict) and list(i) == ["features"] else i for i in doc["instances"]]
+    return None
+
+
+def _predictions(doc: Any) -> list[Any]:
+    """The rows of a JSON output document: ``{"predictions": [...]}`` one per element, else itself."""
+    if isinstance(doc, dict) and isinstance(doc.get("predictions"), list):
+        return list(doc["predictions"])
+    return [doc]
+
+
 def read_rows(
     data: bytes, side: str
-) -> tuple[pl.DataFrame, list[str | None] | None, list[str | None] | None]:
-    """One input (``side="i"``) or output (``"o"``) file → (value columns, inference ids, times).
+) -> tuple[pl.DataFrame, list[str | None] | None, list[str | None] | None, list[int]]:
+    """One input (``side="i"``) or output (``"o"``) file → (value columns, inference ids, times,
+    document number of each row).
 
-    CSV (no header) gives ``i#0, i#1, …`` as text, an empty field being missing; JSON Lines gives
-    ``i:<key>`` for objects and positional columns for arrays and scalars. Raises ValueError.
+    CSV (no header) gives ``i#0, i#1, …`` as text, an empty field being missing; JSON (Lines) gives
+    ``i:<key>`` for objects and positional columns for arrays and scalars. A JSON document holding
+    several rows gives one row each -- ``{"instances": [...]}`` on the input side,
+    ``{"predictions": [...]}`` on the output side -- and a transform output joined with its input
+    (``JoinSource: Input``: ``{"SageMakerOutput": …, "instances": [...]}``) gives output *and*
+    input columns, its k-th prediction beside its k-th instance. Raises ValueError.
     """
     text = data.decode("utf-8-sig")
     lines = [ln for ln in text.splitlines() if ln.strip()]
     ids: list[str | None] | None = None
     times: list[str | None] | None = None
     cols: dict[str, list[Any]] = {}
-    n = len(lines)
-
-    def put(key: str, row: int, value: Any) -> None:
-        cols.setdefault(key, [None] * n)[row] = value
+    docs_of_rows: list[int] = []
+    rows_out: list[tuple[Any, Any]] = []  # (output row or None, input row or None)
 
     if lines and lines[0].lstrip()[:1] in ("{", "["):
         docs = []
@@ -152,31 +170,65 @@ def read_rows(
                 docs.append(json.loads(ln))
             except json.JSONDecodeError as exc:
                 raise ValueError(f"line {k + 1}: not valid JSON ({exc.msg})") from None
+        doc_ids: list[str | None] | None = None
+        doc_times: list[str | None] | None = None
         if side == "o" and docs and all(isinstance(d, dict) and TIME_KEY in d for d in docs):
-            ids = [None if d.get(ID_KEY) is None else str(d.pop(ID_KEY)) for d in docs]
-            times = [None if d.get(TIME_KEY) is None else str(d.pop(TIME_KEY)) for d in docs]
-        for r, d in enumerate(docs):
-            if isinstance(d, dict):
-                for key, v in d.items():
-                    put(f"{side}:{key}", r, v)
-            elif isinstance(d, list):
-                for k, v in enumerate(d):
-                    put(f"{side}#{k}", r, v)
+            doc_ids = [None if d.get(ID_KEY) is None else str(d.pop(ID_KEY)) for d in docs]
+            doc_times = [None if d.get(TIME_KEY) is None else str(d.pop(TIME_KEY)) for d in docs]
+            ids, times = [], []
+        for k, d in enumerate(docs):
+            if side == "o" and isinstance(d, dict) and OUTPUT_KEY in d:
+                outs = _predictions(d[OUTPUT_KEY])
+                ins = _instances(d)
+                if ins is None:
+                    ins = [{key: v for key, v in d.items() if key != OUTPUT_KEY}] if len(d) > 1 else [None]
+                if len(ins) != len(outs):
+                    raise ValueError(
+                        f"line {k + 1}: {OUTPUT_KEY} has {len(outs)} prediction(s) but the joined input has "
+                        f"{len(ins)} instance(s): rows cannot be aligned"
+                    )
+                pairs = list(zip(outs, ins, strict=True))
+            elif side == "o":
+                pairs = [(o, None) for o in _predictions(d)]
             else:
-                put(f"{side}#0", r, d)
+                pairs = [(None, i) for i in (_instances(d) or [d])]
+            rows_out += pairs
+            docs_of_rows += [k] * len(pairs)
+            if doc_ids is not None and doc_times is not None and ids is not None and times is not None:
+                ids += [doc_ids[k]] * len(pairs)
+                times += [doc_times[k]] * len(pairs)
+        n = len(rows_out)
+
+        def put(key: str, row: int, value: Any) -> None:
+            cols.setdefault(key, [None] * n)[row] = value
+
+        for r, (o, i) in enumerate(rows_out):
+            for prefix, v in ((side, o), ("i", i)):
+                if v is None:
+                    continue
+                if isinstance(v, dict):
+                    for key, x in v.items():
+                        put(f"{prefix}:{key}", r, x)
+                elif isinstance(v, list):
+                    for j, x in enumerate(v):
+                        put(f"{prefix}#{j}", r, x)
+                else:
+                    put(f"{prefix}#0", r, v)
     else:
+        n = len(lines)
         rows = list(csv.reader(lines))
         if side == "o" and rows and all(len(r) >= 3 and _TIME.match(r[-1].strip()) for r in rows):
             ids = [r[-2].strip() or None for r in rows]
             times = [r[-1].strip() for r in rows]
             rows = [r[:-2] for r in rows]
         for r, fields in enumerate(rows):
-            for k, v in enumerate(fields):
-                put(f"{side}#{k}", r, v if v != "" else None)
+            for j, v in enumerate(fields):
+                cols.setdefault(f"{side}#{j}", [None] * n)[r] = v if v != "" else None
+        docs_of_rows = list(range(n))
     frame = pl.DataFrame([_column(k, v) for k, v in cols.items()]) if cols else pl.DataFrame()
     if frame.width == 0 and n:
         frame = pl.DataFrame({f"{side}#0": [None] * n}, schema={f"{side}#0": pl.String})
-    return frame, ids, times
+    return frame, ids, times, docs_of_rows
 
 
 # -- manifests and pairs ----------------------------------------------------------------------------
@@ -270,7 +322,10 @@ def merge_batch(
     if ins and not outs:
         s.warnings.append("batch capture: no output manifest in the window: input columns only")
     elif outs and not ins:
-        s.warnings.append("batch capture: no input manifest in the window: output columns only")
+        s.warnings.append(
+            "batch capture: no input manifest in the window: output columns only "
+            "(and the input columns an output joined with its input carries, JoinSource: Input)"
+        )
     pairs = [p for mi, mo in _pair_manifests(ins, outs) for p in _pair_files(mi, mo)]
     s.files = sum((i is not None) + (o is not None) for i, o, _ in pairs)
     if not pairs:
@@ -287,7 +342,7 @@ def merge_batch(
         if strict:
             raise InputError(f"{p} (--strict)")
 
-    def load(url: str | None, side: str) -> tuple[pl.DataFrame, Any, Any] | str | None:
+    def load(url: str | None, side: str) -> tuple[pl.DataFrame, Any, Any, list[int]] | str | None:
         if url is None:
             return None
         try:
@@ -328,7 +383,9 @@ def merge_batch(
         frame = pl.concat(parts, how="horizontal") if parts else pl.DataFrame()
         id_col = pl.Series(INFERENCE_ID, ids if ids is not None else [None] * n, dtype=pl.String)
         time_col = pl.Series(INFERENCE_TIME, times if times is not None else [None] * n, dtype=pl.String)
-        frame = frame.with_columns(id_col.alias(EVENT_ID), id_col, time_col)
+        # The document each row came from: a JSON document may hold many rows under one inference id.
+        doc_col = pl.Series("_doc", (got_out or got_in)[3], dtype=pl.UInt32)  # type: ignore[index]
+        frame = frame.with_columns(id_col.alias(EVENT_ID), id_col, time_col, doc_col)
         if times is not None:
             parsed = [_parse_time(t) for t in times]
             ok = [t is not None for t in parsed]
@@ -344,25 +401,32 @@ def merge_batch(
             frame = frame.filter(pl.Series(inside))
         s.in_window += frame.height
         if ids is not None and frame.height:
-            keep = []
-            for v in frame[INFERENCE_ID].to_list():
-                keep.append(v is None or v not in seen)
+            # A repeated inference id in a later document is a duplicate (its rows are dropped);
+            # the rows of one document share their id.
+            docs = frame.select("_doc", INFERENCE_ID).unique(maintain_order=True)
+            keep_docs = []
+            for doc, v in docs.iter_rows():
+                if v is None or v not in seen:
+                    keep_docs.append(doc)
                 if v is not None:
                     seen.add(v)
-            s.duplicates += keep.count(False)
-            frame = frame.filter(pl.Series(keep))
+            kept = frame.filter(pl.col("_doc").is_in(keep_docs))
+            s.duplicates += frame.height - kept.height
+            frame = kept
         if labels is not None and frame.height:
+            # One record per document: its label payload holds one label for it, or one per row.
             frame = frame.with_columns(
-                pl.int_range(pl.len(), dtype=pl.UInt32).alias("_rec"), pl.lit(0, pl.UInt32).alias("_row")
+                pl.col("_doc").alias("_rec"), pl.int_range(pl.len(), dtype=pl.UInt32).over("_doc").alias("_row")
             )
-            recs = frame.select("_rec", pl.col(INFERENCE_ID).alias("_key")).join(
+            recs = frame.select("_rec", pl.col(INFERENCE_ID).alias("_key")).unique("_rec", maintain_order=True).join(
                 labels, left_on="_key", right_on="key", how="left", maintain_order="left"
             )
-            has = recs["gt_data"].is_not_null()
-            s.matched += int(has.sum())
-            s.captured_without_label += recs.height - int(has.sum())
-            state.matched_keys.append(recs.filter(has)["_key"].unique())
-            recs = recs.filter(has)
+            has_rec = recs.filter(pl.col("gt_data").is_not_null()).select("_rec")
+            n_has = frame.join(has_rec, on="_rec", how="semi").height
+            s.matched += n_has
+            s.captured_without_label += frame.height - n_has
+            state.matched_keys.append(recs.filter(pl.col("gt_data").is_not_null())["_key"].unique())
+            recs = recs.filter(pl.col("gt_data").is_not_null())
             frame = frame.join(recs.select("_rec"), on="_rec", how="semi")
             frame, lab_bad = _attach_labels(
                 recs, frame, pl.DataFrame(schema={"_rec": pl.UInt32, "_reason": pl.String})
@@ -372,6 +436,7 @@ def merge_batch(
                 s.add_problem(Problem(str(out_url), 0, str(lab_bad["_reason"][0])))
             frame = frame.drop("_rec", "_row")
             assert LABEL in frame.columns
+        frame = frame.drop("_doc")
         if frame.height:
             state.chunks.append(frame)
 

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from mmon.capture.window import hour_folder
 from mmon.errors import InputError, StorageError
+from mmon.own_files import is_own_output
 from mmon.store import Store, is_local, join, local_path
 
 CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
@@ -57,11 +58,41 @@ def _child_dirs(store: Store, url: str) -> list[str]:
         raise store._storage_error(url, "list", exc) from exc
 
 
+def require_root(store: Store, uri: str, flag: str) -> None:
+    """Refuse a capture or ground-truth root that does not exist.
+
+    A typo (``AllTrafic``) must not pass every hour as "no traffic": an existing root with an
+    empty hour is a quiet window, a root that does not exist is an error. On an object store a
+    prefix exists when some object lies below it.
+    """
+    try:
+        if is_local(uri):
+            path = local_path(uri)
+            if os.path.isdir(path):
+                return
+            what = "is a file, not a folder" if os.path.exists(path) else "no such folder"
+        else:
+            fs = store.fs(uri)
+            try:
+                if fs.isdir(uri) or fs.ls(uri, detail=False):
+                    return
+            except FileNotFoundError:
+                pass
+            what = "no such folder (no object under this prefix)"
+    except (InputError, StorageError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one-line storage errors
+        raise store._storage_error(uri, "list", exc) from exc
+    raise InputError(f"{flag} {uri}: {what}")
+
+
 def capture_roots(store: Store, uri: str) -> list[str]:
     """The ``{endpoint}/{variant}`` folders at or below ``uri`` (which hold ``yyyy`` folders).
 
     ``uri`` itself when it holds year folders or nothing at all; else up to two levels below it.
+    Raises ``InputError`` when ``uri`` does not exist.
     """
+    require_root(store, uri, "--capture")
     children = _child_dirs(store, uri)
     if not children or any(_YEAR.match(_basename(c)) for c in children):
         return [uri]
@@ -106,6 +137,7 @@ def _list_files(store: Store, folder: str, suffixes: tuple[str, ...] | None = CA
     return sorted(
         p for p in out
         if not _basename(p).startswith((".", "_")) and (suffixes is None or p.lower().endswith(suffixes))
+        and not is_own_output(p)  # a report written into the capture folder is not capture
     )  # fmt: skip
 
 

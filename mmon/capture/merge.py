@@ -271,6 +271,9 @@ def capture_merge(
         output_kind=kind, capture_lookbehind=capture_lookbehind, ground_truth_lookahead=ground_truth_lookahead,
     )  # fmt: skip
     store.check_writable(output)
+    for root in (capture, ground_truth):
+        if root is not None:
+            store.require_bucket(root)  # a missing bucket is an error, not an empty window
     is_batch = batch.is_batch_capture(store, capture)
     if is_batch and kind != "flat":
         raise InputError(f"{capture} is a batch-transform capture: only the flat table is supported "
@@ -391,6 +394,7 @@ def _combine(parts: list[ParsedFile]) -> ParsedFile:
 def _read_labels(
     store: Store, uri: str, window: Window, lookahead: timedelta, summary: MergeSummary, strict: bool, workers: int
 ) -> pl.DataFrame:
+    layout.require_root(store, uri, "--ground-truth")
     folders = layout.hour_folders([uri], window.hours(after=lookahead))
     summary.label_hour_folders = len(folders)
     files = layout.list_window_files(store, folders, workers)

@@ -13,10 +13,18 @@ Which value classes match which baseline type (mmon's reading where SageMaker is
   data is Integral" for values serialised as ``0.0``/``1.0``).
 * ``Fractional``: Fractional **and Integral** values (the safe reading: a clean Fractional column
   often holds ``12`` next to ``12.5``; Deequ's ``Numeric`` class; format study open question (b)).
-* ``String``: **every** value. A String column may hold number-like text -- SageMaker itself
-  inferred String for REAL-2024's ``zipcode`` where 89 % of the values read ``85086.0`` -- so
-  requiring String-class values would flag the baseline's own data. This includes Boolean-class
-  values (mmon reports a pure true/false column as String).
+* ``String``: depends on what the baseline's own statistics say about the column.
+
+  - statistics.json says String too (or there is none): **every** value matches. A String column
+    may hold number-like text -- SageMaker itself inferred String for REAL-2024's ``zipcode``
+    where 89 % of the values read ``85086.0`` -- so requiring String-class values would flag the
+    baseline's own data.
+  - statistics.json says Integral or Fractional: the constraint was edited to String against the
+    data, and only String-class values (and Boolean-class ones, which mmon reports as String)
+    match. This is SageMaker's outcome on the SDK's ``pipeline-quality-check`` case
+    (``constraints.bad.json`` declares the Fractional ``_c5`` String; the SDK's integration test
+    expects the check on the baseline data itself to fail): every value is a number, so
+    "Only 0.0% of data is String".
 * ``Boolean`` (not written by SageMaker; accepted in hand-edited constraints): Boolean values.
 * ``Unknown`` (an all-null baseline column): nothing is expected; the check is not run.
 
@@ -33,11 +41,17 @@ from mmon.jsonfmt import java_double_str
 from mmon.stats import dtypes
 from mmon.stats.profile import ColumnState
 
+NUMERIC_TYPES = (dtypes.INTEGRAL, dtypes.FRACTIONAL)
+
 
 def match_fraction(
-    expected_type: str, n_integral: int, n_fractional: int, n_boolean: int, n_string: int
+    expected_type: str, n_integral: int, n_fractional: int, n_boolean: int, n_string: int,
+    statistics_type: str | None = None,
 ) -> float | None:
-    """Share of non-null values that match ``expected_type``; None when nothing can be judged."""
+    """Share of non-null values that match ``expected_type``; None when nothing can be judged.
+
+    ``statistics_type``: the column's ``inferred_type`` in the baseline statistics.json (a String
+    expectation is strict when the statistics call the column numeric)."""  # fmt: skip
     total = n_integral + n_fractional + n_boolean + n_string
     if total == 0:
         return None
@@ -46,7 +60,7 @@ def match_fraction(
     elif expected_type == dtypes.FRACTIONAL:
         matching = n_integral + n_fractional
     elif expected_type == dtypes.STRING:
-        matching = total
+        matching = n_string + n_boolean if statistics_type in NUMERIC_TYPES else total
     elif expected_type == dtypes.BOOLEAN:
         matching = n_boolean
     else:  # Unknown or an unrecognised type: no expectation
@@ -54,8 +68,10 @@ def match_fraction(
     return matching / total
 
 
-def column_match_fraction(expected_type: str, col: ColumnState) -> float | None:
-    return match_fraction(expected_type, col.n_integral, col.n_fractional, col.n_boolean, col.n_string)
+def column_match_fraction(expected_type: str, col: ColumnState, statistics_type: str | None = None) -> float | None:
+    return match_fraction(
+        expected_type, col.n_integral, col.n_fractional, col.n_boolean, col.n_string, statistics_type
+    )
 
 
 def description(expected_type: str, threshold: float, observed: float) -> str:
@@ -66,9 +82,11 @@ def description(expected_type: str, threshold: float, observed: float) -> str:
     )
 
 
-def check(expected_type: str, col: ColumnState, threshold: float) -> tuple[bool, str | None]:
+def check(
+    expected_type: str, col: ColumnState, threshold: float, statistics_type: str | None = None
+) -> tuple[bool, str | None]:
     """(evaluated, description of the violation or None)."""
-    observed = column_match_fraction(expected_type, col)
+    observed = column_match_fraction(expected_type, col, statistics_type)
     if observed is None:
         return False, None
     if observed < threshold:

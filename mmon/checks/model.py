@@ -156,6 +156,29 @@ def parse_disable(spec: str) -> tuple[str, str]:
     return feature, check
 
 
+def names_hint(name: str, valid: list[str], what: str, limit: int = 20) -> str:
+    """``valid: a, b, c`` (the closest names first, at most ``limit``) for an unknown-name error."""
+    import difflib
+
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+    rest = [v for v in valid if v not in close]
+    shown = close + rest[: max(0, limit - len(close))]
+    more = f", … ({len(valid) - len(shown)} more)" if len(valid) > len(shown) else ""
+    did = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{did}valid {what}: {', '.join(shown)}{more}"
+
+
+def check_disabled_features(disabled: set[tuple[str, str]], features: list[str]) -> None:
+    """A ``--disable FEATURE:CHECK`` whose feature is in neither the baseline nor the data is a typo (exit 2)."""
+    known = set(features)
+    for feature, check in sorted(disabled):
+        if feature != "*" and feature not in known:
+            raise InputError(
+                f"--disable {feature}:{check}: no feature {feature!r} in the baseline or the current data; "
+                + names_hint(feature, list(dict.fromkeys(features)), "features")
+            )
+
+
 def parse_drift_test(spec: str) -> DriftTest:
     """``psi`` / ``psi=0.2`` / ``ks=0.01`` / ``wasserstein=0.1`` / ``js=0.1`` / ``chi2=0.05``."""
     name, sep, value = spec.strip().partition("=")

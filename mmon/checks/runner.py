@@ -139,7 +139,8 @@ class _Run:
             return
         if spec is not None:
             if base_type and self._on(name, DATA_TYPE):
-                self._add(res, DATA_TYPE, *data_type.check(base_type, col, cfg.datatype_check_threshold))
+                self._add(res, DATA_TYPE, *data_type.check(base_type, col, cfg.datatype_check_threshold,
+                                                           stats.inferred_type if stats else None))  # fmt: skip
             expected = spec.get("completeness")
             if expected is not None and self._on(name, COMPLETENESS):
                 robust = cfg.comparison_method == ROBUST

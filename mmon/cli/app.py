@@ -10,7 +10,7 @@ import typer.rich_utils
 
 from mmon import __version__
 from mmon.cli import baseline_cmd, capture_merge_cmd, run_cmd, schedule_cmd, violations_cmd
-from mmon.cli.console import err
+from mmon.cli.console import err, error
 from mmon.cli.merge_parts_cmd import register as register_merge_parts
 from mmon.cli.options import EXIT_CODES_HELP
 from mmon.cli.profile_part_cmd import register as register_profile_part
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         # Standalone mode: typer prints usage errors itself and exits 2.
         app(args=argv, prog_name="mmon")
     except MmonError as exc:
-        err.print(f"[red]mmon: error:[/] {exc.message}", markup=True, highlight=False)
+        error(exc.message)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("mmon: interrupted")
@@ -72,9 +72,5 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("MMON_DEBUG"):
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        err.print(
-            f"[red]mmon: internal error:[/] {type(exc).__name__}: {first} (set MMON_DEBUG=1 for a traceback)",
-            markup=True,
-            highlight=False,
-        )
+        error(f"{type(exc).__name__}: {first} (set MMON_DEBUG=1 for a traceback)", "mmon: internal error:")
         sys.exit(EXIT_INPUT)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import redirect_stdout
 from typing import Annotated, Any
 
 import typer
@@ -94,11 +96,13 @@ def register(app: typer.Typer) -> None:
         max_records: typed.MaxRecordsOpt = 1000,
         timeout: typed.TimeoutOpt = 60.0,
         seed: typed.SeedOpt = 0,
+        estimator: typed.EstimatorOpt = "none",
+        reference_chunk_size: typed.ReferenceChunkOpt = None,
         storage_option: StorageOption = None,
         json_output: JsonOutput = False,
         quiet: Quiet = False,
     ) -> None:
-        typed.check_type(run_type)
+        typed.check_type(run_type, estimator)
         profiler = make_engine(engine, spark_master, run_type)
         if run_type != "data-quality":
             store = Store(parse_storage_options(storage_option or []))
@@ -106,7 +110,10 @@ def register(app: typer.Typer) -> None:
                 run_type, config, model, problem_type, inference_attribute, probability_attribute,
                 probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed,
             )  # fmt: skip
-            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress:
+            opts.estimator = estimator
+            opts.reference_chunk_size = reference_chunk_size
+            # A model script may print: stdout is for mmon's result only.
+            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 result = typed.baseline_typed(store, dataset, output, opts, fmt, header, progress)
             for w in result.warnings:
                 warn(w, quiet)

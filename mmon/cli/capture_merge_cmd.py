@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import redirect_stdout
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from mmon.capture.merge import META_COLUMNS, MergeSummary, capture_merge
+from mmon.capture.merge import META_COLUMNS, SUMMARY_NAME, MergeSummary, capture_merge
 from mmon.capture.window import parse_duration, resolve_window
 from mmon.cli.console import file_progress, out, print_json, warn
 from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, Quiet, StorageOption
-from mmon.store import Store, parse_storage_options
+from mmon.errors import InputError
+from mmon.own_files import is_inside, refuse_overwrite
+from mmon.store import Store, join, parse_storage_options
 
 HELP = f"""Turn a window of SageMaker data capture (and ground truth) into one dataset for a monitoring run.
 
@@ -25,7 +29,7 @@ Duplicate eventIds keep their first record; a relabelled eventId keeps its last 
 
 [bold]Examples[/]
 
-  mmon capture-merge --capture s3://b/datacapture/my-endpoint/AllTraffic --output s3://b/merged/h13 --scheduled-time 2024-01-01T14:00:00Z --header-from baseline/statistics.json
+  mmon capture-merge --capture s3://bucket/datacapture/my-endpoint/AllTraffic --output s3://bucket/merged/h13 --scheduled-time 2024-01-01T14:00:00Z --header-from baseline/statistics.json
 
   mmon capture-merge --capture cap/ep/AllTraffic --ground-truth gt/ --output out/ --flat --start-time 2024-01-01T00:00Z --end-time 2024-01-02T00:00Z --ground-truth-lookahead PT24H --probability-attribute 0 --format parquet
 """
@@ -127,7 +131,16 @@ def register(app: typer.Typer) -> None:
         lookahead = parse_duration(ground_truth_lookahead, "--ground-truth-lookahead")
         lookbehind = parse_duration(capture_lookbehind, "--capture-lookbehind")
         store = Store(parse_storage_options(storage_option or []))
-        with file_progress("Merging", quiet or json_output) as progress:
+        refuse_overwrite(
+            [join(output, n) for n in ("merged.jsonl", "merged.parquet", SUMMARY_NAME)],
+            [("--header-from", header_from), ("--preprocessor", preprocessor)],
+        )
+        for flag, root in (("--capture", capture), ("--ground-truth", ground_truth)):
+            if root and is_inside(output, root):
+                # merged.jsonl in a capture hour folder would be read back as capture next time.
+                raise InputError(f"--output {output} is inside {flag} {root}: write the merge to another folder")
+        # User code (pre/postprocessor, model script) may print: stdout is for mmon's result only.
+        with file_progress("Merging", quiet or json_output) as progress, redirect_stdout(sys.stderr):
             summary = capture_merge(
                 store, capture, output, window, ground_truth=ground_truth, header_from=header_from, fmt=fmt,
                 flat=flat, preprocessor=preprocessor, preprocessor_errors=preprocessor_errors,

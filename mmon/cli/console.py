@@ -11,10 +11,29 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
+# Markup is off: feature names, paths and error messages are user text and are shown verbatim
+# (with markup on, rich takes ``price[usd]`` for a tag and prints ``price``). Styled parts are
+# built with ``styled``/``line`` below, never by formatting user text into markup.
 # Piped output still gets a table wide enough to read (rich would assume 80 columns).
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def styled(text: Any, style: str) -> Text:
+    """One piece of text in a style, its characters verbatim (for table cells and lines)."""
+    return Text(str(text), style=style)
+
+
+def line(*parts: str | tuple[str, str] | Text) -> Text:
+    """A line of plain strings and ``(text, style)`` pieces, every character verbatim."""
+    return Text.assemble(*parts)
+
+
+def error(message: str, label: str = "mmon: error:") -> None:
+    """The one-line error on stderr: a red label, then the message exactly as written."""
+    err.print(line((label, "red"), " ", message), highlight=False)
 
 
 def _finite(obj: Any) -> Any:
@@ -35,7 +54,7 @@ def print_json(obj: Any) -> None:
 
 def warn(message: str, quiet: bool = False) -> None:
     if not quiet:
-        err.print(f"[yellow]mmon: warning:[/] {message}", markup=True, highlight=False)
+        err.print(line(("mmon: warning:", "yellow"), " ", message), highlight=False)
 
 
 @contextmanager
@@ -45,10 +64,10 @@ def file_progress(description: str, quiet: bool = False) -> Iterator[Any]:
         yield None
         return
     with Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[current]}", style="dim"),
+        TextColumn("{task.fields[current]}", style="dim", markup=False),
         TimeElapsedColumn(),
         console=err,
         transient=True,

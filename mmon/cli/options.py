@@ -6,11 +6,27 @@ from typing import Annotated
 
 import typer
 
+# The keys mmon.store.Store reads (Store.s3_settings); any other key would be silently ignored.
+STORAGE_KEYS = ("endpoint_url", "key", "secret", "token", "region", "anon")
+
+
+def _check_storage_keys(values: list[str] | None) -> list[str] | None:
+    from mmon.checks.model import names_hint
+    from mmon.errors import InputError
+
+    for pair in values or []:
+        key = pair.split("=", 1)[0].strip()
+        if "=" in pair and key not in STORAGE_KEYS:
+            raise InputError(f"--storage-option {key}=…: unknown key {key!r}; " + names_hint(key, list(STORAGE_KEYS), "keys"))
+    return values
+
+
 StorageOption = Annotated[
     list[str] | None,
     typer.Option(
         "--storage-option",
         "-s",
+        callback=_check_storage_keys,
         help="Store setting as key=value (S3: endpoint_url, key, secret, token, region, anon). "
         "Repeatable. Defaults come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ….",
         metavar="KEY=VALUE",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import redirect_stdout
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from mmon.capture.window import parse_duration
 from mmon.cli import typed
-from mmon.cli.console import err, file_progress, out, print_json, warn
+from mmon.cli.console import error, file_progress, line, out, print_json, warn
 from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
@@ -27,11 +30,13 @@ violations are found (unless --no-fail-on-violations).
 
   mmon run s3://bucket/merged/2026/11/21/13/ --baseline-statistics s3://bucket/base/statistics.json --baseline-constraints s3://bucket/base/constraints.json --output s3://bucket/reports/13 --endpoint churn --schedule hourly
 
-  mmon run current.parquet --baseline-statistics S --baseline-constraints C -o out --drift-test psi=0.2 --drift-test ks --disable age:data_type_check
+  mmon run current.parquet --baseline-statistics base/statistics.json --baseline-constraints base/constraints.json -o out --drift-test psi=0.2 --drift-test ks --disable age:data_type_check
 
   mmon run merged/ --type model-quality --problem-type BinaryClassification --inference-attribute prediction --ground-truth-attribute label --baseline-constraints mq/constraints.json -o out
 
   mmon run merged/ --type bias --config analysis_config.json --baseline-constraints bias/analysis.json -o out
+
+  mmon run --capture cap/ep/AllTraffic --ground-truth gt/ --ground-truth-lookahead PT24H --scheduled-time 2024-01-01T02:00:00Z --type model-quality --problem-type BinaryClassification --inference-attribute 0 --probability-attribute 0 --baseline-constraints mq/constraints.json -o reports/mq
 
   mmon run current.csv --type feature-attribution --model mymodel:predict --config analysis_config.json --baseline-constraints fa/analysis.json -o out
 """
@@ -94,10 +99,19 @@ def register(app: typer.Typer) -> None:
         max_records: typed.MaxRecordsOpt = 1000,
         timeout: typed.TimeoutOpt = 60.0,
         seed: typed.SeedOpt = 0,
+        estimator: typed.EstimatorOpt = "none",
         min_labelled: typed.MinLabelledOpt = 1,
         ground_truth: Annotated[
             str | None, typer.Option(help="Ground-truth folder (with --capture): merge labels into the window (model-quality, bias).")
         ] = None,
+        ground_truth_lookahead: Annotated[
+            str,
+            typer.Option(
+                "--ground-truth-lookahead",
+                help="With --ground-truth: also read labels filed up to this long after the window end (labels "
+                "that arrive later than their predictions), e.g. PT24H. Default PT0H.",
+            ),
+        ] = "PT0H",
         fmt: Format = None,
         header: Header = True,
         endpoint: Annotated[str | None, typer.Option(help="Endpoint name: the metrics' Endpoint dimension.")] = None,
@@ -150,18 +164,32 @@ def register(app: typer.Typer) -> None:
         from mmon.checks import CheckOptions, parse_disable, parse_drift_test
         from mmon.run import run_data_quality
 
-        typed.check_type(run_type)
+        # User code (postprocessor, model script) may print: stdout is for mmon's result only, so the
+        # work below runs with stdout sent to stderr.
+        typed.check_type(run_type, estimator)
         profiler = make_engine(engine, spark_master, run_type)
+        unused = [f for f, v in (("--schedule-expression", schedule_expression), ("--start-offset", start_offset),
+                                 ("--end-offset", end_offset)) if v and not scheduled_time]  # fmt: skip
+        if unused:
+            raise InputError(f"{', '.join(unused)} need --scheduled-time (the execution they describe)")
+        if metric_time and scheduled_time:
+            raise InputError("--metric-time does not go with --scheduled-time (the metrics carry the window's start)")
+        if (ground_truth or ground_truth_lookahead != "PT0H") and not (capture and run_type != "data-quality"):
+            raise InputError("--ground-truth and --ground-truth-lookahead go with --capture and --type model-quality or bias")
         if run_type != "data-quality":
+            ignored = [f for f, v in (("--disable", disable), ("--drift-test", drift_test), ("--postprocessor", postprocessor)) if v]
+            if ignored:
+                raise InputError(f"{', '.join(ignored)}: data-quality options, not for --type {run_type}")
             store = Store(parse_storage_options(storage_option or []))
             opts = typed.TypedOptions(
                 run_type, config, model, problem_type, inference_attribute, probability_attribute,
                 probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed, min_labelled,
             )  # fmt: skip
+            opts.estimator = estimator
             if bool(data) == bool(capture):
                 raise InputError("give the current data as DATA... or as --capture (one of the two)")
             execution = None
-            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress:
+            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 if scheduled_time:
                     from mmon.scheduled import scheduled_typed_run
 
@@ -169,6 +197,7 @@ def register(app: typer.Typer) -> None:
                         store, output, opts, baseline_constraints, baseline_statistics, scheduled_time,
                         schedule_expression=schedule_expression, start_offset=start_offset, end_offset=end_offset,
                         data=data, capture=capture, ground_truth=ground_truth, fmt=fmt, header=header,
+                        ground_truth_lookahead=parse_duration(ground_truth_lookahead, "--ground-truth-lookahead"),
                         endpoint=endpoint, schedule=schedule, progress=progress,
                     )  # fmt: skip
                 elif capture:
@@ -198,7 +227,7 @@ def register(app: typer.Typer) -> None:
         if scheduled_time:
             from mmon.scheduled import scheduled_run
 
-            with file_progress("Checking", quiet or json_output) as progress:
+            with file_progress("Checking", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 execution, result = scheduled_run(
                     store, output, baseline_statistics, baseline_constraints, scheduled_time,
                     schedule_expression=schedule_expression, start_offset=start_offset, end_offset=end_offset,
@@ -206,7 +235,7 @@ def register(app: typer.Typer) -> None:
                     schedule=schedule, postprocessor=postprocessor, progress=progress, engine=profiler,
                 )  # fmt: skip
         else:
-            with file_progress("Checking", quiet or json_output) as progress:
+            with file_progress("Checking", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 result = run_data_quality(
                     store, data or [], baseline_statistics, baseline_constraints, output, fmt=fmt, header=header,
                     options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
@@ -217,7 +246,7 @@ def register(app: typer.Typer) -> None:
         n = len(result.violations)
         code = EXIT_VIOLATIONS if n and fail_on_violations else EXIT_OK
         if result.postprocessor_error:
-            err.print(f"[red]mmon: error:[/] {result.postprocessor_error} (the report was written)", markup=True, highlight=False)
+            error(f"{result.postprocessor_error} (the report was written)")
             code = code or EXIT_INPUT
         if json_output:
             print_json(
@@ -249,9 +278,9 @@ def register(app: typer.Typer) -> None:
             )  # fmt: skip
         out.print(table)
         if n:
-            out.print(f"[red bold]{n} violation(s)[/] — {result.outputs['constraint_violations']}", highlight=False)
+            out.print(line((f"{n} violation(s)", "red bold"), f" — {result.outputs['constraint_violations']}"), highlight=False)
             report = result.outputs["constraint_violations"].rsplit("/", 1)[0]
             out.print(f"See them with: mmon violations {report}", highlight=False)
         else:
-            out.print(f"[green]No violations[/] — {result.outputs['constraint_violations']}", highlight=False)
+            out.print(line(("No violations", "green"), f" — {result.outputs['constraint_violations']}"), highlight=False)
         raise typer.Exit(code)

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
-from mmon.cli.console import out, print_json, warn
+from mmon.cli.console import err, out, print_json, styled, warn
 from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, StorageOption
 from mmon.errors import InputError
 from mmon.schedule.emit import FORMATS, EntryOptions, default_name, plan, render, safe_name
@@ -30,16 +31,18 @@ now, or a five-field crontab line ('*/15 * * * *'). Times are UTC. Each run moni
 
 After -- come the arguments of the scheduled mmon run; the entry adds --scheduled-time now and
 --schedule-expression, so every run reports under OUT/yyyy/mm/dd/hh of its own scheduled hour.
+They are checked as mmon run checks them: an entry whose every run would fail is refused (exit 2).
+The entry alone goes to stdout (redirect it to a file to install it); the table of runs to stderr.
 
 [bold]Examples[/]
 
-  mmon schedule-print hourly -- run s3://b/capture/churn --output s3://b/reports/churn
+  mmon schedule-print hourly -- run --capture s3://bucket/capture/churn/AllTraffic --baseline-statistics s3://bucket/base/statistics.json --baseline-constraints s3://bucket/base/constraints.json --output s3://bucket/reports/churn > churn.cron
 
-  mmon schedule-print 'cron(0 0/6 ? * * *)' --as systemd --name churn -- run cap/ -o out/
+  mmon schedule-print 'cron(0 0/6 ? * * *)' --as systemd --name churn -- run --capture cap/ep/AllTraffic --baseline-statistics base/statistics.json --baseline-constraints base/constraints.json -o out/
 
   mmon schedule-print daily:5 --start-offset -P1D --end-offset -PT1H --count 3 --json
 
-  mmon schedule-print '*/15 * * * *' --as kubernetes --image ghcr.io/acme/mmon:1 -q -- run cap/ -o s3://b/r
+  mmon schedule-print '*/15 * * * *' --as kubernetes --image ghcr.io/acme/mmon:1 -q -- run --capture s3://bucket/capture/churn/AllTraffic --ground-truth s3://bucket/groundtruth --ground-truth-lookahead PT24H --type model-quality --problem-type BinaryClassification --inference-attribute 0 --baseline-constraints s3://bucket/mq/constraints.json -o s3://bucket/r
 """
 
 EXECUTIONS_HELP = """List the monitoring executions under OUT, like SageMaker's list_monitoring_executions.
@@ -72,6 +75,38 @@ def _output_of(run_args: list[str]) -> str | None:
     return None
 
 
+def _check_run_args(args: list[str]) -> None:
+    """Refuse an entry whose every run would fail: mmon run's own parser, then its required inputs."""
+    from mmon.cli.app import app
+
+    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    argv = args[1:] if args[0] == "run" else list(args)
+    try:
+        ctx = command.make_context("run", [*argv, "--scheduled-time", "now"])
+    except Exception as exc:  # click's usage errors (typer vendors click: matched by their method)
+        message = getattr(exc, "format_message", None)
+        if message is None:
+            raise
+        raise InputError(f"the scheduled run's arguments: {message()}") from None
+    p = ctx.params
+    run_type = p.get("run_type") or "data-quality"
+    needs: list[str] = []
+    if not p.get("data") and not p.get("capture"):
+        needs.append("--capture (or DATA)")
+    if run_type == "data-quality":
+        needs += [f for f, k in (("--baseline-statistics", "baseline_statistics"), ("--baseline-constraints", "baseline_constraints")) if not p.get(k)]
+    else:
+        needs += [] if p.get("baseline_constraints") else ["--baseline-constraints"]
+        if run_type == "model-quality" and not p.get("problem_type"):
+            needs.append("--problem-type")
+        if run_type in ("bias", "feature-attribution") and not p.get("config"):
+            needs.append("--config")
+        if run_type == "feature-attribution" and not p.get("model"):
+            needs.append("--model")
+    if needs:
+        raise InputError(f"every scheduled run would fail: the {run_type} run needs {', '.join(needs)}")
+
+
 def _mmon_executable() -> str:
     found = shutil.which("mmon")
     if found:
@@ -102,7 +137,10 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--as", help="Entry to print: crontab, systemd, kubernetes or json.")] = "crontab",
         name: Annotated[
             str | None,
-            typer.Option(help="Name of the unit, CronJob, log and lock. Default: mmon-<--schedule of the run> or mmon."),
+            typer.Option(
+                help="Name of the unit, CronJob, log and lock. Default: mmon-<--schedule of the run>, else made from "
+                "the run's --endpoint, --type and --output with a short hash of them, so two monitors never share one."
+            ),
         ] = None,
         workdir: Annotated[
             str | None, typer.Option(help="Folder the run starts in (crontab, systemd). Default: this one.")
@@ -141,6 +179,8 @@ def register(app: typer.Typer) -> None:
         )
         output = _output_of(args)
         files = render(fmt, schedule, times, args, options, output)
+        if args:
+            _check_run_args(args)
         if schedule.note:
             warn(f"{schedule.text}: {schedule.note}", quiet or json_output)
         if not args:
@@ -155,6 +195,7 @@ def register(app: typer.Typer) -> None:
                 doc["entry"] = files
             print_json(doc)
             return
+        # stdout carries the entry alone (`> mmon.cron` installs as is); the table is for the eye, on stderr.
         if not quiet:
             _print_times(schedule, times, start_offset, end_offset, output)
         text = _join_files(files) if fmt == "systemd" else next(iter(files.values()))
@@ -162,7 +203,7 @@ def register(app: typer.Typer) -> None:
         sys.stdout.flush()
         if write and not quiet:
             for file_name in files:
-                out.print(f"Wrote {join(write, file_name)}", highlight=False)
+                err.print(f"Wrote {join(write, file_name)}", highlight=False)
 
     @app.command("executions", help=EXECUTIONS_HELP, epilog=EXIT_CODES_HELP)
     def executions(
@@ -208,7 +249,7 @@ def register(app: typer.Typer) -> None:
                 message = ""  # the status and count say it already
             table.add_row(
                 str(e["scheduled_time"]),
-                f"[{style}]{e['status']}[/]" if style else str(e["status"]),
+                styled(e["status"], style) if style else str(e["status"]),
                 "" if e.get("violations") is None else str(e["violations"]),
                 window,
                 _took(e.get("started"), e.get("finished")),
@@ -256,9 +297,11 @@ def _print_times(
         if output:
             row.append(report_prefix(output, t, schedule.sub_hourly))
         table.add_row(*row)
-    out.print(table)
+    # On stderr, as wide as a wide terminal when piped (rich would assume 80 columns).
+    console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+    console.print(table)
     if schedule.sagemaker and schedule.sagemaker != schedule.text:
-        out.print(f"On SageMaker: {schedule.sagemaker}", highlight=False)
+        console.print(f"On SageMaker: {schedule.sagemaker}", highlight=False)
 
 
 def _join_files(files: dict[str, str]) -> str:

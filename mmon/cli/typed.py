@@ -7,13 +7,13 @@ their results into the same human table / JSON / exit-code conventions as data q
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from mmon.cli.console import out, print_json
+from mmon.cli.console import line, out, print_json, styled
 from mmon.errors import InputError
 from mmon.store import Store
 
@@ -58,6 +58,22 @@ MaxRecordsOpt = Annotated[
 ]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="feature-attribution: seconds to wait for one model call.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for sampling (standard deviations, SHAP coalitions).")]
+EstimatorOpt = Annotated[
+    str,
+    typer.Option(
+        "--estimator",
+        help="model-quality: none (labels needed) or cbpe (estimate classifier metrics from calibrated scores, no "
+        "labels; the baseline needs a labelled reference that is NOT the training set).",
+    ),
+]
+ReferenceChunkOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--reference-chunk-size",
+        help="model-quality --estimator cbpe baseline: rows per reference chunk for the thresholds (default: a tenth "
+        "of the reference); make it about the rows of one monitored window.",
+    ),
+]
 MinLabelledOpt = Annotated[
     int, typer.Option("--min-labelled", help="model-quality: refuse to judge a window with fewer labelled predictions.")
 ]
@@ -78,11 +94,17 @@ class TypedOptions:
     timeout: float = 60.0
     seed: int = 0
     min_labelled: int = 1
+    estimator: str = "none"
+    reference_chunk_size: int | None = None
 
 
-def check_type(run_type: str) -> None:
+def check_type(run_type: str, estimator: str = "none") -> None:
     if run_type not in TYPES:
         raise InputError(f"--type {run_type!r}: expected one of {', '.join(TYPES)}")
+    if estimator not in ("none", "cbpe"):
+        raise InputError(f"--estimator {estimator!r}: expected none or cbpe")
+    if estimator != "none" and run_type != "model-quality":
+        raise InputError(f"--estimator {estimator} is for --type model-quality, not {run_type}")
 
 
 def _need(value: Any, flag: str, run_type: str) -> Any:
@@ -122,9 +144,29 @@ def _fa_options(o: TypedOptions) -> Any:
     return AttributionOptions(max_records=o.max_records, seed=o.seed, timeout=o.timeout)
 
 
+# Files a typed baseline or run writes into its output folder (a superset is harmless).
+_WRITES = ("statistics.json", "constraints.json", "constraint_violations.json", "analysis.json",
+           "cloudwatch_metrics.jsonl", "metrics.prom", "explanations_shap/out.csv")  # fmt: skip
+
+
+def _refuse_overwrite(output: str, o: TypedOptions, data: list[str], inputs: list[tuple[str, str | None]]) -> None:
+    """-o at the baseline's, config's or data's folder must not replace them (exit 2)."""
+    from mmon.own_files import refuse_overwrite
+    from mmon.store import join
+
+    model_file = o.model.rsplit(":", 1)[0] if o.model and o.model.rsplit(":", 1)[0].endswith(".py") else None
+    named = [*inputs, ("--config", o.config), ("--model", model_file), *(("data", d) for d in data)]
+    refuse_overwrite([join(output, *n.split("/")) for n in _WRITES], named)
+
+
 def baseline_typed(
     store: Store, dataset: list[str], output: str, o: TypedOptions, fmt: str | None, header: bool, progress: Any
 ) -> Any:
+    _refuse_overwrite(output, o, dataset, [])
+    if o.run_type == "model-quality" and o.estimator == "cbpe":
+        from mmon.cbpe.api import baseline_cbpe
+
+        return baseline_cbpe(store, dataset, output, _mq_config(o), fmt=fmt, header=header, chunk_size=o.reference_chunk_size)
     if o.run_type == "model-quality":
         from mmon.model_quality import baseline_model_quality
 
@@ -145,6 +187,56 @@ def baseline_typed(
     raise InputError(f"--type {o.run_type!r} is not handled here")
 
 
+@dataclass
+class NotJudged:
+    """A typed run over an empty window: not an error, nothing judged, no report written.
+
+    An hour without traffic, or whose predictions have no label yet, is normal for a scheduled
+    monitor; it must neither fail the execution nor pass as a judged "0 violations".
+    """
+
+    run_type: str
+    reason: str
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.warnings.append(self.reason)
+
+    def summary(self) -> dict[str, Any]:
+        return {"status": "NotJudged", "judged": False, "reason": self.reason}
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        return f"{self.run_type}: not judged", ["reason"], [[self.reason]]
+
+
+# An empty window's file is small: a Parquet schema, a CSV header, or nothing.
+_EMPTY_FILE_BYTES = 64 * 1024
+
+
+def _window_is_empty(store: Store, data: list[str], fmt: str | None, header: bool) -> bool:
+    """True when every data file holds no rows (read only the first row of small files)."""
+    from mmon.readers import dataset_files, iter_batches
+
+    for f in dataset_files(store, data, fmt, header):
+        if store.size(f.url) > _EMPTY_FILE_BYTES:
+            return False
+        first = next(iter_batches(store, f, batch_rows=1), None)
+        if first is not None and first.height:
+            return False
+    return True
+
+
+def not_judged(run_type: str, labelled: int | None = None, rows: int | None = None, minimum: int | None = None) -> NotJudged:
+    if labelled is None:
+        reason = "the window has no rows (no traffic, or no prediction with a label yet): nothing judged, no report written"
+    else:
+        reason = (f"only {labelled} of {rows} predictions in the window have a ground-truth label, fewer than "
+                  f"--min-labelled {minimum}: nothing judged, no report written")  # fmt: skip
+    return NotJudged(run_type, reason)
+
+
 def run_typed(
     store: Store,
     data: list[str],
@@ -161,27 +253,56 @@ def run_typed(
     before_publish: Any = None,
 ) -> Any:
     cons = _need(constraints, "--baseline-constraints", o.run_type)
+    _refuse_overwrite(output, o, data, [("--baseline-constraints", cons), ("--baseline-statistics", statistics)])
+    # The baseline and config are checked before an empty window is let through: a broken
+    # monitor must fail on its first quiet hour, not on its first busy one.
+    empty = bool(data) and _window_is_empty(store, data, fmt, header)
+    if o.run_type == "model-quality" and o.estimator == "cbpe":
+        from mmon.cbpe.api import check_baseline, run_cbpe
+
+        if empty:
+            check_baseline(store, _mq_config(o), cons, statistics)
+            return not_judged(o.run_type)
+        return run_cbpe(
+            store, data, output, _mq_config(o), cons, statistics, fmt=fmt, header=header,
+            endpoint=endpoint, schedule=schedule, metric_time=metric_time, before_publish=before_publish,
+        )  # fmt: skip
     if o.run_type == "model-quality":
         from mmon.model_quality import run_model_quality
+        from mmon.model_quality.api import load_baseline, validate_config
 
+        mq = _mq_config(o)
+        if empty:
+            validate_config(mq)
+            load_baseline(store, mq, cons, statistics)
+            return not_judged(o.run_type)
         return run_model_quality(
-            store, data, output, _mq_config(o), cons, statistics, fmt=fmt, header=header,
+            store, data, output, mq, cons, statistics, fmt=fmt, header=header,
             endpoint=endpoint, schedule=schedule, metric_time=metric_time, before_publish=before_publish,
         )  # fmt: skip
     if o.run_type == "bias":
         from mmon.bias import load_analysis_config, run_bias
+        from mmon.bias.api import load_bias_constraints
 
         config = load_analysis_config(store, _need(o.config, "--config", o.run_type))
+        if empty:
+            load_bias_constraints(store, cons)
+            return not_judged(o.run_type)
         return run_bias(
             store, data, output, config, cons, _bias_options(o), fmt=fmt, header=header,
             endpoint=endpoint, schedule=schedule, metric_time=metric_time, before_publish=before_publish,
         )  # fmt: skip
     if o.run_type == "feature-attribution":
         from mmon.attribution import load_config, run_attribution
+        from mmon.attribution.config import load_analysis
 
         config = load_config(store, _need(o.config, "--config", o.run_type))
+        model = _need(o.model, "--model", o.run_type)
+        if empty:
+            load_analysis(store, cons)
+            return not_judged(o.run_type)
         return run_attribution(
-            store, data, output, _need(o.model, "--model", o.run_type), config, cons, _fa_options(o),
+            store, data, output, model, config, cons, _fa_options(o),
             fmt=fmt, header=header, endpoint=endpoint, schedule=schedule, metric_time=metric_time, progress=progress,
             before_publish=before_publish,
         )  # fmt: skip
@@ -189,7 +310,7 @@ def run_typed(
 
 
 def _summary_and_table(run_type: str, result: Any) -> tuple[dict[str, Any], str, list[str], list[list[str]]]:
-    if run_type == "model-quality":
+    if run_type == "model-quality" and not isinstance(result, NotJudged):
         from mmon.model_quality import mq_rows, mq_summary
 
         rows = mq_rows(result)
@@ -219,6 +340,6 @@ def show(run_type: str, result: Any, json_output: bool, extra: dict[str, Any] | 
         n = len(result.violations)
         if n:
             report = result.outputs["constraint_violations"].rsplit("/", 1)[0]
-            out.print(f"[red bold]{n} violation(s)[/] — see them with: mmon violations {report}", highlight=False)
+            out.print(line((f"{n} violation(s)", "red bold"), f" — see them with: mmon violations {report}"), highlight=False)
         else:
-            out.print("[green]No violations[/]", highlight=False)
+            out.print(styled("No violations", "green"), highlight=False)

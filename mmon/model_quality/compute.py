@@ -281,13 +281,21 @@ def regression_metrics(frame: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
     """``regression_metrics`` of Float64 rows ``actual`` / ``predicted``.
 
     SageMaker's ``mae``, ``mse``, ``rmse``, ``r2``, then (mmon addition) the same four for the
-    best constant regressor -- the mean of the labels, the constant that minimises MSE, whose R²
-    is therefore 0 -- as ``*_best_constant_regressor``.
+    best constant regressor -- the mean of the labels, the constant that minimises MSE, whose
+    textbook R² is 0 -- as ``*_best_constant_regressor``.
+
+    SageMaker's ``r2`` is ``1 − SS_res / Σ(ŷ − mean ŷ)²``: the spread of the *predictions*, not of
+    the labels (Spark's ``RegressionMetrics`` fed (label, prediction) pairs where it expects
+    (prediction, observation)). Measured on SageMaker's own output: the SDK's
+    ``pipeline-quality-check/model_quality`` statistics.json says r2 = -3.208758170289026 where
+    the textbook R² of its 100 rows is -0.335; the predictions' spread gives -3.208758170289027.
     """
     n = frame.height
     masks = sample_masks(n, seed)
     with_sd = masks is not None
-    work = _with_masks(frame.select(y=pl.col("actual"), e=pl.col("predicted") - pl.col("actual")), masks)
+    work = _with_masks(
+        frame.select(y=pl.col("actual"), e=pl.col("predicted") - pl.col("actual"), p=pl.col("predicted")), masks
+    )
     filters = _filters(masks)
     first = []
     for k, w in enumerate(filters):
@@ -296,6 +304,7 @@ def regression_metrics(frame: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
             _sum(pl.col("e").abs(), w).alias(f"sae{k}"),
             _sum(pl.col("e") * pl.col("e"), w).alias(f"sse{k}"),
             _sum(pl.col("y"), w).alias(f"sy{k}"),
+            _sum(pl.col("p"), w).alias(f"sp{k}"),
         ]
     r1 = work.select(first).row(0, named=True)
     ks = range(len(filters))
@@ -303,13 +312,16 @@ def regression_metrics(frame: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
     sae = np.array([float(r1[f"sae{k}"]) for k in ks])
     sse = np.array([float(r1[f"sse{k}"]) for k in ks])
     mean = np.asarray(F.safe_divide(np.array([float(r1[f"sy{k}"]) for k in ks]), cnt))
+    mean_p = np.asarray(F.safe_divide(np.array([float(r1[f"sp{k}"]) for k in ks]), cnt))
     second = []
     for k, w in enumerate(filters):
         d = pl.col("y") - float(mean[k])
-        second += [_sum(d * d, w).alias(f"sst{k}"), _sum(d.abs(), w).alias(f"sad{k}")]
+        dp = pl.col("p") - float(mean_p[k])
+        second += [_sum(d * d, w).alias(f"sst{k}"), _sum(d.abs(), w).alias(f"sad{k}"), _sum(dp * dp, w).alias(f"ssp{k}")]
     r2row = work.select(second).row(0, named=True)
     sst = np.array([float(r2row[f"sst{k}"]) for k in ks])
     sad = np.array([float(r2row[f"sad{k}"]) for k in ks])
+    ssp = np.array([float(r2row[f"ssp{k}"]) for k in ks])
 
     mse = F.mean_squared_error(sse, cnt)
     bmse = F.mean_squared_error(sst, cnt)
@@ -317,7 +329,7 @@ def regression_metrics(frame: pl.DataFrame, seed: int = 0) -> dict[str, Any]:
         "mae": metric(F.mean_absolute_error(sae, cnt), with_sd),
         "mse": metric(mse, with_sd),
         "rmse": metric(F.root_mean_squared_error(mse), with_sd),
-        "r2": metric(F.r2(sse, sst), with_sd),
+        "r2": metric(F.r2(sse, ssp), with_sd),
         "mae_best_constant_regressor": metric(F.mean_absolute_error(sad, cnt), with_sd),
         "mse_best_constant_regressor": metric(bmse, with_sd),
         "rmse_best_constant_regressor": metric(F.root_mean_squared_error(bmse), with_sd),

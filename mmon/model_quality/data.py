@@ -5,7 +5,7 @@ Two kinds of input, told apart per file:
 * **Flat tables** (CSV, Parquet, JSON, JSON Lines): the attributes name columns -- a header name,
   or a 0-based column index given as text (``"0"``), as SageMaker's ``inference_attribute`` does
   (format study §4.1). CSV values arrive as text; typed formats keep their types.
-* **Merged records** (JSON Lines from the ground-truth merge, §5.4): a capture record plus
+* **Merged records** (JSON Lines from the ground-truth merge, §5.4; read in :mod:`.merged`): a capture record plus
   ``groundTruthData``, recognised by a ``captureData`` or ``groundTruthData`` key in the first
   record. The prediction and probability come from ``captureData.endpointOutput.data``, the label
   from ``groundTruthData.data``, each decoded by its ``encoding``:
@@ -18,7 +18,10 @@ Two kinds of input, told apart per file:
   - ``BASE64``: decoded, then read as JSON when ``observedContentType`` mentions ``json``, else
     as CSV.
 
-  One prediction per record: a multi-row payload contributes its first row (and a warning).
+  Every row of a record counts: a request carrying several instances (a multi-line CSV body,
+  ``{"predictions": [...]}`` with Clarify's ``{"instances": [{"label": …}, …]}`` labels, a
+  batch-transform record) is read row by row by :mod:`mmon.merged_rows`, and a record whose
+  predictions and labels cannot be paired is an input error (exit 2).
   Records of shadow traffic (``eventMetadata.invocationSource = "ShadowExperiment"``) are skipped
   like SageMaker's analyzer does; a record without ``groundTruthData`` is an unlabelled
   prediction.
@@ -38,30 +41,18 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from mmon.errors import InputError, MmonError, StorageError
 from mmon.readers import DatasetFile
-from mmon.store import Store, is_local, join, local_path
+from mmon.store import Store, is_local, join, local_path, polars_path
 
 MISSING_TOKENS = ("", "nan", "null", "none")
 SUMMARY_FILE = "merge_summary.json"
 _INDEX = re.compile(r"^\d+$")
 _MAX_EXAMPLES = 3
-
-S = pl.String
-MERGED_SCHEMA = {
-    "captureData": pl.Struct(
-        {"endpointOutput": pl.Struct({"data": S, "encoding": S, "observedContentType": S})}
-    ),
-    "groundTruthData": pl.Struct({"data": S, "encoding": S, "observedContentType": S}),
-    "eventMetadata": pl.Struct({"invocationSource": S}),
-}
-
 
 @dataclass
 class Attributes:
@@ -191,7 +182,7 @@ def _source(store: Store, url: str) -> tuple[object, dict[str, str] | None]:
     """What polars should scan (a path or bytes) and its storage options."""
     if store.polars_native(url) and not url.lower().endswith(".gz"):
         so = store.polars_options(url)
-        return (local_path(url) if so is None else url), so
+        return polars_path(local_path(url) if so is None else url), so  # a path, not a glob
     return io.BytesIO(_raw(store, url)), None
 
 
@@ -328,186 +319,6 @@ def _canonical(raw: pl.DataFrame, attrs: Attributes, url: str) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
-def _json_path(attr: str) -> str:
-    if attr.startswith("$"):
-        return attr
-    return "$." + attr if not attr.startswith("[") else "$" + attr
-
-
-@dataclass(frozen=True)
-class _Kinds:
-    """Which payload encodings occur on one side of a file's records (pruned expressions)."""
-
-    csv: bool
-    json: bool
-    base64: bool
-    multiline: bool
-
-
-def _kinds(raw: pl.DataFrame, side: str) -> _Kinds:
-    enc = raw[f"{side}_enc"].cast(pl.String)
-    b64 = (enc == "BASE64").fill_null(False)
-    json_like = ((enc == "JSON") | (b64 & raw[f"{side}_json"])).fill_null(False)
-    return _Kinds(
-        csv=bool((~json_like).any()),
-        json=bool(json_like.any()),
-        base64=bool(b64.any()),
-        multiline=bool(b64.any()) or bool(raw[f"{side}_data"].str.contains("\n", literal=True).fill_null(False).any()),
-    )
-
-
-def _payload(side: str, k: _Kinds) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """(first row of the decoded payload text, is-JSON flag, has-more-rows flag) of one side."""
-    data = pl.col(f"{side}_data")
-    enc = pl.col(f"{side}_enc").cast(pl.String)
-    text = data
-    if k.base64:
-        text = pl.when(enc == "BASE64").then(data.str.decode("base64", strict=False).cast(pl.String)).otherwise(data)
-    if k.json and k.csv:
-        is_json = ((enc == "JSON") | ((enc == "BASE64") & pl.col(f"{side}_json"))).fill_null(False)
-    else:
-        is_json = pl.lit(k.json)
-    if not k.multiline:
-        return text, is_json, pl.lit(False)
-    # JSON documents may span lines; only CSV / JSON Lines payloads are cut at the first row.
-    text = text.str.strip_chars()
-    whole = is_json & ~pl.col(f"{side}_jsonlines")
-    first = pl.when(whole).then(text).otherwise(text.str.split("\n").list.first())
-    more = pl.when(whole).then(False).otherwise(text.str.contains("\n", literal=True)).fill_null(False)
-    return first, is_json, more
-
-
-def _field(text: pl.Expr, is_json: pl.Expr, k: _Kinds, attr: str | None, has_comma: bool) -> pl.Expr:
-    """The attribute's value in a payload, as text (null when absent)."""
-    none = pl.lit(None, dtype=pl.String)
-    if attr is None or attr == "":
-        # The whole payload: CSV text, or a JSON scalar.
-        csv_value, json_value = text, text.str.json_path_match("$")
-    elif _INDEX.match(attr):
-        i = int(attr)
-        if i == 0 and not has_comma:
-            csv_value = text  # one field per payload (a CSV endpoint returning one number)
-        else:
-            csv_value = text.str.split(",").list.get(i, null_on_oob=True).str.strip_chars().str.strip_chars('"')
-        json_value = text.str.json_path_match(f"$[{i}]")
-        if i == 0:  # a JSON scalar is its own first field
-            json_value = pl.coalesce(json_value, text.str.json_path_match("$"))
-    else:
-        # A name: a JSON path; in a CSV payload there are no names.
-        csv_value, json_value = none, text.str.json_path_match(_json_path(attr))
-    if not k.json:
-        return csv_value
-    if not k.csv:
-        return json_value
-    return pl.when(is_json).then(json_value).otherwise(csv_value)
-
-
-def _side_columns(side: pl.Expr, prefix: str) -> list[pl.Expr]:
-    """Encoding (upper case, categorical) and content-type flags of one side: small columns."""
-    ctype = side.struct.field("observedContentType").fill_null("").str.to_lowercase()
-    return [
-        side.struct.field("encoding").str.to_uppercase().cast(pl.Categorical).alias(f"{prefix}_enc"),
-        ctype.str.contains("json", literal=True).alias(f"{prefix}_json"),
-        ctype.str.contains("jsonlines", literal=True).alias(f"{prefix}_jsonlines"),
-    ]
-
-
-# Merged JSON Lines are parsed in blocks of about this many bytes (cut at line ends), two at a
-# time: memory stays bounded by a few blocks instead of the whole file (polars' own scan of a
-# JSON Lines file holds all of it).
-MERGED_BLOCK_BYTES = 64 << 20
-
-
-def _line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
-    """The file's bytes in blocks of whole lines (about ``size`` bytes each)."""
-    with store.open(url, "rb") as fh:
-        stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
-        rest = b""
-        while True:
-            buf = stream.read(size)
-            if not buf:
-                break
-            buf = rest + buf
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:  # one line longer than the block: keep reading
-                rest = buf
-                continue
-            rest = buf[cut:]
-            yield buf[:cut]
-        if rest.strip():
-            yield rest
-
-
-def _parse_block(block: bytes) -> pl.DataFrame:
-    out = pl.col("captureData").struct.field("endpointOutput")
-    gt = pl.col("groundTruthData")
-    return (
-        pl.read_ndjson(io.BytesIO(block), schema=MERGED_SCHEMA)
-        .lazy()
-        .filter(pl.col("eventMetadata").struct.field("invocationSource").fill_null("") != "ShadowExperiment")
-        .select(
-            out.struct.field("data").alias("o_data"),
-            *_side_columns(out, "o"),
-            gt.struct.field("data").alias("g_data"),
-            *_side_columns(gt, "g"),
-        )
-        .collect()
-    )
-
-
-def _merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.DataFrame, list[str]]:
-    """The raw ``actual`` / ``predicted`` / ``score`` texts of merged records."""
-    frames: list[pl.DataFrame] = []
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            pending: list[Future[pl.DataFrame]] = []
-            for block in _line_blocks(store, f.url, MERGED_BLOCK_BYTES):
-                pending.append(pool.submit(_parse_block, block))
-                if len(pending) >= 2:
-                    frames.append(pending.pop(0).result())
-            frames.extend(p.result() for p in pending)
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{f.url}: cannot read: {exc}") from exc
-    raw = pl.concat(frames) if frames else _parse_block(b"")
-    ok, gk = _kinds(raw, "o"), _kinds(raw, "g")
-    o_comma = bool(raw["o_data"].str.contains(",", literal=True).any())
-    g_comma = bool(raw["g_data"].str.contains(",", literal=True).any())
-    out_text, out_json, out_more = _payload("o", ok)
-    gt_text, gt_json, gt_more = _payload("g", gk)
-    if attrs.ground_truth and not _INDEX.match(attrs.ground_truth):
-        # A name: a JSON path in JSON labels (else the JSON scalar); CSV labels are the whole payload.
-        label = _field(gt_text, gt_json, gk, None, g_comma)
-        if gk.json:
-            label = pl.coalesce(_field(gt_text, gt_json, gk, attrs.ground_truth, g_comma), label)
-    else:
-        label = _field(gt_text, gt_json, gk, attrs.ground_truth, g_comma)
-    named: dict[str, pl.Expr] = {"actual": label}
-    if attrs.inference:
-        _check_attr(attrs.inference, "inference")
-        named["predicted"] = _field(out_text, out_json, ok, attrs.inference, o_comma)
-    if attrs.probability:
-        _check_attr(attrs.probability, "probability")
-        named["score"] = _field(out_text, out_json, ok, attrs.probability, o_comma)
-    named["more"] = out_more | gt_more
-    try:
-        # Lazy, so that a field wanted twice (the same attribute) is computed once.
-        df = raw.lazy().select(**named).collect()
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{f.url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
-    warnings = []
-    multi = int(df["more"].sum())
-    if multi:
-        warnings.append(f"{f.url}: {multi} record(s) hold several rows; only the first row of each is used")
-    return df.drop("more"), warnings
-
-
-def _check_attr(attr: str, what: str) -> None:
-    if not attr.strip():
-        raise InputError(f"--{what}-attribute is empty")
-
-
 def _folder(url: str) -> str:
     return os.path.dirname(local_path(url)) if is_local(url) else posixpath.dirname(url)
 
@@ -547,6 +358,7 @@ def merge_summaries(store: Store, files: list[DatasetFile]) -> tuple[list[Datase
 
 def read_table(store: Store, files: list[DatasetFile], attrs: Attributes) -> Table:
     """Read every file into one :class:`Table` (file order, rows in file order)."""
+    from mmon.model_quality.merged import merged_frame  # it imports this module's helpers
     frames: list[pl.DataFrame] = []
     files, unlabelled, warnings = merge_summaries(store, files)
     merged = 0
@@ -554,7 +366,7 @@ def read_table(store: Store, files: list[DatasetFile], attrs: Attributes) -> Tab
         try:
             if f.format in ("jsonl", "json") and is_merged_record(_first_record(store, f.url)):
                 merged += 1
-                raw, w = _merged_frame(store, f, attrs)
+                raw, w = merged_frame(store, f, attrs)
             else:
                 raw, w = _flat_frame(store, f, attrs), []
             df = _canonical(raw, attrs, f.url)

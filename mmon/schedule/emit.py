@@ -5,9 +5,9 @@ offsets when given): ``now`` resolves to the latest scheduled time at or before 
 run that starts late still reports under its own hour, and the window follows the schedule.
 
 - **crontab**: ``CRON_TZ=UTC`` (cronie; elsewhere the host clock must be UTC), ``cd DIR &&``,
-  ``flock -n`` so a run still going on this host is not started twice, ``timeout`` so a hung run
-  cannot hold that lock for ever, the output appended to a log, and every ``%`` escaped (cron turns
-  a bare ``%`` into a newline).
+  ``flock -n`` so a run still going on this host is not started twice (a skipped run is logged),
+  ``timeout`` so a hung run cannot hold that lock for ever, the output appended to a log, and
+  every ``%`` escaped (cron turns a bare ``%`` into a newline).
 - **systemd**: a ``Type=oneshot`` service (a timer never starts it twice at once) and a timer with
   ``OnCalendar=… UTC`` (two lines when cron's day-of-month OR day-of-week rule applies),
   ``Persistent=true`` (a run missed while the machine was off happens at boot), ``AccuracySec=1s``.
@@ -21,6 +21,7 @@ run that starts late still reports under its own hour, and the window follows th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -38,6 +39,7 @@ from mmon.schedule.window import execution_window, format_time, report_prefix
 FORMATS = ("crontab", "systemd", "kubernetes", "json")
 DEFAULT_IMAGE = "REPLACE-WITH-YOUR-IMAGE/mmon:latest"
 RUN_ARGS_PLACEHOLDER = "RUN_ARGS"
+SKIPPED_EXIT = 75  # EX_TEMPFAIL: the crontab entry's exit status when a run is skipped
 _DAY_NAMES = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
 
@@ -61,15 +63,42 @@ def safe_name(text: str, limit: int = 52) -> str:
     return name or "mmon"
 
 
-def default_name(run_args: Sequence[str]) -> str:
-    """``mmon-<schedule name>`` when the run arguments carry ``--schedule NAME``, else ``mmon``."""
-    args = list(run_args)
+def _option(args: list[str], *flags: str) -> str | None:
+    """The value of the last ``--flag VALUE`` / ``--flag=VALUE`` in ``args``."""
+    found = None
     for i, a in enumerate(args):
-        if a == "--schedule" and i + 1 < len(args):
-            return safe_name(f"mmon-{args[i + 1]}")
-        if a.startswith("--schedule="):
-            return safe_name(f"mmon-{a.split('=', 1)[1]}")
-    return "mmon"
+        for flag in flags:
+            if a == flag and i + 1 < len(args):
+                found = args[i + 1]
+            elif flag.startswith("--") and a.startswith(flag + "="):
+                found = a.split("=", 1)[1]
+    return found
+
+
+def default_name(run_args: Sequence[str]) -> str:
+    """A name for the unit, CronJob, log and lock that two monitors do not share.
+
+    ``mmon-<schedule>`` when the run carries ``--schedule NAME`` (the user's own name). Otherwise
+    the monitor is known by where it writes: the endpoint, the type and the last folders of
+    ``--output``, made readable, plus 6 hex digits of a hash of the full output URL, endpoint
+    and type, so that two monitors (say ``s3://a/reports/churn`` and ``s3://b/reports/churn``)
+    never share a lock, a log, a CronJob or a unit, and the same monitor keeps its name.
+    ``mmon`` only without run arguments.
+    """
+    args = list(run_args)
+    schedule = _option(args, "--schedule")
+    if schedule:
+        return safe_name(f"mmon-{schedule}")
+    output = _option(args, "--output", "-o")
+    endpoint = _option(args, "--endpoint")
+    run_type = _option(args, "--type")
+    if not (output or endpoint):
+        return "mmon"
+    tail = [p for p in re.split(r"[/\\]+", (output or "").split("://", 1)[-1]) if p and p != "."][-2:]
+    kind = run_type if run_type and run_type != "data-quality" else None
+    readable = "-".join(w for w in (endpoint, kind, *tail) if w)
+    digest = hashlib.sha256(f"{output}\n{endpoint}\n{run_type}".encode()).hexdigest()[:6]
+    return f"{safe_name(f'mmon-{readable}', limit=52 - 7)}-{digest}"
 
 
 def run_command(schedule: Schedule, run_args: Sequence[str], options: EntryOptions) -> list[str]:
@@ -112,9 +141,14 @@ def crontab_entry(schedule: Schedule, run_args: Sequence[str], options: EntryOpt
         return f"# NOW runs once: there is nothing to install. Run:\n{shlex.join(cmd)}\n"
     log = options.log or f"{options.name}.log"
     lock = options.lock or f"/tmp/{options.name}.lock"
+    q_log, q_lock = shlex.quote(log), shlex.quote(lock)
+    # flock -n exits SKIPPED_EXIT (not mmon's 0-3) when the run before still holds the lock: the
+    # skipped run is then written to the log, not lost in silence.
     shell = (
-        f"cd {shlex.quote(options.workdir)} && flock -n {shlex.quote(lock)} "
-        f"timeout {_max_runtime(schedule)}s {shlex.join(cmd)} >> {shlex.quote(log)} 2>&1"
+        f"cd {shlex.quote(options.workdir)} && flock -n -E {SKIPPED_EXIT} {q_lock} "
+        f"timeout {_max_runtime(schedule)}s {shlex.join(cmd)} >> {q_log} 2>&1; rc=$?; "
+        f'[ $rc -ne {SKIPPED_EXIT} ] || echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) mmon: run skipped: '
+        f'the run before still holds the lock {lock}" >> {q_log}; exit $rc'
     )
     line = f"{schedule.cron5} {shell.replace('%', chr(92) + '%')}"
     return (

@@ -13,7 +13,7 @@ or ``with begin_execution(...) as lock:`` (an exception records ``Failed`` and r
 Files in the report folder:
 
 - ``.mmon-execution.lock`` while an execution runs: JSON with a random owner ``token``, ``host``,
-  ``pid``, ``started``. A second execution of the same hour refuses with exit 2 while the lock is
+  ``pid`` (and its start time, to tell a reused pid apart), ``started``. A second execution of the same hour refuses with exit 2 while the lock is
   fresh, naming the host and start time; a lock older than ``stale_after`` (default 1 hour, the
   longest an hourly SageMaker execution may run) is taken over: the run that held it crashed.
 - ``execution.json`` when it ends: status (``Completed`` / ``CompletedWithViolations`` /
@@ -31,8 +31,10 @@ Guarantee when two executions of the same hour overlap (two cron hosts, a manual
   seconds and reads it back, so starts further apart than that never both proceed;
 - in every case the owner token is checked again right before the report is published and before
   ``execution.json`` is written: an execution that lost the lock (a simultaneous start on a store
-  without conditional writes, a stale-lock takeover) stops without writing anything. Each report
-  file is replaced whole, so the folder holds one execution's report, never a mix.
+  without conditional writes, a stale-lock takeover) stops without writing anything. The report is
+  published with a marker (``mmon.publish``), so readers see one execution's report, never a mix.
+- a lock whose process is gone (same host, pid not running) is taken over at once; a run that
+  fails removes its lock even when its ``execution.json`` cannot be written.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mmon.errors import InputError
+from mmon.errors import InputError, StorageError
+from mmon.publish import MARKER_NAME, read_marker, read_report_file
 from mmon.schedule.expressions import as_utc
 from mmon.schedule.window import format_time
 from mmon.store import Store, is_local, join, local_path
@@ -214,7 +217,12 @@ class ExecutionLock:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             finish_execution(self, "Failed", 0, f"Failed: {message}")
         except Exception:  # noqa: BLE001 - the original error matters more
-            pass
+            # No record (the store may be down): still free the hour for a rerun if we can; if
+            # not, the next run on this host takes the lock of a dead process over at once.
+            try:
+                self.release()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def _describe_owner(doc: dict[str, Any]) -> str:
@@ -254,6 +262,7 @@ def begin_execution(
             "token": lock.token,
             "host": lock.host,
             "pid": lock.pid,
+            "pid_start": _process_start(lock.pid) if lock.pid == os.getpid() else None,
             "started": format_time(started),
             "scheduled_time": format_time(lock.scheduled),
             "start_time": format_time(lock.window[0]),
@@ -266,11 +275,12 @@ def begin_execution(
     def refuse(doc: dict[str, Any]) -> ExecutionInProgress:
         return ExecutionInProgress(
             f"an execution for {format_time(lock.scheduled)} is already running ({_describe_owner(doc)}; "
-            f"lock {lock.lock_url}); it is taken over when older than {_hours(stale_after)}"
+            f"lock {lock.lock_url}); it is taken over when older than {_hours(stale_after)} "
+            "or at once when its process on this host is gone"
         )
 
     existing = _read_lock(store, lock.lock_url)
-    if existing is not None and not _stale(existing, started, stale_after):
+    if existing is not None and not _stale(existing, started, stale_after) and not _owner_dead(existing):
         raise refuse(existing)
     if existing is None:
         created = _create_exclusive(store, lock.lock_url, body)
@@ -287,6 +297,34 @@ def begin_execution(
     if current is None or current.get("token") != lock.token:
         raise refuse(current or {"corrupt": True, "started": None})
     return lock
+
+
+def _process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _owner_dead(doc: dict[str, Any]) -> bool:
+    """A lock of this host whose process is gone (crashed, killed, or failed without removing it)."""
+    if doc.get("corrupt") or doc.get("host") != socket.gethostname():
+        return False
+    pid = doc.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    except OSError:
+        return False
+    recorded = doc.get("pid_start")
+    return isinstance(recorded, int) and _process_start(pid) not in (None, recorded)  # the pid was reused
 
 
 def _stale(doc: dict[str, Any], now: datetime, stale_after: timedelta) -> bool:
@@ -342,7 +380,7 @@ def finish_execution(
 # -- listing -------------------------------------------------------------------------------------
 
 _ENTRY = re.compile(r"^(\d{2})/(\d{2})/(\d{2})(?:/(\d{2}))?/([^/]+)$")
-_WANTED = (RECORD_NAME, LOCK_NAME, VIOLATIONS_NAME)
+_WANTED = (RECORD_NAME, LOCK_NAME, VIOLATIONS_NAME, MARKER_NAME)
 
 
 def _relative(path: str, base: str) -> str:
@@ -430,17 +468,33 @@ def _entry(
         entry["source"] = "record"
     elif VIOLATIONS_NAME in files:
         try:
-            doc = json.loads(store.read_text(files[VIOLATIONS_NAME]))
+            # Only as the folder's publish marker says: never a failed publish's file beside an older one.
+            doc = json.loads(read_report_file(store, files[VIOLATIONS_NAME]))
             count = len(doc.get("violations") or [])
             status = "CompletedWithViolations" if count else "Completed"
             entry.update(status=status, violations=count, message=default_message(status, count), source="report")
+        except StorageError as exc:
+            entry.update(status="Failed", source="report", message=f"Failed: {exc}")
         except (ValueError, InputError, AttributeError) as exc:
             entry.update(source="report", message=f"{VIOLATIONS_NAME} is unreadable: {exc}")
+    if MARKER_NAME in files:
+        try:
+            marker = read_marker(store, folder)
+            entry["report_id"] = marker.id if marker else None
+        except StorageError as exc:
+            entry.update(status="Failed", source="report", message=f"Failed: {exc}")
     if LOCK_NAME in files:
         lock = _read_lock(store, files[LOCK_NAME])
         if lock is not None:
             owner = _describe_owner(lock)
-            if not _stale(lock, clock, stale_after):
+            if _owner_dead(lock):
+                entry.update(
+                    status="Failed",
+                    message=f"Failed: the execution on {owner} did not finish (its process is gone)",
+                    source="lock",
+                    violations=None,
+                )
+            elif not _stale(lock, clock, stale_after):
                 entry.update(status="InProgress", message=f"running on {owner}", source="lock", violations=None)
             else:
                 entry.update(

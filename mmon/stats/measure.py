@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from mmon.stats import dtypes, hll, moments
+from mmon.stats.classified import Classified, classified_counts
 from mmon.stats.state import CATEGORY_CAP, SMALL_MAP, ColumnState, ProfileState
 
 # Working columns live beside the user's columns in one frame; the NUL byte keeps their names out
@@ -333,7 +334,7 @@ def measure_batch(
     text_all = [i for i, c in enumerate(names) if kinds[c] == "text"]
     # Text columns the earlier batches found to have few values are classified from their
     # distinct values, not value by value.
-    counted = {i: vc for i in text_all if (vc := _classified_counts(batch, names[i], priors.get(names[i]))) is not None}
+    counted = {i: vc for i in text_all if (vc := classified_counts(batch, names[i], priors.get(names[i]))) is not None}
     text_cols = [i for i in text_all if i not in counted]
     work = batch.with_columns([dtypes.is_numeric_text(names[i]).alias(_r(i)) for i in text_cols])
     # Text columns without a single number in this batch (most string columns) skip the cast and
@@ -439,7 +440,7 @@ def _column_state(
     row: dict[str, Any],
     n: int,
     offset: int,
-    counted: dict[int, _Classified],
+    counted: dict[int, Classified],
     has_value: set[int],
     first: bool,
     row_offset: int,
@@ -492,51 +493,3 @@ def _column_state(
             st.num_min = float(row[f"min{i}"])
             st.num_max = float(row[f"max{i}"])
     return st
-
-
-@dataclass
-class _Classified:
-    counts: dict[str, int]
-    present: int
-    numbers: int
-    integral: int
-    fractional: int
-    boolean: int
-
-
-def _classified_counts(batch: pl.DataFrame, name: str, prior: ColumnState | None) -> _Classified | None:
-    """Value counts of a text column and its class counts from its distinct values, or None when
-    the column must be classified value by value.
-
-    Only for a column whose earlier batches stayed under the category cap (its counts are needed
-    anyway, and a regex over a few hundred distinct values is cheaper than over every row), and
-    only when polars' cast to a number accepts exactly the Deequ-numeric values (no ``inf``,
-    ``.5`` or ``- 4``), so the per-row values can come from the plain cast.
-    """
-    if prior is None or prior.categories is None:
-        return None
-    text = batch.get_column(name).drop_nulls()
-    counts = text.rename("v").value_counts(name="n")
-    if counts.height > CATEGORY_CAP:
-        return None
-    numeric = dtypes.is_numeric_text("v")
-    info = counts.select(
-        numeric.alias("numeric"),
-        dtypes.is_fractional_text("v", numeric).alias("fractional"),
-        pl.col("v").cast(pl.Float64, strict=False).is_not_null().alias("casts"),
-        dtypes.is_boolean_text("v").alias("boolean"),
-    )
-    if not info.get_column("numeric").equals(info.get_column("casts")):
-        return None
-    sums = pl.concat([counts, info], how="horizontal").select(
-        pl.col("n").filter(pl.col(c)).sum().alias(c) for c in ("numeric", "fractional", "boolean")
-    )
-    numbers, fractional, boolean = (int(x) for x in sums.row(0))
-    found = dict(zip(counts.get_column("v").to_list(), counts.get_column("n").to_list(), strict=True))
-    if len(found) > SMALL_MAP:
-        found = dict(sorted(found.items()))  # value_counts' order varies from run to run
-    elif any(v not in prior.categories for v in found):
-        # Scala's Map1..Map4 keep insertion order, which SageMaker's buckets show: new values in
-        # first-seen order.
-        found = {v: found[v] for v in text.unique(maintain_order=True).to_list()}
-    return _Classified(found, text.len(), numbers, numbers - fractional, fractional, boolean)

@@ -1,0 +1,399 @@
+"""Rows of SageMaker merged records: every instance of a payload is a row.
+
+A merged record (the ground-truth merge job's output, format study §5.4) holds one request: its
+``captureData.endpointInput`` may carry many instances (``{"instances": [...]}``, a multi-line
+CSV body), its ``endpointOutput`` one prediction per instance (``{"predictions": [...]}``) and its
+``groundTruthData`` one label per instance (Clarify's ``{"instances": [{"label": 0}, ...]}``). A
+batch-transform record (``captureData.batchTransformOutput``) holds the transform's output line,
+i.e. ``SageMakerOutput`` next to the input's ``instances`` (``join_source=Input``).
+
+Each side is turned into ``_rec, _row, value…`` rows with polars (JSON payloads decoded by polars
+once per file and navigated with struct / list expressions; CSV payloads split on lines and
+commas), then the sides are joined on ``(_rec, _row)``. When a record's sides yield different
+row counts the rows cannot be paired: :func:`assemble` raises ``InputError`` naming the file, the
+record and the counts -- never a silent one-row reading of a many-row request.
+
+Paths follow Clarify's JMESPath subset: ``instances[*].features``, ``predictions[*].score``,
+``$.predictions[0].score``, ``SageMakerOutput.predictions[*].predicted_label``. ``[*]`` makes one
+row per element (one ``[*]`` per path).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from mmon.errors import InputError
+
+S = pl.String
+_IO = pl.Struct({"data": S, "encoding": S, "observedContentType": S})
+RECORD_SCHEMA = {
+    "captureData": pl.Struct({"endpointInput": _IO, "endpointOutput": _IO, "batchTransformOutput": _IO}),
+    "groundTruthData": _IO,
+    "eventMetadata": pl.Struct({"eventId": S, "inferenceId": S, "invocationSource": S}),
+}
+SIDE_NAMES = {"in": "endpointInput", "out": "endpointOutput", "gt": "groundTruthData"}
+_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
+OUTPUT_KEY = "SageMakerOutput"  # batch transform with join_source=Input: the model's answer
+
+
+def parse_path(path: str) -> list[tuple[str, str]]:
+    """``instances[*].features`` → [("key", "instances"), ("all", ""), ("key", "features")]."""
+    out: list[tuple[str, str]] = []
+    for m in _PART.finditer(path.strip().removeprefix("$").lstrip(".")):
+        key, idx = m.group(1), m.group(2)
+        if key is not None:
+            out.append(("key", key))
+        elif idx == "*":
+            out.append(("all", ""))
+        else:
+            out.append(("idx", idx))
+    if sum(1 for k, _ in out if k == "all") > 1:
+        raise InputError(f"path {path!r}: only one [*] is supported")
+    return out
+
+
+def _kind(side: pl.Expr) -> pl.Expr:
+    enc = side.struct.field("encoding").str.to_uppercase()
+    ct = side.struct.field("observedContentType").fill_null("").str.to_lowercase()
+    json_like = (enc == "JSON") | ((enc == "BASE64") & ct.str.contains("json"))
+    return (
+        pl.when(side.struct.field("data").is_null())
+        .then(None)
+        .when(json_like & ct.str.contains("jsonlines"))
+        .then(pl.lit("jsonlines"))
+        .when(json_like)
+        .then(pl.lit("json"))
+        .otherwise(pl.lit("csv"))
+    )
+
+
+def _text(side: pl.Expr) -> pl.Expr:
+    data, enc = side.struct.field("data"), side.struct.field("encoding").str.to_uppercase()
+    return pl.when(enc == "BASE64").then(data.str.decode("base64", strict=False).cast(S, strict=False)).otherwise(data)
+
+
+def read_records(raw: bytes, url: str) -> pl.DataFrame:
+    """The merged records of one file: ``_rec`` (1-based record number), ``event_id`` and the text
+    and kind (csv / json / jsonlines / null) of each side (``in``, ``out``, ``gt``). Shadow traffic
+    is dropped, as SageMaker's analyzer does. A batch-transform record is both input and output."""
+    try:
+        recs = pl.read_ndjson(io.BytesIO(raw), schema=RECORD_SCHEMA)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+    cap = pl.col("captureData")
+    cin, cout, bt = (cap.struct.field(k) for k in ("endpointInput", "endpointOutput", "batchTransformOutput"))
+    is_bt = bt.struct.field("data").is_not_null() & cin.struct.field("data").is_null()
+    gt = pl.col("groundTruthData")
+    meta = pl.col("eventMetadata")
+    return (
+        recs.with_row_index("_rec", offset=1)
+        .filter(meta.struct.field("invocationSource").fill_null("") != "ShadowExperiment")
+        .select(
+            pl.col("_rec").cast(pl.UInt32),
+            pl.coalesce(meta.struct.field("inferenceId"), meta.struct.field("eventId")).alias("event_id"),
+            pl.when(is_bt).then(_text(bt)).otherwise(_text(cin)).alias("in_text"),
+            pl.when(is_bt).then(_kind(bt)).otherwise(_kind(cin)).alias("in_kind"),
+            pl.when(is_bt).then(_text(bt)).otherwise(_text(cout)).alias("out_text"),
+            pl.when(is_bt).then(_kind(bt)).otherwise(_kind(cout)).alias("out_kind"),
+            is_bt.alias("batch"),
+            _text(gt).alias("gt_text"),
+            _kind(gt).alias("gt_kind"),
+        )
+    )
+
+
+# -- JSON navigation ------------------------------------------------------------------------------
+
+
+def _decode(df: pl.DataFrame, url: str, what: str) -> pl.DataFrame:
+    """``_rec``, ``text`` → ``_rec``, ``v`` (decoded by polars, one unified type per file)."""
+    try:
+        return df.select("_rec").with_columns(df["text"].str.json_decode(infer_schema_length=None).alias("v"))
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{url}: {what}: cannot decode the JSON payloads together: {first}") from exc
+
+
+def _fields(dtype: Any) -> dict[str, Any]:
+    return {f.name: f.dtype for f in dtype.fields} if isinstance(dtype, pl.Struct) else {}
+
+
+def navigate(df: pl.DataFrame, parts: list[tuple[str, str]]) -> pl.DataFrame | None:
+    """Follow ``parts`` from ``v``: ``_rec``, ``_row``, ``v``; None when the path does not exist.
+
+    ``[*]`` explodes the list (one row per element; an empty list gives no row)."""
+    rows = False
+    for kind, arg in parts:
+        dtype = df.schema["v"]
+        if kind == "key":
+            if arg not in _fields(dtype):
+                return None
+            df = df.with_columns(pl.col("v").struct.field(arg).alias("v"))
+        elif isinstance(dtype, pl.Array):
+            df = df.with_columns(pl.col("v").arr.to_list())
+            dtype = df.schema["v"]
+        if kind in ("all", "idx") and not isinstance(dtype, pl.List):
+            return None
+        if kind == "all":
+            df = (
+                df.filter(pl.col("v").list.len() > 0)
+                .explode("v")
+                .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
+            )
+            rows = True
+        elif kind == "idx":
+            df = df.with_columns(pl.col("v").list.get(int(arg), null_on_oob=True).alias("v"))
+    if not rows:
+        df = df.with_columns(pl.lit(0, pl.UInt32).alias("_row"))
+    return df.select("_rec", "_row", "v")
+
+
+def _json_text(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, pl.Series):
+        v = v.to_list()
+    return json.dumps(v, separators=(",", ":"), default=str)
+
+
+def _as_text(expr: pl.Expr, dtype: Any) -> pl.Expr:
+    """Values as text: nested values (a per-class probability list) as their JSON text."""
+    if isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
+        return expr.map_elements(_json_text, return_dtype=S)
+    if dtype == pl.Boolean:
+        return pl.when(expr).then(pl.lit("true")).when(~expr).then(pl.lit("false"))
+    return expr.cast(S)
+
+
+def spread(df: pl.DataFrame) -> pl.DataFrame:
+    """One row value ``v`` → columns: a list → ``#0, #1, …``; an object → its keys; a scalar → ``#0``."""
+    dtype = df.schema["v"]
+    if isinstance(dtype, pl.Array):
+        df = df.with_columns(pl.col("v").arr.to_list())
+        dtype = df.schema["v"]
+    if isinstance(dtype, pl.List):
+        width = int(df.select(pl.col("v").list.len().max()).item() or 0) if df.height else 0
+        inner = dtype.inner
+        cols = [_as_text(pl.col("v").list.get(i, null_on_oob=True), inner).alias(f"#{i}") for i in range(width)]
+        return df.with_columns(cols).drop("v")
+    fields = _fields(dtype)
+    if fields:
+        return df.with_columns(_as_text(pl.col("v").struct.field(k), t).alias(k) for k, t in fields.items()).drop("v")
+    return df.with_columns(_as_text(pl.col("v"), dtype).alias("#0")).drop("v")
+
+
+# -- the sides ------------------------------------------------------------------------------------
+
+
+def _side(recs: pl.DataFrame, side: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(csv, json, jsonlines) parts of one side: ``_rec``, ``text``."""
+    t = recs.select("_rec", pl.col(f"{side}_text").alias("text"), pl.col(f"{side}_kind").alias("k"))
+    t = t.filter(pl.col("text").is_not_null())
+    return (
+        t.filter(pl.col("k") == "csv").drop("k"),
+        t.filter(pl.col("k") == "json").drop("k"),
+        t.filter(pl.col("k") == "jsonlines").drop("k"),
+    )
+
+
+def _lines(df: pl.DataFrame) -> pl.DataFrame:
+    """``_rec``, ``text`` → ``_rec``, ``_row``, ``text``: one row per non-blank line."""
+    return (
+        df.with_columns(pl.col("text").str.strip_chars_end("\r\n").str.split("\n"))
+        .explode("text")
+        .with_columns(pl.col("text").str.strip_suffix("\r"))
+        .filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
+        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
+    )
+
+
+def _jsonlines(df: pl.DataFrame, url: str, what: str) -> pl.DataFrame:
+    """JSON Lines payloads: ``_rec``, ``_row``, ``v`` (one decoded document per line)."""
+    lines = _lines(df)
+    dec = _decode(lines.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_k")).select(
+        pl.col("_k").alias("_rec"), "text"), url, what)  # fmt: skip
+    return lines.select("_rec", "_row").with_columns(dec["v"])
+
+
+def _csv_fields(df: pl.DataFrame, index: int | None) -> pl.DataFrame:
+    """CSV payloads → ``_rec``, ``_row`` and ``#0, #1, …`` (text, empty = missing), or only the
+    field ``index`` as ``v``."""
+    rows = _lines(df).with_columns(pl.col("text").str.split(",").alias("v")).drop("text")
+    if index is not None:
+        return rows.with_columns(pl.col("v").list.get(index, null_on_oob=True).str.strip_chars().alias("v"))
+    out = spread(rows)
+    return out.with_columns(pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c)).alias(c)
+                            for c in out.columns if c.startswith("#"))  # fmt: skip
+
+
+@dataclass
+class Rows:
+    """One side's rows: ``_rec``, ``_row`` and value columns."""
+
+    frame: pl.DataFrame
+
+    def counts(self, name: str) -> pl.DataFrame:
+        return self.frame.group_by("_rec").agg(pl.len().alias(name))
+
+
+def _default_features(dtype: Any) -> list[tuple[str, str]]:
+    f = _fields(dtype)
+    if isinstance(f.get("instances"), (pl.List, pl.Array)):
+        inner = f["instances"].inner
+        parts = [("key", "instances"), ("all", "")]
+        if list(_fields(inner)) == ["features"]:
+            parts.append(("key", "features"))
+        return parts
+    if isinstance(dtype, (pl.List, pl.Array)) and isinstance(dtype.inner, (pl.List, pl.Array, pl.Struct)):
+        return [("all", "")]
+    return []
+
+
+def features(recs: pl.DataFrame, url: str, path: str | None = None) -> pl.DataFrame:
+    """Input rows: ``_rec``, ``_row``, ``#0…`` (positional) or named columns, all text.
+
+    JSON: ``path`` (Clarify's ``features``, e.g. ``instances[*].features``), else
+    ``{"instances": [...]}`` one row per instance (``{"features": [...]}`` unwrapped), a list of
+    lists / objects one row per element, anything else one row."""
+    csv_part, js, jl = _side(recs, "in")
+    parts = []
+    if csv_part.height:
+        parts.append(_csv_fields(csv_part, None))
+    for sub, lines in ((js, False), (jl, True)):
+        if not sub.height:
+            continue
+        dec = _jsonlines(sub, url, "endpointInput") if lines else _decode(sub, url, "endpointInput")
+        if lines:
+            rows = dec
+        else:
+            steps = parse_path(path) if path else _default_features(dec.schema["v"])
+            nav = navigate(dec, steps)
+            if nav is None:
+                raise InputError(f"{url}: endpointInput: the features path {path!r} is not in the payload")
+            rows = nav
+        parts.append(spread(rows.filter(pl.col("v").is_not_null())))
+    if not parts:
+        return pl.DataFrame(schema={"_rec": pl.UInt32, "_row": pl.UInt32})
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def _value_steps(dtype: Any, attr: str | None, side: str, url: str) -> list[tuple[str, str]]:
+    """Where one value per row sits in a decoded JSON payload of ``dtype``."""
+    f = _fields(dtype)
+    if attr:
+        steps = parse_path(attr) if not attr.isdigit() else [("idx", attr)]
+        if steps and steps[0][0] == "key" and steps[0][1] not in f and isinstance(f.get(OUTPUT_KEY), pl.Struct):
+            # Batch transform with join_source=Input: the model's output sits under SageMakerOutput.
+            return [("key", OUTPUT_KEY), *_value_steps(f[OUTPUT_KEY], attr, side, url)]
+        if len(steps) == 1 and steps[0][0] == "key" and steps[0][1] not in f:
+            # A bare field name: that field of every row ({"predictions": [...]} / {"instances": [...]}).
+            for key in ("predictions", "instances"):
+                if isinstance(f.get(key), (pl.List, pl.Array)):
+                    return [("key", key), ("all", ""), steps[0]]
+        if attr.isdigit() and isinstance(dtype, (pl.List, pl.Array)) and isinstance(dtype.inner, (pl.List, pl.Array)):
+            return [("all", ""), ("idx", attr)]
+        return steps
+    if side == "out" and isinstance(f.get(OUTPUT_KEY), pl.Struct) and "instances" in f:
+        return [("key", OUTPUT_KEY), *_value_steps(f[OUTPUT_KEY], None, side, url)]
+    for key in ("predictions", "instances"):
+        if isinstance(f.get(key), (pl.List, pl.Array)):
+            inner = f[key].inner
+            steps = [("key", key), ("all", "")]
+            sub = _fields(inner)
+            if side == "gt" and "label" in sub:
+                return [*steps, ("key", "label")]
+            if len(sub) == 1:
+                return [*steps, ("key", next(iter(sub)))]
+            if sub:
+                raise InputError(
+                    f"{url}: {SIDE_NAMES[side]}: each element has the fields {', '.join(sub)}; "
+                    "say which one to read (--inference-attribute / --probability-attribute, or the config's label)"
+                )
+            return steps
+    if isinstance(dtype, (pl.List, pl.Array)) and not isinstance(dtype.inner, (pl.List, pl.Array, pl.Struct)):
+        return [("all", "")]
+    if len(f) == 1:
+        return [("key", next(iter(f)))]
+    if f:
+        raise InputError(
+            f"{url}: {SIDE_NAMES[side]}: the payload has the fields {', '.join(f)}; say which one to read"
+        )
+    return []
+
+
+def values(recs: pl.DataFrame, side: str, attr: str | int | None, url: str) -> pl.DataFrame:
+    """One value per row of a side: ``_rec``, ``_row``, ``v`` (text).
+
+    CSV: one row per line; ``attr`` a 0-based field index (default: the whole line for labels,
+    the first field for outputs). JSON: ``attr`` a path or a field name (see :func:`_value_steps`)."""
+    csv_part, js, jl = _side(recs, side)
+    parts = []
+    if csv_part.height:
+        if side == "gt" and (isinstance(attr, int) or (isinstance(attr, str) and attr.isdigit())):
+            # A label line is usually the label alone; a dataset's column index applies to a row.
+            t = pl.col("text").str.strip_chars()
+            field = t.str.split(",").list.get(int(attr), null_on_oob=True).str.strip_chars()
+            parts.append(_lines(csv_part).select(
+                "_rec", "_row", pl.when(t.str.contains(",", literal=True)).then(field).otherwise(t).alias("v")))  # fmt: skip
+        elif isinstance(attr, int) or (isinstance(attr, str) and attr.isdigit()):
+            parts.append(_csv_fields(csv_part, int(attr)))
+        elif side == "gt":
+            parts.append(_lines(csv_part).select("_rec", "_row", pl.col("text").str.strip_chars().alias("v")))
+        elif attr:
+            raise InputError(f"{url}: {SIDE_NAMES[side]} is CSV: the attribute must be a field index, not {attr!r}")
+        else:
+            parts.append(_csv_fields(csv_part, 0))
+    a = str(attr) if attr is not None else None
+    for sub, lines in ((js, False), (jl, True)):
+        if not sub.height:
+            continue
+        dec = _jsonlines(sub, url, SIDE_NAMES[side]) if lines else _decode(sub, url, SIDE_NAMES[side])
+        if lines:
+            # One row per line: navigate each line on its own key, then put the rows back.
+            dec = dec.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_k"))
+            keyed = dec.select("_k", "_rec", "_row")
+            steps = [s for s in _value_steps(dec.schema["v"], a, side, url) if s[0] != "all"]
+            nav = navigate(dec.select(pl.col("_k").alias("_rec"), "v"), steps)
+            if nav is not None:
+                nav = nav.rename({"_rec": "_k"}).drop("_row").join(keyed, on="_k").select("_rec", "_row", "v")
+        else:
+            nav = navigate(dec, _value_steps(dec.schema["v"], a, side, url))
+            if nav is None and side == "gt" and a is not None and not any(c in a for c in ".[$"):
+                # A label given as a column name (e.g. headers' "Target") in Clarify's JSON labels.
+                nav = navigate(dec, _value_steps(dec.schema["v"], None, side, url))
+        if nav is None:
+            raise InputError(f"{url}: {SIDE_NAMES[side]}: {a!r} is not in the payload")
+        parts.append(nav.with_columns(_as_text(pl.col("v"), nav.schema["v"]).alias("v")))
+    if not parts:
+        return pl.DataFrame(schema={"_rec": pl.UInt32, "_row": pl.UInt32, "v": S})
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def assemble(recs: pl.DataFrame, sides: dict[str, pl.DataFrame], url: str) -> pl.DataFrame:
+    """Join the sides' rows on ``(_rec, _row)``; every record's sides must give the same number
+    of rows (else ``InputError`` naming the record: the rows cannot be paired)."""
+    counts = recs.select("_rec", "event_id")
+    for name, frame in sides.items():
+        counts = counts.join(frame.group_by("_rec").agg(pl.len().alias(name)), on="_rec", how="left")
+    names = list(sides)
+    counts = counts.with_columns(pl.col(n).fill_null(0) for n in names)
+    if len(names) > 1:
+        bad = counts.filter(pl.any_horizontal(pl.col(n) != pl.col(names[0]) for n in names[1:]))
+        if bad.height:
+            r = bad.row(0, named=True)
+            what = ", ".join(f"{SIDE_NAMES.get(n.split('_')[0], n)} {r[n]}" for n in names)
+            raise InputError(
+                f"{url}: record {r['_rec']} (event {r['event_id']}): the payloads give different numbers of rows "
+                f"({what}); they cannot be paired ({bad.height} record(s) like this)"
+            )
+    out = None
+    for frame in sides.values():
+        out = frame if out is None else out.join(frame, on=["_rec", "_row"], how="inner")
+    assert out is not None
+    return out.sort("_rec", "_row")
