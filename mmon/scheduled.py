@@ -16,6 +16,7 @@ from mmon.baseline import Progress
 from mmon.capture import capture_merge
 from mmon.capture.window import Window
 from mmon.checks import CheckOptions
+from mmon.engine import Engine
 from mmon.errors import InputError
 from mmon.own_files import is_inside
 from mmon.run import RunResult, run_data_quality
@@ -88,6 +89,7 @@ def scheduled_run(
     schedule: str | None = None,
     postprocessor: str | None = None,
     progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> tuple[dict[str, Any], RunResult]:
     """A scheduled data-quality execution."""
 
@@ -96,6 +98,7 @@ def scheduled_run(
             store, inputs, baseline_statistics, baseline_constraints, report, fmt=None if capture else fmt,
             header=header, options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
             postprocessor=postprocessor, progress=progress, before_publish=before_publish,
+            engine=engine,
         )  # fmt: skip
 
     merge = {"header_from": baseline_statistics, "fmt": "parquet"}

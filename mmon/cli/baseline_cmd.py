@@ -12,6 +12,7 @@ from rich.table import Table
 from mmon.baseline import run_baseline
 from mmon.cli import typed
 from mmon.cli.console import file_progress, out, print_json, warn
+from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.store import Store, parse_storage_options
 
@@ -81,6 +82,8 @@ def register(app: typer.Typer) -> None:
         allow_non_finite: Annotated[
             bool, typer.Option("--allow-non-finite", help="Count NaN and infinite numbers as missing instead of refusing them.")
         ] = False,
+        engine: EngineOpt = "local",
+        spark_master: SparkMasterOpt = None,
         run_type: typed.TypeOpt = "data-quality",
         config: typed.ConfigOpt = None,
         model: typed.ModelOpt = None,
@@ -100,6 +103,7 @@ def register(app: typer.Typer) -> None:
         quiet: Quiet = False,
     ) -> None:
         typed.check_type(run_type, estimator)
+        profiler = make_engine(engine, spark_master, run_type)
         if run_type != "data-quality":
             store = Store(parse_storage_options(storage_option or []))
             opts = typed.TypedOptions(
@@ -122,6 +126,7 @@ def register(app: typer.Typer) -> None:
             result = run_baseline(
                 store, dataset, output, fmt=fmt, header=header, progress=progress,
                 categorical_drift_method=categorical_drift_method, allow_non_finite=allow_non_finite,
+                engine=profiler,
             )
         for w in result.warnings:
             warn(w, quiet)

@@ -12,6 +12,7 @@ from rich.table import Table
 from mmon.capture.window import parse_duration
 from mmon.cli import typed
 from mmon.cli.console import error, file_progress, line, out, print_json, warn
+from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
 from mmon.store import Store, parse_storage_options
@@ -157,6 +158,8 @@ def register(app: typer.Typer) -> None:
         html_report: Annotated[
             bool, typer.Option("--report", help="Also write report.html (as mmon report does) beside constraint_violations.json.")
         ] = False,
+        engine: EngineOpt = "local",
+        spark_master: SparkMasterOpt = None,
         storage_option: StorageOption = None,
         json_output: JsonOutput = False,
         quiet: Quiet = False,
@@ -167,6 +170,7 @@ def register(app: typer.Typer) -> None:
         # User code (postprocessor, model script) may print: stdout is for mmon's result only, so the
         # work below runs with stdout sent to stderr.
         typed.check_type(run_type, estimator)
+        profiler = make_engine(engine, spark_master, run_type)
         unused = [f for f, v in (("--schedule-expression", schedule_expression), ("--start-offset", start_offset),
                                  ("--end-offset", end_offset)) if v and not scheduled_time]  # fmt: skip
         if unused:
@@ -235,14 +239,14 @@ def register(app: typer.Typer) -> None:
                     store, output, baseline_statistics, baseline_constraints, scheduled_time,
                     schedule_expression=schedule_expression, start_offset=start_offset, end_offset=end_offset,
                     data=data, capture=capture, fmt=fmt, header=header, options=options, endpoint=endpoint,
-                    schedule=schedule, postprocessor=postprocessor, progress=progress,
+                    schedule=schedule, postprocessor=postprocessor, progress=progress, engine=profiler,
                 )  # fmt: skip
         else:
             with file_progress("Checking", quiet or json_output) as progress, redirect_stdout(sys.stderr):
                 result = run_data_quality(
                     store, data or [], baseline_statistics, baseline_constraints, output, fmt=fmt, header=header,
                     options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
-                    postprocessor=postprocessor, progress=progress,
+                    postprocessor=postprocessor, progress=progress, engine=profiler,
                 )  # fmt: skip
         if html_report:
             from mmon.report import report_after_run
