@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -75,40 +76,140 @@ class ParsedFile:
 
 
 def _lines_frame(data: bytes, keep_blank: bool = False) -> pl.DataFrame:
-    """Every line of a file as text with its 1-based number; blank lines left out (or null)."""
+    """Every line of a file as text with its 1-based number; blank lines left out (or null).
+
+    Split on ``\\n`` by polars after one C-level decode (invalid UTF-8 replaced: such lines are
+    refused by the JSON reader and found line by line): no byte of the data is a separator
+    to a CSV reader, so a stray control byte cannot shift or merge lines.
+    """
     if not data:
         return pl.DataFrame({"_line": [], "_raw": []}, schema={"_line": pl.UInt32, "_raw": pl.String})
-    df = pl.read_csv(
-        data,
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        schema={"_raw": pl.String},
-        truncate_ragged_lines=True,
-        encoding="utf8-lossy",
-        raise_if_empty=False,
+    text = data.decode("utf-8", errors="replace")
+    if text.endswith("\n"):
+        text = text[:-1]
+    df = (
+        pl.DataFrame({"_raw": pl.Series([text], dtype=pl.String).str.split("\n").explode()})
+        .with_row_index("_line", offset=1)
+        .with_columns(pl.col("_raw").str.strip_chars())
     )
-    df = df.with_row_index("_line", offset=1).with_columns(pl.col("_raw").str.strip_chars())
     if keep_blank:
         return df
     return df.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
 
 
+# Keys whose values the record schemas read as text. polars turns any JSON value into text for a
+# String field (``"data": [1, 2]`` becomes ``"[1, 2]"``), so a line where one of them holds a
+# number, list, object or boolean is sent to the line-by-line check, which refuses it with a reason.
+_TEXT_KEYS = (
+    "data", "encoding", "observedContentType", "mode", "eventId", "inferenceId", "inferenceTime",
+    "invocationSource", "eventVersion",
+)  # fmt: skip
+_NON_TEXT_VALUE = r'"(?:' + "|".join(_TEXT_KEYS) + r')"\s*:\s*[^"\sn]'
+_PARTS = {
+    "captureData": ("endpointInput", "endpointOutput", "batchTransformOutput"),
+    "eventMetadata": (),
+    "groundTruthData": (),
+}
+_SIDE_KEYS = ("observedContentType", "mode", "data", "encoding")
+_META_KEYS = ("eventId", "inferenceId", "inferenceTime", "invocationSource")
+# Deeper lines are refused before any parser sees them (Python's json recurses per level).
+MAX_DEPTH = 500
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _too_deep(text: str) -> bool:
+    """Whether arrays/objects nest deeper than MAX_DEPTH (brackets inside strings do not count)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for ch in _JSON_STRING.sub("", text):
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _text_field(obj: dict[str, Any], key: str, where: str) -> str | None:
+    v = obj.get(key)
+    if v is not None and not isinstance(v, str):
+        return f"{where}{key} is a JSON {_json_type(v)}, expected a string"
+    return None
+
+
+def _json_type(v: object) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    names: dict[type, str] = {dict: "object", list: "array", str: "string"}
+    return names.get(type(v), type(v).__name__)
+
+
 def _structure_problem(obj: object, kind: str) -> str | None:
-    """Why a parsed JSON line cannot be a record of this kind, as far as polars' schema goes."""
+    """Why a parsed JSON line cannot be a record of this kind: wrong JSON types included."""
     if not isinstance(obj, dict):
         return f"expected a JSON object, found {type(obj).__name__}"
     for key in ("captureData", "eventMetadata", "groundTruthData"):
         v = obj.get(key)
         if v is not None and not isinstance(v, dict):
             return f"{key} is not an object"
+    if (r := _text_field(obj, "eventVersion", "")) is not None:
+        return r
     cd = obj.get("captureData")
     if isinstance(cd, dict):
-        for side in ("endpointInput", "endpointOutput", "batchTransformOutput"):
+        for side in _PARTS["captureData"]:
             v = cd.get(side)
-            if v is not None and not isinstance(v, dict):
+            if v is None:
+                continue
+            if not isinstance(v, dict):
                 return f"captureData.{side} is not an object"
+            for key in _SIDE_KEYS:
+                if (r := _text_field(v, key, f"captureData.{side}.")) is not None:
+                    return r
+    em = obj.get("eventMetadata")
+    if isinstance(em, dict):
+        for key in _META_KEYS:
+            if (r := _text_field(em, key, "eventMetadata.")) is not None:
+                return r
+    gt = obj.get("groundTruthData")
+    if isinstance(gt, dict):
+        for key in ("data", "encoding", "observedContentType"):
+            if (r := _text_field(gt, key, "groundTruthData.")) is not None:
+                return r
     return None
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    v = float(text)
+    if v in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:40]} is too large for a double")
+    return v
+
+
+def _line_problem(raw: bytes, kind: str) -> tuple[str | None, str]:
+    """(reason or None, stripped text) for one non-blank line."""
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        return f"not valid UTF-8 (byte {exc.start} of the line)", ""
+    if _too_deep(text):
+        return f"not valid JSON (nested deeper than {MAX_DEPTH} levels)", text
+    try:
+        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg} at column {exc.colno})", text
+    except (ValueError, RecursionError) as exc:
+        return f"not valid JSON ({str(exc)[:120] or type(exc).__name__})", text
+    return _structure_problem(obj, kind), text
 
 
 def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
@@ -122,18 +223,7 @@ def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tu
         if not raw.strip():
             continue
         total += 1
-        reason = None
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as exc:
-            reason = f"not valid UTF-8 (byte {exc.start} of the line)"
-        else:
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                reason = f"not valid JSON ({exc.msg} at column {exc.colno})"
-            else:
-                reason = _structure_problem(obj, kind)
+        reason, text = _line_problem(raw, kind)
         if reason is not None:
             malformed += 1
             if len(problems) < MAX_EXAMPLES:
@@ -164,12 +254,20 @@ def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tu
     return frame.hstack(decoded), total, problems, malformed
 
 
+def _suspect(raw: pl.Series) -> bool:
+    """Lines the fast path could misread: a text field holding a non-string (polars stops at
+    nesting deeper than 1024 by itself, which sends the file to the line-by-line check)."""
+    return bool(raw.str.contains(_NON_TEXT_VALUE).any())
+
+
 def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
     """(``_line``, ``_raw`` and the schema's columns for every good line, lines, problems, malformed).
 
     ``data`` is the file's text (already decompressed).
     """
     lines = _lines_frame(data)
+    if lines.height and _suspect(lines["_raw"]):
+        return _slow_decode(data, url, schema, kind)
     try:
         decoded = pl.read_ndjson(io.BytesIO(data), schema=schema) if lines.height else pl.DataFrame(schema=schema)
         if decoded.height != lines.height:
@@ -180,7 +278,7 @@ def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tup
 
 
 def decode_batch(
-    items: list[tuple[int, str, bytes]], schema: dict[str, Any], kind: str
+    items: list[tuple[int, str, bytes]], schema: dict[str, Any], kind: str, decompress: bool = True
 ) -> tuple[pl.DataFrame, int, list[Problem], int]:
     """Several files at once (far fewer polars calls than file by file); falls back to one by one.
 
@@ -191,7 +289,7 @@ def decode_batch(
     ready: list[tuple[int, str, bytes]] = []
     total, malformed, problems = 0, 0, []
     for fi, url, data in items:
-        if url.lower().endswith(".gz"):
+        if decompress and url.lower().endswith(".gz"):
             try:
                 data = gzip.decompress(data)
             except (OSError, EOFError) as exc:
@@ -218,6 +316,8 @@ def decode_batch(
                 (pl.col("_line") - pl.Series(starts, dtype=pl.UInt32).gather(idx)).alias("_line"),
             )
             lines = lines.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
+            if _suspect(lines["_raw"]):
+                raise ValueError("a line needs the line-by-line check")
             decoded = pl.read_ndjson(io.BytesIO(big), schema=schema)
             if decoded.height != lines.height:
                 raise ValueError("line count differs")
@@ -248,8 +348,11 @@ def _time_expr(col: str) -> pl.Expr:
     def aware(fmt: str) -> pl.Expr:
         return pl.col(col).str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
 
+    # Without a zone the time is UTC, as SageMaker's analyzer reads it (the SDK's own
+    # integration test writes ``%Y-%m-%dT%H:%M:%S.%f`` with no zone and expects a completed run).
     return pl.coalesce(
         naive("%Y-%m-%dT%H:%M:%SZ"),
+        naive("%Y-%m-%dT%H:%M:%S%.f"),
         naive("%Y-%m-%dT%H:%M:%S%.fZ"),
         aware("%Y-%m-%dT%H:%M:%S%z"),
         aware("%Y-%m-%dT%H:%M:%S%.f%z"),
@@ -304,12 +407,14 @@ def parse_capture_batch(
     reason = (
         pl.when(pl.col("_no_in") & pl.col("_no_out"))
         .then(pl.lit("no captureData.endpointInput or endpointOutput"))
+        .when(pl.col("in_data").is_null() & pl.col("out_data").is_null())
+        .then(pl.lit("no captureData.endpointInput.data or endpointOutput.data"))
         .when(pl.col("event_id").is_null())
         .then(pl.lit("no eventMetadata.eventId"))
         .when(pl.col("inference_time").is_null())
         .then(pl.lit("no eventMetadata.inferenceTime"))
         .when(pl.col("_t").is_null())
-        .then(pl.lit("eventMetadata.inferenceTime is not a UTC time (yyyy-MM-ddTHH:mm:ssZ)"))
+        .then(pl.lit("eventMetadata.inferenceTime is not an ISO 8601 time (yyyy-MM-ddTHH:mm:ss[.fff][Z])"))
     )
     df = df.with_columns(reason.alias("_reason"))
     bad = df.filter(pl.col("_reason").is_not_null())
@@ -333,9 +438,57 @@ def _empty_records(keep_raw: bool) -> pl.DataFrame:
     return pl.DataFrame(schema={c: (pl.UInt32 if c in ("_file", "_line") else pl.String) for c in cols})
 
 
+def _expand_arrays(data: bytes) -> tuple[bytes, list[int] | None]:
+    """Ground-truth lines that are a JSON array of records, one record per line.
+
+    AWS's Clarify batch-transform example uploads its labels as ``[{"groundTruthData": …}]`` on
+    one line, and SageMaker's merge reads it. Returns the data with each such array spread over
+    lines, and the original line number of every new line (None when nothing changed). A line
+    that is not valid JSON is left as it is, to be reported as malformed.
+    """
+    if not re.search(rb"(?:^|\n)[ \t\r]*\[", data):
+        return data, None
+    out: list[bytes] = []
+    where: list[int] = []
+    for i, raw in enumerate(data.split(b"\n"), start=1):
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        items = None
+        if stripped.startswith(b"["):
+            try:
+                value = json.loads(stripped)
+            except (ValueError, RecursionError):
+                value = None
+            if isinstance(value, list) and value:
+                items = [json.dumps(v, separators=(",", ":")).encode("utf-8") for v in value]
+        for item in items or [stripped]:
+            out.append(item)
+            where.append(i)
+    return b"\n".join(out) + b"\n", where
+
+
 def parse_ground_truth(data: bytes, url: str, file_index: int) -> ParsedFile:
-    """Every label of one ground-truth file (ground truth has no event time: the hour folder is the window)."""
-    df, total, problems, malformed = decode_batch([(file_index, url, data)], GROUND_TRUTH_SCHEMA, "ground truth")
+    """Every label of one ground-truth file (ground truth has no event time: the hour folder is the window).
+
+    A line may hold one record or a JSON array of records (each counted as a record, located at
+    the array's line).
+    """
+    gz = url.lower().endswith(".gz")
+    if gz:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            pf = ParsedFile(url, pl.DataFrame(schema={c: (pl.UInt32 if c in ("_file", "_line") else pl.String) for c in LABEL_COLUMNS}))
+            pf.lines, pf.malformed = 1, 1
+            pf.problems.append(Problem(url, 0, f"not a valid gzip file ({exc})"))
+            return pf
+    data, where = _expand_arrays(data)
+    df, total, problems, malformed = decode_batch([(file_index, url, data)], GROUND_TRUTH_SCHEMA, "ground truth", decompress=False)
+    if where is not None:
+        problems = [Problem(p.file, where[p.line - 1] if 0 < p.line <= len(where) else p.line, p.reason) for p in problems]
+        if df.width and df.height:
+            df = df.with_columns(pl.Series("_line", where, dtype=pl.UInt32).gather(df["_line"].cast(pl.Int64) - 1))
     pf = ParsedFile(url, pl.DataFrame(), lines=total, malformed=malformed, problems=problems)
     if df.width == 0 or df.height == 0:
         pf.frame = pl.DataFrame(schema={c: (pl.UInt32 if c in ("_file", "_line") else pl.String) for c in LABEL_COLUMNS})
