@@ -15,7 +15,7 @@ import polars as pl
 
 from mmon.documents import encode_document
 from mmon.errors import InputError
-from mmon.readers import DEFAULT_BATCH_ROWS, DatasetFile, dataset_files, iter_batches
+from mmon.readers import DEFAULT_BATCH_ROWS, DatasetFile, column_warnings, dataset_files, iter_batches
 from mmon.stats.profile import ProfileState, profile_batches
 from mmon.stats.statistics import to_statistics
 from mmon.store import Store, join
@@ -99,6 +99,8 @@ def profile_files(
             progress(f.url, i, len(files))
         batches = iter_batches(store, f)
         first = next(batches, None)
+        if first is not None:
+            warnings.extend(column_warnings(f, first.columns))
         second = next(batches, None) if first is not None and first.height < DEFAULT_BATCH_ROWS else None
         if first is not None and second is None and first.height < DEFAULT_BATCH_ROWS:
             if group and (

@@ -179,6 +179,10 @@ def _h(i: int) -> str:  # HyperLogLog key
     return f"\0h{i}"
 
 
+def _finite(v: pl.Expr) -> pl.Expr:
+    return pl.when(v.is_finite()).then(v)
+
+
 def _typed_valid(name: str, kind: str) -> pl.Expr:
     """Which values of a typed column count as present: non-null, and finite for floats."""
     if kind == "fractional":
@@ -359,7 +363,10 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
         i: hll.key_expr(pl.col(names[i]), valid=_typed_valid(names[i], kinds[names[i]]) if i in typed_numbers else None)
         for i in typed_numbers + past_cap
     }
-    per_row: list[pl.Expr] = [dtypes.text_value(names[i], pl.col(_r(i))).alias(_v(i)) for i in numeric_text]
+    # Deequ-numeric text too large for a double ('1e999', 400 digits) casts to infinity: counted
+    # apart (``inf{i}``), like a typed infinity, so it is refused or counted as missing.
+    inf_text = {i: dtypes.text_value(names[i], pl.col(_r(i))).is_infinite().fill_null(False) for i in numeric_text}
+    per_row: list[pl.Expr] = [_finite(dtypes.text_value(names[i], pl.col(_r(i)))).alias(_v(i)) for i in numeric_text]
     per_row += [pl.col(names[i]).cast(pl.Float64, strict=False).alias(_v(i)) for i in numeric_counted]
     for i in typed_numbers:
         v = pl.col(names[i]).cast(pl.Float64)
@@ -374,7 +381,7 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
     respaced = [i for i, bad in zip(numeric_text, missed, strict=True) if bad]
     if respaced:
         work = work.with_columns(
-            [dtypes.text_value(names[i], pl.col(_r(i)), spaced=True).alias(_v(i)) for i in respaced]
+            [_finite(dtypes.text_value(names[i], pl.col(_r(i)), spaced=True)).alias(_v(i)) for i in respaced]
         )
     has_value = set(numeric_text) | set(typed_numbers) | set(numeric_counted)
     aggs: list[pl.Expr] = []
@@ -387,6 +394,8 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
             if i in has_value:
                 r = pl.col(_r(i))
                 aggs += [r.sum().alias(f"num{i}"), dtypes.is_fractional_text(name, r).sum().alias(f"frac{i}")]
+                if i in inf_text:
+                    aggs += [inf_text[i].sum().alias(f"inf{i}"), inf_text[i].arg_max().alias(f"infat{i}")]
         elif kind == "boolean":
             aggs.append(pl.col(name).count().alias(f"valid{i}"))
         else:
@@ -419,6 +428,12 @@ def measure_batch(batch: pl.DataFrame, running: ProfileState | None = None, row_
             st.n_fractional = int(row.get(f"frac{i}") or 0)
             st.n_integral = numbers - st.n_fractional
             st.n_string = n - st.nulls - st.n_boolean - numbers
+            if too_big := int(row.get(f"inf{i}") or 0):
+                st.n_nonfinite, st.first_nonfinite_row = too_big, row_offset + int(row[f"infat{i}"])
+                st.nulls += too_big
+                frac = int(work.select(dtypes.is_fractional_text(name, inf_text[i]).sum()).item())
+                st.n_fractional -= frac
+                st.n_integral -= too_big - frac
         else:
             present = int(row[f"valid{i}"])
             st.nulls = n - present
