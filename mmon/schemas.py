@@ -90,9 +90,33 @@ def validate(doc: Any, kind: Kind, source: str) -> None:
     Raises ``SchemaError(f"{source}: {message} at {json_pointer}")`` for the best-matching error,
     e.g. ``baseline/statistics.json: 'Float' is not one of [...] at /features/3/inferred_type``.
     """
-    error = best_match(_validator(kind).iter_errors(_without_numeric_sketches(doc) if kind == "statistics" else doc))
+    try:
+        error = best_match(_validator(kind).iter_errors(_without_numeric_sketches(doc) if kind == "statistics" else doc))
+    except RecursionError:
+        deep = _too_deep(doc)
+        raise SchemaError(f"{source}: nested deeper than {MAX_DEPTH} levels at {json_pointer(deep or [])}") from None
     if error is not None:
         raise SchemaError(f"{source}: {_message(error)} at {json_pointer(error.absolute_path)}")
+
+
+# SageMaker's documents nest a few levels (a KLL sketch's levels are the deepest, at 6); jsonschema
+# recurses several Python frames per level, so a hostile depth ends in RecursionError: then the
+# first value deeper than this is named.
+MAX_DEPTH = 64
+
+
+def _too_deep(doc: Any) -> list[Any] | None:
+    """The path of the first value nested deeper than MAX_DEPTH, or None (iterative: no recursion)."""
+    stack: list[tuple[Any, list[Any]]] = [(doc, [])]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, [*path, k]) for k, v in value.items() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(value) if isinstance(v, (dict, list)))
+    return None
 
 
 def _numbers_only(level: Any) -> bool:
@@ -145,6 +169,8 @@ def load_json(text: str | bytes, source: str) -> Any:
         raise InputError(
             f"{source}: not valid JSON: not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
+    except RecursionError:
+        raise InputError(f"{source}: not valid JSON: nested too deep for a SageMaker document (line 1)") from None
 
 
 def load_document(text: str | bytes, kind: Kind, source: str) -> Any:

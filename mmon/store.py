@@ -62,7 +62,8 @@ def parse_storage_options(pairs: Iterable[str]) -> dict[str, str]:
     options: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise InputError(f"--storage-option {pair!r}: expected key=value")
+            # The value is not echoed: a typo such as secret:VALUE must not print the secret.
+            raise InputError("--storage-option: expected key=value, got an argument without '=' (not shown: it may hold a secret)")
         key, value = pair.split("=", 1)
         options[key.strip()] = value
     return options

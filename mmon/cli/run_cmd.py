@@ -146,8 +146,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from mmon.checks import CheckOptions, parse_disable, parse_drift_test
         from mmon.run import run_data_quality
+        from mmon.schedule.durations import check_run_times
 
         typed.check_type(run_type)
+        metric_time = check_run_times(metric_time, scheduled_time)  # robust: refuse a bad or empty time up front
         if run_type != "data-quality":
             store = Store(parse_storage_options(storage_option or []))
             opts = typed.TypedOptions(
