@@ -186,6 +186,37 @@ def _first_bad_json_line(raw: bytes) -> str:
     return ""
 
 
+_NON_FINITE_TOKEN = re.compile(rb"NaN|-?Infinity|[0-9][eE][+]?[0-9]{3,}|[0-9]{309,}")
+
+
+def _token_line(raw: bytes) -> int:
+    """Line of the first NaN, Infinity or overflowing number (a rough search: strings not skipped)."""
+    m = _NON_FINITE_TOKEN.search(raw)
+    return raw[: m.start()].count(b"\n") + 1 if m else 1
+
+
+def _deep_line(raw: bytes) -> int:
+    """Line where arrays/objects first nest deeper than Python's parser goes (strings skipped)."""
+    depth, line, in_string, escape = 0, 1, False, False
+    for b in raw:
+        if in_string:
+            escape = not escape and b == 0x5C
+            if b == 0x22 and not escape:
+                in_string = False
+            continue
+        if b == 0x22:
+            in_string, escape = True, False
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            if depth > 500:
+                return line
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+        elif b == 0x0A:
+            line += 1
+    return line
+
+
 def _bad_json_document(raw: bytes) -> str:
     if raw.startswith(b"\xef\xbb\xbf"):
         return "line 1: starts with a byte order mark (BOM); save the file as UTF-8 without a BOM"
@@ -197,13 +228,13 @@ def _bad_json_document(raw: bytes) -> str:
         line = raw[: exc.start].count(b"\n") + 1
         return f"line {line}: not valid UTF-8 (byte offset {exc.start})"
     except RecursionError:
-        return "not valid JSON (nested too deep)"
+        return f"line {_deep_line(raw)}: not valid JSON (nested too deep)"
     except ValueError as exc:
-        return f"not valid JSON ({exc})"
+        return f"line {_token_line(raw)}: not valid JSON ({exc})"
     rows = value if isinstance(value, list) else [value]
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
-            return f"item {i} of the array is a JSON {type(row).__name__}, expected an object (a row)"
+            return f"not a table: the value at /{i} is a JSON {type(row).__name__}, expected an object (a row)"
     return ""
 
 

@@ -160,7 +160,7 @@ def load_json(text: str | bytes, source: str) -> Any:
     Message: ``{source}: not valid JSON: {msg} (line L, column C)``.
     """
     try:
-        return jsonfmt.loads(text)
+        doc = jsonfmt.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
@@ -171,6 +171,28 @@ def load_json(text: str | bytes, source: str) -> Any:
         ) from None
     except RecursionError:
         raise InputError(f"{source}: not valid JSON: nested too deep for a SageMaker document (line 1)") from None
+    big = _too_big(doc)
+    if big is not None:
+        raise SchemaError(f"{source}: a number too large for a double at {json_pointer(big)}")
+    return doc
+
+
+def _too_big(doc: Any) -> list[Any] | None:
+    """The path of the first integer beyond a double's range (Java reads every number as a double;
+    Python would keep 10**400 exactly and fail later converting it), or None."""
+    stack: list[tuple[Any, list[Any]]] = [(doc, [])]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, [*path, k]) for k, v in reversed(value.items()) if isinstance(v, (dict, list, int)))
+        elif isinstance(value, list):
+            types = set(map(type, value))  # at C speed: sketches hold tens of thousands of doubles
+            if types <= {float} or (types <= {float, int} and not any(type(v) is int and abs(v) >= 1e308 for v in value)):
+                continue
+            stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(value))) if isinstance(v, (dict, list, int)))
+        elif type(value) is int and abs(value) >= 1e308:
+            return path
+    return None
 
 
 def load_document(text: str | bytes, kind: Kind, source: str) -> Any:

@@ -105,6 +105,7 @@ _TEXT_KEYS = (
     "invocationSource", "eventVersion",
 )  # fmt: skip
 _NON_TEXT_VALUE = r'"(?:' + "|".join(_TEXT_KEYS) + r')"\s*:\s*[^"\sn]'
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 _PARTS = {
     "captureData": ("endpointInput", "endpointOutput", "batchTransformOutput"),
     "eventMetadata": (),
@@ -198,7 +199,8 @@ def _finite(text: str) -> float:
 def _line_problem(raw: bytes, kind: str) -> tuple[str | None, str]:
     """(reason or None, stripped text) for one non-blank line."""
     try:
-        text = raw.decode("utf-8").strip()
+        # JSON's whitespace only: Python's strip() would also take control bytes such as 0x1F.
+        text = raw.decode("utf-8").strip(" \t\r\n")
     except UnicodeDecodeError as exc:
         return f"not valid UTF-8 (byte {exc.start} of the line)", ""
     if _too_deep(text):
@@ -257,7 +259,10 @@ def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tu
 def _suspect(raw: pl.Series) -> bool:
     """Lines the fast path could misread: a text field holding a non-string (polars stops at
     nesting deeper than 1024 by itself, which sends the file to the line-by-line check)."""
-    return bool(raw.str.contains(_NON_TEXT_VALUE).any())
+    # A raw control byte (JSON allows none, outside strings or in them) is refused by the
+    # line-by-line check; polars' reader takes some as whitespace, so such a line must not be
+    # judged by which path its file happens to take.
+    return bool((raw.str.contains(_NON_TEXT_VALUE) | raw.str.contains(_CONTROL)).any())
 
 
 def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
