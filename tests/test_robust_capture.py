@@ -114,6 +114,16 @@ def test_nested_objects_in_arrays_beside_plain_ones(tmp_path: Path) -> None:
     assert [r["a"] for r in rows] == ["1", '{"b":1}'] or [r["a"] for r in rows] == [1, '{"b":1}']
 
 
+@pytest.mark.parametrize("other", ['{"f0": 1.5}', '[{"a": 1}]', '[[1, 2]]', '{"f0": {"x": [1]}}'])
+def test_object_inside_a_mixed_array_is_one_bad_record(tmp_path: Path, other: str) -> None:
+    good = record("a", other, "0.5", **JSON)
+    _, alone = merge(tmp_path, [good], "alone")
+    s, rows = merge(tmp_path, [good, record("b", '[{"a": [1, {"c": 2}]}]', "0.6", **JSON)], "mixed")
+    # Before: internal error (ComputeError: error deserializing value "Object({"c": ...").
+    assert s.malformed_payloads == 1 and s.problems[0].line == 2 and "payload" in s.problems[0].reason
+    assert rows == alone
+
+
 def test_deeply_nested_line_and_payload(tmp_path: Path) -> None:
     deep = "[" * 5000 + "]" * 5000
     payload = record("p", deep, "0.5", **JSON)
