@@ -405,8 +405,10 @@ def dataset_case(rng: random.Random, tmp: Path) -> Outcome:
         o.wrong_exit.append(f"{fmt} with {mutation} was accepted (exit 0)")
     if code == 0 and mutation == "blank_lines" and fmt == "csv":
         stats = json.loads((tmp / "out" / "statistics.json").read_text())
-        if stats["dataset"]["item_count"] != n:
-            o.lost_or_altered.append(f"blank lines counted as rows: item_count {stats['dataset']['item_count']} != {n}")
+        # A row of one empty field is an empty line too: Spark skips it like any blank line.
+        expected = sum(1 for r in rows if not (len(cols) == 1 and r[cols[0]] is None))
+        if stats["dataset"]["item_count"] != expected:
+            o.lost_or_altered.append(f"blank lines counted as rows: item_count {stats['dataset']['item_count']} != {expected}")
     if mutation in ("dup_header", "empty_header") and code == 0 and len(cols) > 1 and "mmon: warning:" not in err:
         o.wrong_exit.append(f"{mutation}: no warning")
     return o
