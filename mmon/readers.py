@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from mmon.errors import InputError, MmonError
+from mmon.jsonfmt import strict_loads
 from mmon.store import Store, local_path
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
@@ -149,20 +150,9 @@ def _first_bad_csv_line(raw: bytes, header: bool) -> str:
     return ""
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    v = float(text)
-    if v in (float("inf"), float("-inf")):
-        raise ValueError(f"the number {text[:30]} is too large for a double")
-    return v
-
-
 def _json_value(text: bytes | str) -> object:
     """Python's parser with the rules polars applies: no NaN/Infinity, no overflowing numbers."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
+    return strict_loads(text)
 
 
 def _first_bad_json_line(raw: bytes) -> str:

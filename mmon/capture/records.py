@@ -23,6 +23,8 @@ from typing import Any
 
 import polars as pl
 
+from mmon.capture.linecheck import line_problem, suspect
+
 MAX_EXAMPLES = 10  # malformed lines kept with file:line and reason, per file and per run
 
 _SIDE = pl.Struct(
@@ -105,123 +107,6 @@ def _lines_frame(data: bytes, keep_blank: bool = False) -> pl.DataFrame:
     return df.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
 
 
-# Keys whose values the record schemas read as text. polars turns any JSON value into text for a
-# String field (``"data": [1, 2]`` becomes ``"[1, 2]"``), so a line where one of them holds a
-# number, list, object or boolean is sent to the line-by-line check, which refuses it with a reason.
-_TEXT_KEYS = (
-    "data", "encoding", "observedContentType", "mode", "eventId", "inferenceId", "inferenceTime",
-    "invocationSource", "eventVersion",
-)  # fmt: skip
-_NON_TEXT_VALUE = r'"(?:' + "|".join(_TEXT_KEYS) + r')"\s*:\s*[^"\sn]'
-_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
-_PARTS = {
-    "captureData": ("endpointInput", "endpointOutput", "batchTransformOutput"),
-    "eventMetadata": (),
-    "groundTruthData": (),
-}
-_SIDE_KEYS = ("observedContentType", "mode", "data", "encoding")
-_META_KEYS = ("eventId", "inferenceId", "inferenceTime", "invocationSource")
-# Deeper lines are refused before any parser sees them (Python's json recurses per level).
-MAX_DEPTH = 500
-
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-
-
-def _too_deep(text: str) -> bool:
-    """Whether arrays/objects nest deeper than MAX_DEPTH (brackets inside strings do not count)."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return False
-    depth = 0
-    for ch in _JSON_STRING.sub("", text):
-        if ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif ch in "]}":
-            depth -= 1
-    return False
-
-
-def _text_field(obj: dict[str, Any], key: str, where: str) -> str | None:
-    v = obj.get(key)
-    if v is not None and not isinstance(v, str):
-        return f"{where}{key} is a JSON {_json_type(v)}, expected a string"
-    return None
-
-
-def _json_type(v: object) -> str:
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    names: dict[type, str] = {dict: "object", list: "array", str: "string"}
-    return names.get(type(v), type(v).__name__)
-
-
-def _structure_problem(obj: object, kind: str) -> str | None:
-    """Why a parsed JSON line cannot be a record of this kind: wrong JSON types included."""
-    if not isinstance(obj, dict):
-        return f"expected a JSON object, found {type(obj).__name__}"
-    for key in ("captureData", "eventMetadata", "groundTruthData"):
-        v = obj.get(key)
-        if v is not None and not isinstance(v, dict):
-            return f"{key} is not an object"
-    if (r := _text_field(obj, "eventVersion", "")) is not None:
-        return r
-    cd = obj.get("captureData")
-    if isinstance(cd, dict):
-        for side in _PARTS["captureData"]:
-            v = cd.get(side)
-            if v is None:
-                continue
-            if not isinstance(v, dict):
-                return f"captureData.{side} is not an object"
-            for key in _SIDE_KEYS:
-                if (r := _text_field(v, key, f"captureData.{side}.")) is not None:
-                    return r
-    em = obj.get("eventMetadata")
-    if isinstance(em, dict):
-        for key in _META_KEYS:
-            if (r := _text_field(em, key, "eventMetadata.")) is not None:
-                return r
-    gt = obj.get("groundTruthData")
-    if isinstance(gt, dict):
-        for key in ("data", "encoding", "observedContentType"):
-            if (r := _text_field(gt, key, "groundTruthData.")) is not None:
-                return r
-    return None
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    v = float(text)
-    if v in (float("inf"), float("-inf")):
-        raise ValueError(f"number {text[:40]} is too large for a double")
-    return v
-
-
-def _line_problem(raw: bytes, kind: str) -> tuple[str | None, str]:
-    """(reason or None, stripped text) for one non-blank line."""
-    try:
-        # JSON's whitespace only: Python's strip() would also take control bytes such as 0x1F.
-        text = raw.decode("utf-8").strip(" \t\r\n")
-    except UnicodeDecodeError as exc:
-        return f"not valid UTF-8 (byte {exc.start} of the line)", ""
-    if _too_deep(text):
-        return f"not valid JSON (nested deeper than {MAX_DEPTH} levels)", text
-    try:
-        obj = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
-    except json.JSONDecodeError as exc:
-        return f"not valid JSON ({exc.msg} at column {exc.colno})", text
-    except (ValueError, RecursionError) as exc:
-        return f"not valid JSON ({str(exc)[:120] or type(exc).__name__})", text
-    return _structure_problem(obj, kind), text
-
-
 def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
     """Line-by-line check of a file polars refused; returns (good lines decoded, lines, problems, malformed)."""
     problems: list[Problem] = []
@@ -233,7 +118,7 @@ def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tu
         if not raw.strip():
             continue
         total += 1
-        reason, text = _line_problem(raw, kind)
+        reason, text = line_problem(raw, kind)
         if reason is not None:
             malformed += 1
             if len(problems) < MAX_EXAMPLES:
@@ -264,22 +149,13 @@ def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tu
     return frame.hstack(decoded), total, problems, malformed
 
 
-def _suspect(raw: pl.Series) -> bool:
-    """Lines the fast path could misread: a text field holding a non-string (polars stops at
-    nesting deeper than 1024 by itself, which sends the file to the line-by-line check)."""
-    # A raw control byte (JSON allows none, outside strings or in them) is refused by the
-    # line-by-line check; polars' reader takes some as whitespace, so such a line must not be
-    # judged by which path its file happens to take.
-    return bool(raw.str.contains(_NON_TEXT_VALUE + "|" + _CONTROL).any())  # one regex pass
-
-
 def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
     """(``_line``, ``_raw`` and the schema's columns for every good line, lines, problems, malformed).
 
     ``data`` is the file's text (already decompressed).
     """
     lines = _lines_frame(data)
-    if lines.height and _suspect(lines["_raw"]):
+    if lines.height and suspect(lines["_raw"]):
         return _slow_decode(data, url, schema, kind)
     try:
         decoded = pl.read_ndjson(io.BytesIO(data), schema=schema) if lines.height else pl.DataFrame(schema=schema)
@@ -329,7 +205,7 @@ def decode_batch(
                 (pl.col("_line") - pl.Series(starts, dtype=pl.UInt32).gather(idx)).alias("_line"),
             )
             lines = lines.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
-            if _suspect(lines["_raw"]):
+            if suspect(lines["_raw"]):
                 raise ValueError("a line needs the line-by-line check")
             decoded = pl.read_ndjson(io.BytesIO(big), schema=schema)
             if decoded.height != lines.height:
