@@ -12,6 +12,7 @@ and the JSON pointer of the first (``jsonschema.exceptions.best_match``) error.
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -97,6 +98,29 @@ def validate(doc: Any, kind: Kind, source: str) -> None:
         raise SchemaError(f"{source}: nested deeper than {MAX_DEPTH} levels at {json_pointer(deep or [])}") from None
     if error is not None:
         raise SchemaError(f"{source}: {_message(error)} at {json_pointer(error.absolute_path)}")
+    if kind == "statistics":
+        bad = _non_finite_sketch_value(doc)
+        if bad is not None:
+            raise SchemaError(f"{source}: a KLL sketch value is not a finite number at {json_pointer(bad)}")
+
+
+def _non_finite_sketch_value(doc: Any) -> list[Any] | None:
+    """The path of the first NaN/Infinity in a KLL sketch's data: a sketch holds numbers only
+    (the schema's ``num`` lets "NaN" through, as it must elsewhere)."""
+    for i, feature in enumerate(doc.get("features") or []):
+        try:
+            data = feature["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"]
+        except (KeyError, TypeError):
+            continue
+        for j, level in enumerate(data if isinstance(data, list) else []):
+            if not isinstance(level, list):
+                continue
+            if _numbers_only(level) and all(math.isfinite(v) for v in level if type(v) is float):
+                continue
+            for k, v in enumerate(level):
+                if not (type(v) in (int, float) and math.isfinite(v)):
+                    return ["features", i, "numerical_statistics", "distribution", "kll", "sketch", "data", j, k]
+    return None
 
 
 # SageMaker's documents nest a few levels (a KLL sketch's levels are the deepest, at 6); jsonschema

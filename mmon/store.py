@@ -11,6 +11,7 @@ final name; object stores receive one PUT of the whole body, which S3 makes visi
 
 from __future__ import annotations
 
+import errno
 import glob as _glob
 import os
 import posixpath
@@ -180,6 +181,8 @@ class Store:
             return InputError(f"{url}: is a folder, expected a file")
         if isinstance(exc, PermissionError):
             return StorageError(f"{url}: permission denied while trying to {action}: {_describe(exc)}")
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # robust: bad input, not the store
+            return InputError(f"{url[:80]}…: not a valid path (file name too long)")
         return StorageError(f"{url}: cannot {action}: {_describe(exc)}")
 
     # -- reading ------------------------------------------------------------------------------

@@ -70,3 +70,20 @@ def test_kll_parameters_out_of_range_are_schema_errors(tmp_path: Path, capsys) -
                             "--baseline-constraints", bl / "constraints.json", "-o", tmp_path / "r"], capsys)  # fmt: skip
     assert code == 2  # before: internal error ValueError (KLL shrinking factor)
     assert "/features/0/numerical_statistics/distribution/kll/sketch/parameters/c" in one_error(err)
+
+
+def test_non_finite_kll_sketch_value_is_a_schema_error(tmp_path: Path, capsys) -> None:
+    bl = _baseline(tmp_path, capsys)
+    stats = json.loads((bl / "statistics.json").read_text())
+    stats["features"][1]["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"][0][0] = "NaN"
+    (tmp_path / "s.json").write_text(json.dumps(stats))
+    code, _, err = run_cli(["run", tmp_path / "d.csv", "--baseline-statistics", tmp_path / "s.json",
+                            "--baseline-constraints", bl / "constraints.json", "-o", tmp_path / "r"], capsys)  # fmt: skip
+    assert code == 2  # before: internal error ValueError (KLL sketch data contains NaN)
+    assert "/features/1/numerical_statistics/distribution/kll/sketch/data/0/0" in one_error(err)
+
+
+def test_a_file_name_too_long_is_bad_input(tmp_path: Path, capsys) -> None:
+    code, _, err = run_cli(["violations", tmp_path / ("x" * 300)], capsys)
+    assert code == 2  # before: exit 3, as if the store had failed
+    assert "file name too long" in one_error(err)
