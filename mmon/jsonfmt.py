@@ -234,3 +234,22 @@ def loads(text: str | bytes) -> Any:
     Raises ``json.JSONDecodeError`` on invalid JSON (see ``mmon.schemas.load_json``).
     """
     return json.loads(text)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    v = float(text)
+    if v in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:30]} is too large for a double")
+    return v
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """Parse JSON as polars (and the JSON standard) reads it: ``NaN``/``Infinity`` literals and
+    numbers too large for a double raise ``ValueError``; invalid JSON raises ``JSONDecodeError``
+    (a ``ValueError`` too) and over-deep nesting ``RecursionError``.
+    """
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite)

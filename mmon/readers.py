@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ import polars as pl
 
 from mmon import own_files
 from mmon.errors import InputError, MmonError
+from mmon.jsonfmt import strict_loads
 from mmon.store import Store, local_path, polars_path
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
@@ -70,7 +72,53 @@ def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool
     return [DatasetFile(u, fmt or infer_format(u), header) for u in urls]
 
 
+def column_warnings(f: DatasetFile, columns: list[str]) -> list[str]:
+    """Header names that are not what the file says: repeated names (polars renames the later
+    ones ``{name}_duplicated_{k}``) and empty names. Said, never silent."""
+    out = []
+    present = set(columns)
+    for name in columns:
+        m = re.fullmatch(r"(.*)_duplicated_(\d+)", name)
+        if m and m.group(1) in present:
+            out.append(f"{f.url}: the header repeats the column name {m.group(1)!r}: the repeat is read as {name!r}")
+    for k, name in enumerate(columns):
+        if name == "" or name.strip() == "":
+            out.append(f"{f.url}: column {k + 1} has an empty name in the header: read as {name!r}")
+    return out
+
+
 # -- error reporting: find the line polars did not say ------------------------------------------
+
+
+def _quote_problem(text: str) -> str:
+    """The line of a quote the CSV reader cannot pair: a field never closed, or a stray quote
+    inside an unquoted field or after a closing quote. Walks only the lines that hold a quote."""
+    open_at = 0
+    in_quotes = False
+    for n, line in enumerate(text.split("\n"), start=1):
+        if not in_quotes and '"' not in line:
+            continue
+        line = line.rstrip("\r")
+        i, field_start = 0, True
+        while i < len(line):
+            ch = line[i]
+            if in_quotes:
+                if ch == '"':
+                    if i + 1 < len(line) and line[i + 1] == '"':
+                        i += 2
+                        continue
+                    in_quotes = False
+                    if i + 1 < len(line) and line[i + 1] != ",":
+                        return f"line {n}: a character after the closing quote of a field (column {i + 2})"
+            elif ch == '"':
+                if not field_start:
+                    return f"line {n}: a stray quote inside an unquoted field (column {i + 1}); quote the field and double the quote"
+                in_quotes, open_at = True, n
+            field_start = ch == "," and not in_quotes
+            i += 1
+    if in_quotes:
+        return f"line {open_at}: a quoted field is never closed"
+    return ""
 
 
 def _first_bad_csv_line(raw: bytes, header: bool) -> str:
@@ -79,27 +127,99 @@ def _first_bad_csv_line(raw: bytes, header: bool) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return f"line {line}: not valid UTF-8 (byte offset {exc.start})"
+    quote = _quote_problem(text)
+    if quote:
+        return quote
+    csv.field_size_limit(2**31 - 1)  # a long field is not an error here; polars said what it refused
     reader = csv.reader(io.StringIO(text))
     width = None
-    for row in reader:
-        if width is None:
-            width = len(row)
-            continue
-        if row and len(row) > width:
-            return f"line {reader.line_num}: {len(row)} fields, the first row has {width}"
+    try:
+        for row in reader:
+            if width is None:
+                width = len(row)
+                continue
+            if row and len(row) > width:
+                return f"line {reader.line_num}: {len(row)} fields, the first row has {width}"
+    except csv.Error as exc:
+        return f"line {reader.line_num}: {exc}"
     return ""
 
 
+def _json_value(text: bytes | str) -> object:
+    """Python's parser with the rules polars applies: no NaN/Infinity, no overflowing numbers."""
+    return strict_loads(text)
+
+
 def _first_bad_json_line(raw: bytes) -> str:
-    for i, line in enumerate(raw.splitlines(), start=1):
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "line 1: starts with a byte order mark (BOM); save the file as UTF-8 without a BOM"
+    for i, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            value = _json_value(line)
+        except json.JSONDecodeError as exc:
+            return f"line {i}: not valid JSON ({exc.msg} at column {exc.colno})"
+        except UnicodeDecodeError as exc:
+            return f"line {i}: not valid UTF-8 (byte {exc.start} of the line)"
+        except RecursionError:
+            return f"line {i}: not valid JSON (nested too deep)"
+        except ValueError as exc:
             return f"line {i}: not valid JSON ({exc})"
         if not isinstance(value, dict):
             return f"line {i}: expected a JSON object, found {type(value).__name__}"
+    return ""
+
+
+_NON_FINITE_TOKEN = re.compile(rb"NaN|-?Infinity|[0-9][eE][+]?[0-9]{3,}|[0-9]{309,}")
+
+
+def _token_line(raw: bytes) -> int:
+    """Line of the first NaN, Infinity or overflowing number (a rough search: strings not skipped)."""
+    m = _NON_FINITE_TOKEN.search(raw)
+    return raw[: m.start()].count(b"\n") + 1 if m else 1
+
+
+def _deep_line(raw: bytes) -> int:
+    """Line where arrays/objects first nest deeper than Python's parser goes (strings skipped)."""
+    depth, line, in_string, escape = 0, 1, False, False
+    for b in raw:
+        if in_string:
+            escape = not escape and b == 0x5C
+            if b == 0x22 and not escape:
+                in_string = False
+            continue
+        if b == 0x22:
+            in_string, escape = True, False
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            if depth > 500:
+                return line
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+        elif b == 0x0A:
+            line += 1
+    return line
+
+
+def _bad_json_document(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return "line 1: starts with a byte order mark (BOM); save the file as UTF-8 without a BOM"
+    try:
+        value = _json_value(raw)
+    except json.JSONDecodeError as exc:
+        return f"line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return f"line {line}: not valid UTF-8 (byte offset {exc.start})"
+    except RecursionError:
+        return f"line {_deep_line(raw)}: not valid JSON (nested too deep)"
+    except ValueError as exc:
+        return f"line {_token_line(raw)}: not valid JSON ({exc})"
+    rows = value if isinstance(value, list) else [value]
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            return f"not a table: the value at /{i} is a JSON {type(row).__name__}, expected an object (a row)"
     return ""
 
 
@@ -113,6 +233,8 @@ def _explain(store: Store, f: DatasetFile, exc: Exception) -> InputError:
                 where = _first_bad_csv_line(raw, f.header)
             elif f.format == "jsonl":
                 where = _first_bad_json_line(raw)
+            elif f.format == "json":
+                where = _bad_json_document(raw)
     except MmonError:
         pass
     if where:
@@ -120,6 +242,29 @@ def _explain(store: Store, f: DatasetFile, exc: Exception) -> InputError:
     if "utf-8" in msg.lower() or "utf8" in msg.lower():
         return InputError(f"{f.url}: not valid UTF-8 ({msg})")
     return InputError(f"{f.url}: cannot read as {f.format}: {msg}")
+
+
+def _blank_rows(store: Store, f: DatasetFile) -> set[int]:
+    """Data-row numbers (0-based) that are blank lines of a CSV file.
+
+    polars reads a blank line as a row of nulls; Spark's CSV reader (SageMaker's) skips it. Only
+    looked up when a batch has an all-null row, which a written ``,,`` row also gives.
+    """
+    text = _raw_bytes(store, f.url).decode("utf-8", errors="replace")
+    csv.field_size_limit(2**31 - 1)
+    rows: set[int] = set()
+    i = 0
+    reader = csv.reader(io.StringIO(text))
+    if f.header:
+        next(reader, None)
+    try:
+        for row in reader:
+            if not row:
+                rows.add(i)
+            i += 1
+    except csv.Error:
+        pass
+    return rows
 
 
 def _raw_bytes(store: Store, url: str) -> bytes:
@@ -162,7 +307,8 @@ def _scan(store: Store, f: DatasetFile) -> pl.LazyFrame:
         )
     if f.format == "json":
         raw = src if isinstance(src, bytes) else store.read_bytes(url)
-        return pl.read_json(io.BytesIO(raw)).lazy()
+        # Types from every row, as for JSON Lines (polars' default looks at the first 100 only).
+        return pl.read_json(io.BytesIO(raw), infer_schema_length=None).lazy()
     raise InputError(f"{url}: unknown format {f.format!r}")
 
 
@@ -190,8 +336,19 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
     try:
         lf = _scan(store, f)
         empty = True
+        offset = 0
+        blank: set[int] | None = None
         for batch in lf.collect_batches(chunk_size=batch_rows):
             empty = False
+            height = batch.height
+            if f.format == "csv" and height and batch.width:
+                all_null = batch.select(pl.all_horizontal(pl.all().is_null())).to_series()
+                if all_null.any():
+                    blank = _blank_rows(store, f) if blank is None else blank
+                    if blank:
+                        index = pl.int_range(offset, offset + height, eager=True)
+                        batch = batch.filter(~(all_null & index.is_in(list(blank))))
+            offset += height
             yield _normalise(batch, f)
         if empty:
             # A file with a header and no rows: yield the empty frame so its columns are known.

@@ -12,6 +12,7 @@ and the JSON pointer of the first (``jsonschema.exceptions.best_match``) error.
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -111,7 +112,11 @@ def validate(doc: Any, kind: Kind, source: str) -> None:
     Raises ``SchemaError(f"{source}: {message} at {json_pointer}")`` for the best-matching error,
     e.g. ``baseline/statistics.json: 'Float' is not one of [...] at /features/3/inferred_type``.
     """
-    error = best_match(_validator(kind).iter_errors(_without_numeric_sketches(doc) if kind == "statistics" else doc))
+    try:
+        error = best_match(_validator(kind).iter_errors(_without_numeric_sketches(doc) if kind == "statistics" else doc))
+    except RecursionError:
+        deep = _too_deep(doc)
+        raise SchemaError(f"{source}: nested deeper than {MAX_DEPTH} levels at {json_pointer(deep or [])}") from None
     if error is not None:
         path = list(error.absolute_path)
         unknown = _unknown_key(error)
@@ -119,6 +124,10 @@ def validate(doc: Any, kind: Kind, source: str) -> None:
             raise SchemaError(f"{source}: unknown key {unknown[0]!r}{unknown[1]} at {json_pointer([*path, unknown[0]])}")
         raise SchemaError(f"{source}: {_message(error)} at {json_pointer(path)}")
 
+    if kind == "statistics":
+        bad = _non_finite_sketch_value(doc)
+        if bad is not None:
+            raise SchemaError(f"{source}: a KLL sketch value is not a finite number at {json_pointer(bad)}")
 
 def _unknown_key(error: ValidationError) -> tuple[str, str] | None:
     """(key, hint) for an ``additionalProperties: false`` error: the first key the schema does not know."""
@@ -134,6 +143,45 @@ def _unknown_key(error: ValidationError) -> tuple[str, str] | None:
     close = difflib.get_close_matches(extra[0], known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
     return str(extra[0]), hint
+
+
+def _non_finite_sketch_value(doc: Any) -> list[Any] | None:
+    """The path of the first NaN/Infinity in a KLL sketch's data: a sketch holds numbers only
+    (the schema's ``num`` lets "NaN" through, as it must elsewhere)."""
+    for i, feature in enumerate(doc.get("features") or []):
+        try:
+            data = feature["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"]
+        except (KeyError, TypeError):
+            continue
+        for j, level in enumerate(data if isinstance(data, list) else []):
+            if not isinstance(level, list):
+                continue
+            if _numbers_only(level) and all(math.isfinite(v) for v in level if type(v) is float):
+                continue
+            for k, v in enumerate(level):
+                if not (type(v) in (int, float) and math.isfinite(v)):
+                    return ["features", i, "numerical_statistics", "distribution", "kll", "sketch", "data", j, k]
+    return None
+
+
+# SageMaker's documents nest a few levels (a KLL sketch's levels are the deepest, at 6); jsonschema
+# recurses several Python frames per level, so a hostile depth ends in RecursionError: then the
+# first value deeper than this is named.
+MAX_DEPTH = 64
+
+
+def _too_deep(doc: Any) -> list[Any] | None:
+    """The path of the first value nested deeper than MAX_DEPTH, or None (iterative: no recursion)."""
+    stack: list[tuple[Any, list[Any]]] = [(doc, [])]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path
+        if isinstance(value, dict):
+            stack.extend((v, [*path, k]) for k, v in value.items() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, [*path, i]) for i, v in enumerate(value) if isinstance(v, (dict, list)))
+    return None
 
 
 def _numbers_only(level: Any) -> bool:
@@ -177,7 +225,7 @@ def load_json(text: str | bytes, source: str) -> Any:
     Message: ``{source}: not valid JSON: {msg} (line L, column C)``.
     """
     try:
-        return jsonfmt.loads(text)
+        doc = jsonfmt.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
@@ -186,6 +234,30 @@ def load_json(text: str | bytes, source: str) -> Any:
         raise InputError(
             f"{source}: not valid JSON: not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
+    except RecursionError:
+        raise InputError(f"{source}: not valid JSON: nested too deep for a SageMaker document (line 1)") from None
+    big = _too_big(doc)
+    if big is not None:
+        raise SchemaError(f"{source}: a number too large for a double at {json_pointer(big)}")
+    return doc
+
+
+def _too_big(doc: Any) -> list[Any] | None:
+    """The path of the first integer beyond a double's range (Java reads every number as a double;
+    Python would keep 10**400 exactly and fail later converting it), or None."""
+    stack: list[tuple[Any, list[Any]]] = [(doc, [])]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((v, [*path, k]) for k, v in reversed(value.items()) if isinstance(v, (dict, list, int)))
+        elif isinstance(value, list):
+            types = set(map(type, value))  # at C speed: sketches hold tens of thousands of doubles
+            if types <= {float} or (types <= {float, int} and not any(type(v) is int and abs(v) >= 1e308 for v in value)):
+                continue
+            stack.extend((v, [*path, i]) for i, v in reversed(list(enumerate(value))) if isinstance(v, (dict, list, int)))
+        elif type(value) is int and abs(value) >= 1e308:
+            return path
+    return None
 
 
 def load_document(text: str | bytes, kind: Kind, source: str) -> Any:

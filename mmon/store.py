@@ -13,6 +13,7 @@ marker, then the final names, so readers see one execution's report or the previ
 
 from __future__ import annotations
 
+import errno
 import glob as _glob
 import logging
 import os
@@ -66,7 +67,8 @@ def parse_storage_options(pairs: Iterable[str]) -> dict[str, str]:
     options: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise InputError(f"--storage-option {pair!r}: expected key=value")
+            # The value is not echoed: a typo such as secret:VALUE must not print the secret.
+            raise InputError("--storage-option: expected key=value, got an argument without '=' (not shown: it may hold a secret)")
         key, value = pair.split("=", 1)
         options[key.strip()] = value
     return options
@@ -253,6 +255,8 @@ class Store:
             return InputError(f"{url}: is a folder, expected a file")
         if isinstance(exc, PermissionError):
             return StorageError(f"{url}: permission denied while trying to {action}: {_describe(exc)}")
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:  # robust: bad input, not the store
+            return InputError(f"{url[:80]}…: not a valid path (file name too long)")
         return StorageError(f"{url}: cannot {action}: {_describe(exc)}")
 
     # -- reading ------------------------------------------------------------------------------

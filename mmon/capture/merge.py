@@ -467,7 +467,14 @@ def _process_chunk(
         return
     rows, bad = flatten(recs)
     if labels is not None and rows.height:
+        n_bad = bad.height
         rows, bad = _attach_labels(recs, rows, bad)
+        if bad.height > n_bad:
+            # Records refused for their labels are read again as absent (no column of theirs stays).
+            good = recs.join(bad.select("_rec"), on="_rec", how="anti")
+            rows, _ = flatten(good)
+            if rows.height:
+                rows, _ = _attach_labels(good, rows, pl.DataFrame(schema={"_rec": pl.UInt32, "_reason": pl.String}))
     if bad.height:
         s.malformed_payloads += bad.height
         problems = _problem_at(state.files, recs, bad, MAX_EXAMPLES - len(s.problems))

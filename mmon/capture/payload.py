@@ -28,6 +28,8 @@ from typing import Any
 
 import polars as pl
 
+from mmon.capture.jsondecode import decode_json
+
 ROW_KEYS = ("instances", "predictions")
 _NESTED = (pl.Struct, pl.List, pl.Array)
 
@@ -108,48 +110,6 @@ def csv_rows(df: pl.DataFrame, side: str) -> pl.DataFrame:
 # -- JSON -----------------------------------------------------------------------------------------
 
 
-def _decode_json(texts: pl.DataFrame) -> tuple[list[pl.DataFrame], pl.DataFrame]:
-    """``_rec``, ``text`` → (groups of ``_rec``, ``doc`` with one dtype each, bad ``_rec``/``_reason``)."""
-    try:
-        doc = texts["text"].str.json_decode(infer_schema_length=None).alias("doc")
-        return [texts.select("_rec").with_columns(doc)], pl.DataFrame(schema={"_rec": pl.UInt32, "_reason": pl.String})
-    except Exception:  # noqa: BLE001 - some payload is not JSON, or the shapes differ: sort them out
-        pass
-    kinds: list[str | None] = []
-    reasons: list[str | None] = []
-    for t in texts["text"].to_list():
-        try:
-            v = json.loads(t)
-        except (json.JSONDecodeError, TypeError) as exc:
-            kinds.append(None)
-            reasons.append(f"payload is not valid JSON ({getattr(exc, 'msg', exc)})")
-            continue
-        kinds.append("object" if isinstance(v, dict) else "list" if isinstance(v, list) else "scalar")
-        reasons.append(None)
-    tagged = texts.with_columns(pl.Series("_kind", kinds, pl.String), pl.Series("_reason", reasons, pl.String))
-    bad = [tagged.filter(pl.col("_reason").is_not_null()).select("_rec", "_reason")]
-    groups = []
-    for kind in ("object", "list", "scalar"):
-        part = tagged.filter(pl.col("_kind") == kind)
-        if part.height == 0:
-            continue
-        try:
-            doc = part["text"].str.json_decode(infer_schema_length=None).alias("doc")
-            groups.append(part.select("_rec").with_columns(doc))
-            continue
-        except Exception:  # noqa: BLE001 - shapes differ: decode one by one, group by shape
-            pass
-        by_dtype: dict[str, tuple[list[int], list[pl.Series]]] = {}
-        for rec, text in part.select("_rec", "text").iter_rows():
-            one = pl.Series("doc", [text]).str.json_decode(infer_schema_length=None)
-            recs, docs = by_dtype.setdefault(str(one.dtype), ([], []))
-            recs.append(rec)
-            docs.append(one)
-        for recs, docs in by_dtype.values():
-            groups.append(pl.DataFrame({"_rec": pl.Series(recs, dtype=pl.UInt32)}).with_columns(pl.concat(docs)))
-    return groups, pl.concat(bad)
-
-
 def _row_values(df: pl.DataFrame, side: str) -> pl.DataFrame:
     """``_rec``, ``_row``, ``val`` (one row's value) → ``_rec``, ``_row`` and the row's columns."""
     dtype = df.schema["val"]
@@ -178,7 +138,7 @@ def json_rows(df: pl.DataFrame, side: str, jsonlines: bool = False) -> tuple[pl.
             .filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
             .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
         )
-        groups, bad = _decode_json(df.with_columns(pl.int_range(pl.len()).alias("_k")).select(
+        groups, bad = decode_json(df.with_columns(pl.int_range(pl.len()).alias("_k")).select(
             pl.col("_k").cast(pl.UInt32).alias("_rec"), "text"
         ))
         keyed = df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_k")).select("_k", "_rec", "_row")
@@ -192,7 +152,7 @@ def json_rows(df: pl.DataFrame, side: str, jsonlines: bool = False) -> tuple[pl.
         # A record with one bad line is bad as a whole.
         rows = rows.join(bad_recs, on="_rec", how="anti")
         return rows, bad.unique(subset="_rec", keep="first", maintain_order=True)
-    groups, bad = _decode_json(df)
+    groups, bad = decode_json(df)
     parts = []
     for g in groups:
         dtype = g.schema["doc"]
@@ -366,9 +326,11 @@ def flatten(records: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
                 pl.format("endpointInput has {} rows but endpointOutput has {}", "n_in", "n_out").alias("_reason"),
             ),
         ]).unique(subset="_rec", keep="first", maintain_order=True)  # fmt: skip
-    bad_recs = bad.select("_rec")
-    out_rows = out_rows.join(bad_recs, on="_rec", how="anti")
-    in_rows = in_rows.join(bad_recs, on="_rec", how="anti")
+    if bad.height:
+        # The good records are read again without the bad ones, so that a bad record leaves no
+        # trace in the table (not even a column of nulls, or a type widened to fit it).
+        good, more_bad = flatten(records.join(bad.select("_rec"), on="_rec", how="anti"))
+        return good, pl.concat([bad, more_bad]).sort("_rec")
     rows = out_rows.join(in_rows, on=["_rec", "_row"], how="full", coalesce=True).sort("_rec", "_row")
     return rows, bad.sort("_rec")
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import polars as pl
+
+from mmon.capture.linecheck import line_problem, suspect
 
 MAX_EXAMPLES = 10  # malformed lines kept with file:line and reason, per file and per run
 
@@ -75,40 +78,33 @@ class ParsedFile:
 
 
 def _lines_frame(data: bytes, keep_blank: bool = False) -> pl.DataFrame:
-    """Every line of a file as text with its 1-based number; blank lines left out (or null)."""
+    """Every line of a file as text with its 1-based number; blank lines left out (or null).
+
+    Split by polars' CSV reader with the unit separator 0x1F as the field separator, so a line is
+    one field; a file holding that byte (JSON allows it nowhere unescaped: such a line is
+    malformed) is split by Python instead, so the byte cannot cut or shift a line.
+    """
     if not data:
         return pl.DataFrame({"_line": [], "_raw": []}, schema={"_line": pl.UInt32, "_raw": pl.String})
-    df = pl.read_csv(
-        data,
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        schema={"_raw": pl.String},
-        truncate_ragged_lines=True,
-        encoding="utf8-lossy",
-        raise_if_empty=False,
-    )
+    if b"\x1f" in data:
+        text = data.decode("utf-8", errors="replace")
+        if text.endswith("\n"):
+            text = text[:-1]
+        df = pl.DataFrame({"_raw": pl.Series([text], dtype=pl.String).str.split("\n").explode()})
+    else:
+        df = pl.read_csv(
+            data,
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            schema={"_raw": pl.String},
+            encoding="utf8-lossy",
+            raise_if_empty=False,
+        )
     df = df.with_row_index("_line", offset=1).with_columns(pl.col("_raw").str.strip_chars())
     if keep_blank:
         return df
     return df.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
-
-
-def _structure_problem(obj: object, kind: str) -> str | None:
-    """Why a parsed JSON line cannot be a record of this kind, as far as polars' schema goes."""
-    if not isinstance(obj, dict):
-        return f"expected a JSON object, found {type(obj).__name__}"
-    for key in ("captureData", "eventMetadata", "groundTruthData"):
-        v = obj.get(key)
-        if v is not None and not isinstance(v, dict):
-            return f"{key} is not an object"
-    cd = obj.get("captureData")
-    if isinstance(cd, dict):
-        for side in ("endpointInput", "endpointOutput", "batchTransformOutput"):
-            v = cd.get(side)
-            if v is not None and not isinstance(v, dict):
-                return f"captureData.{side} is not an object"
-    return None
 
 
 def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
@@ -122,18 +118,7 @@ def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tu
         if not raw.strip():
             continue
         total += 1
-        reason = None
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as exc:
-            reason = f"not valid UTF-8 (byte {exc.start} of the line)"
-        else:
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                reason = f"not valid JSON ({exc.msg} at column {exc.colno})"
-            else:
-                reason = _structure_problem(obj, kind)
+        reason, text = line_problem(raw, kind)
         if reason is not None:
             malformed += 1
             if len(problems) < MAX_EXAMPLES:
@@ -170,6 +155,8 @@ def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tup
     ``data`` is the file's text (already decompressed).
     """
     lines = _lines_frame(data)
+    if lines.height and suspect(lines["_raw"]):
+        return _slow_decode(data, url, schema, kind)
     try:
         decoded = pl.read_ndjson(io.BytesIO(data), schema=schema) if lines.height else pl.DataFrame(schema=schema)
         if decoded.height != lines.height:
@@ -180,7 +167,7 @@ def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tup
 
 
 def decode_batch(
-    items: list[tuple[int, str, bytes]], schema: dict[str, Any], kind: str
+    items: list[tuple[int, str, bytes]], schema: dict[str, Any], kind: str, decompress: bool = True
 ) -> tuple[pl.DataFrame, int, list[Problem], int]:
     """Several files at once (far fewer polars calls than file by file); falls back to one by one.
 
@@ -191,7 +178,7 @@ def decode_batch(
     ready: list[tuple[int, str, bytes]] = []
     total, malformed, problems = 0, 0, []
     for fi, url, data in items:
-        if url.lower().endswith(".gz"):
+        if decompress and url.lower().endswith(".gz"):
             try:
                 data = gzip.decompress(data)
             except (OSError, EOFError) as exc:
@@ -218,6 +205,8 @@ def decode_batch(
                 (pl.col("_line") - pl.Series(starts, dtype=pl.UInt32).gather(idx)).alias("_line"),
             )
             lines = lines.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
+            if suspect(lines["_raw"]):
+                raise ValueError("a line needs the line-by-line check")
             decoded = pl.read_ndjson(io.BytesIO(big), schema=schema)
             if decoded.height != lines.height:
                 raise ValueError("line count differs")
@@ -248,8 +237,11 @@ def _time_expr(col: str) -> pl.Expr:
     def aware(fmt: str) -> pl.Expr:
         return pl.col(col).str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
 
+    # Without a zone the time is UTC, as SageMaker's analyzer reads it (the SDK's own
+    # integration test writes ``%Y-%m-%dT%H:%M:%S.%f`` with no zone and expects a completed run).
     return pl.coalesce(
         naive("%Y-%m-%dT%H:%M:%SZ"),
+        naive("%Y-%m-%dT%H:%M:%S%.f"),
         naive("%Y-%m-%dT%H:%M:%S%.fZ"),
         aware("%Y-%m-%dT%H:%M:%S%z"),
         aware("%Y-%m-%dT%H:%M:%S%.f%z"),
@@ -304,12 +296,14 @@ def parse_capture_batch(
     reason = (
         pl.when(pl.col("_no_in") & pl.col("_no_out"))
         .then(pl.lit("no captureData.endpointInput or endpointOutput"))
+        .when(pl.col("in_data").is_null() & pl.col("out_data").is_null())
+        .then(pl.lit("no captureData.endpointInput.data or endpointOutput.data"))
         .when(pl.col("event_id").is_null())
         .then(pl.lit("no eventMetadata.eventId"))
         .when(pl.col("inference_time").is_null())
         .then(pl.lit("no eventMetadata.inferenceTime"))
         .when(pl.col("_t").is_null())
-        .then(pl.lit("eventMetadata.inferenceTime is not a UTC time (yyyy-MM-ddTHH:mm:ssZ)"))
+        .then(pl.lit("eventMetadata.inferenceTime is not an ISO 8601 time (yyyy-MM-ddTHH:mm:ss[.fff][Z])"))
     )
     df = df.with_columns(reason.alias("_reason"))
     bad = df.filter(pl.col("_reason").is_not_null())
@@ -333,9 +327,57 @@ def _empty_records(keep_raw: bool) -> pl.DataFrame:
     return pl.DataFrame(schema={c: (pl.UInt32 if c in ("_file", "_line") else pl.String) for c in cols})
 
 
+def _expand_arrays(data: bytes) -> tuple[bytes, list[int] | None]:
+    """Ground-truth lines that are a JSON array of records, one record per line.
+
+    AWS's Clarify batch-transform example uploads its labels as ``[{"groundTruthData": …}]`` on
+    one line, and SageMaker's merge reads it. Returns the data with each such array spread over
+    lines, and the original line number of every new line (None when nothing changed). A line
+    that is not valid JSON is left as it is, to be reported as malformed.
+    """
+    if not re.search(rb"(?:^|\n)[ \t\r]*\[", data):
+        return data, None
+    out: list[bytes] = []
+    where: list[int] = []
+    for i, raw in enumerate(data.split(b"\n"), start=1):
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        items = None
+        if stripped.startswith(b"["):
+            try:
+                value = json.loads(stripped)
+            except (ValueError, RecursionError):
+                value = None
+            if isinstance(value, list) and value:
+                items = [json.dumps(v, separators=(",", ":")).encode("utf-8") for v in value]
+        for item in items or [stripped]:
+            out.append(item)
+            where.append(i)
+    return b"\n".join(out) + b"\n", where
+
+
 def parse_ground_truth(data: bytes, url: str, file_index: int) -> ParsedFile:
-    """Every label of one ground-truth file (ground truth has no event time: the hour folder is the window)."""
-    df, total, problems, malformed = decode_batch([(file_index, url, data)], GROUND_TRUTH_SCHEMA, "ground truth")
+    """Every label of one ground-truth file (ground truth has no event time: the hour folder is the window).
+
+    A line may hold one record or a JSON array of records (each counted as a record, located at
+    the array's line).
+    """
+    gz = url.lower().endswith(".gz")
+    if gz:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            pf = ParsedFile(url, pl.DataFrame(schema={c: (pl.UInt32 if c in ("_file", "_line") else pl.String) for c in LABEL_COLUMNS}))
+            pf.lines, pf.malformed = 1, 1
+            pf.problems.append(Problem(url, 0, f"not a valid gzip file ({exc})"))
+            return pf
+    data, where = _expand_arrays(data)
+    df, total, problems, malformed = decode_batch([(file_index, url, data)], GROUND_TRUTH_SCHEMA, "ground truth", decompress=False)
+    if where is not None:
+        problems = [Problem(p.file, where[p.line - 1] if 0 < p.line <= len(where) else p.line, p.reason) for p in problems]
+        if df.width and df.height:
+            df = df.with_columns(pl.Series("_line", where, dtype=pl.UInt32).gather(df["_line"].cast(pl.Int64) - 1))
     pf = ParsedFile(url, pl.DataFrame(), lines=total, malformed=malformed, problems=problems)
     if df.width == 0 or df.height == 0:
         pf.frame = pl.DataFrame(schema={c: (pl.UInt32 if c in ("_file", "_line") else pl.String) for c in LABEL_COLUMNS})

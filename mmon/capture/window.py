@@ -10,49 +10,22 @@ window are computed, never discovered by listing a whole prefix.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mmon.errors import InputError
+from mmon.schedule import durations as schedule_durations
 
 HOUR = timedelta(hours=1)
 
-# ISO 8601 duration, restricted to what SageMaker accepts: days (and weeks) in the date part,
-# hours/minutes/seconds in the time part. Years and months have no fixed length: refused.
-_DURATION = re.compile(
-    r"^(?P<sign>[+-])?P"
-    r"(?:(?P<weeks>\d+(?:\.\d+)?)W)?"
-    r"(?:(?P<days>\d+(?:\.\d+)?)D)?"
-    r"(?:T"
-    r"(?:(?P<tdays>\d+(?:\.\d+)?)D)?"  # lenient: "-PT2D" (an invalid form in a SageMaker DG example) = 2 days
-    r"(?:(?P<hours>\d+(?:\.\d+)?)H)?"
-    r"(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
-    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?"
-    r")?$",
-    re.IGNORECASE,
-)
-
 
 def parse_duration(text: str, what: str = "duration") -> timedelta:
-    """``-PT1H`` → -1 hour, ``-P1D`` → -1 day, ``-PT2D`` → -2 days (lenient), ``PT0H`` → 0."""
-    s = text.strip()
-    m = _DURATION.match(s)
-    if not m or s.upper().rstrip("T").endswith("P") or s.upper().endswith("T"):
-        hint = ""
-        if re.match(r"^[+-]?P\d+(?:\.\d+)?[YM]", s, re.IGNORECASE):
-            hint = " (years and months are not supported: use days, e.g. -P30D, or minutes as -PT30M)"
-        raise InputError(f"{what} {text!r}: expected an ISO 8601 duration such as -PT1H, -P1D or -PT30M{hint}")
-    parts = {k: float(v) for k, v in m.groupdict().items() if k != "sign" and v is not None}
-    delta = timedelta(
-        weeks=parts.get("weeks", 0.0),
-        days=parts.get("days", 0.0) + parts.get("tdays", 0.0),
-        hours=parts.get("hours", 0.0),
-        minutes=parts.get("minutes", 0.0),
-        seconds=parts.get("seconds", 0.0),
-    )
-    return -delta if m.group("sign") == "-" else delta
+    """``-PT1H`` → -1 hour, ``-P1D`` → -1 day, ``-PT2D`` → -2 days (lenient), ``PT0H`` → 0.
+
+    mmon's one duration grammar, shared with ``mmon run``: :func:`mmon.schedule.durations.parse_duration`.
+    """
+    return schedule_durations.parse_duration(text, what)
 
 
 def format_duration(delta: timedelta) -> str:
@@ -72,33 +45,12 @@ def format_duration(delta: timedelta) -> str:
     return out
 
 
-_TIME_FORMATS = (
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S.%f%z",
-    "%Y-%m-%dT%H:%M%z",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%dT%H",
-    "%Y-%m-%d",
-)
-
-
 def parse_time(text: str, what: str = "time") -> datetime:
-    """An ISO 8601 timestamp as an aware UTC datetime; no zone means UTC (SageMaker's times are UTC)."""
-    s = text.strip()
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    s = s.replace(" ", "T", 1) if "T" not in s and " " in s else s
-    for fmt in _TIME_FORMATS:
-        try:
-            t = datetime.strptime(s, fmt)
-        except ValueError:
-            continue
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=UTC)
-        return t.astimezone(UTC)
-    raise InputError(f"{what} {text!r}: expected an ISO 8601 time such as 2024-01-31T13:00:00Z")
+    """An ISO 8601 timestamp as an aware UTC datetime; no zone means UTC (SageMaker's times are UTC).
+
+    mmon's one time grammar, shared with ``mmon run``: :func:`mmon.schedule.durations.parse_time`.
+    """
+    return schedule_durations.parse_time(text, what)
 
 
 def format_time(t: datetime) -> str:
@@ -131,7 +83,12 @@ class Window:
     @classmethod
     def from_schedule(cls, scheduled: datetime, start_offset: timedelta, end_offset: timedelta) -> Window:
         """SageMaker's window: ``[scheduled + start_offset, scheduled + end_offset)``."""
-        return cls(scheduled + start_offset, scheduled + end_offset)
+        try:
+            return cls(scheduled + start_offset, scheduled + end_offset)
+        except OverflowError:
+            raise InputError(
+                f"the window of {format_time(scheduled)} with these offsets falls outside the calendar (years 1-9999)"
+            ) from None
 
     def contains(self, t: datetime) -> bool:
         return self.start <= t < self.end
@@ -180,7 +137,8 @@ def resolve_window(
         if start_time is None or end_time is None:
             raise InputError("--start-time and --end-time go together")
         return Window(parse_time(start_time, "--start-time"), parse_time(end_time, "--end-time"))
-    base = parse_time(scheduled_time, "--scheduled-time") if scheduled_time else floor_hour(now or datetime.now(UTC))
+    # An empty --scheduled-time is an error (parse_time says so), not "the current hour".
+    base = parse_time(scheduled_time, "--scheduled-time") if scheduled_time is not None else floor_hour(now or datetime.now(UTC))
     so = parse_duration(start_offset or "-PT1H", "--start-offset")
     eo = parse_duration(end_offset or "-PT0H", "--end-offset")
     return Window.from_schedule(base, so, eo)

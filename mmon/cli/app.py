@@ -24,6 +24,15 @@ from mmon.cli.options import EXIT_CODES_HELP
 from mmon.cli.profile_part_cmd import register as register_profile_part
 from mmon.errors import EXIT_INPUT, MmonError
 
+try:  # typer >= 0.16 carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+    from typer.exceptions import Abort
+except ImportError:  # pragma: no cover - older typer: click itself
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+    from click.exceptions import Abort  # type: ignore[no-redef,assignment]
+
+EXIT_INTERRUPTED = 130
+
 # Help read through a pipe (docs checks, `| less`) gets the width of a wide terminal, not 80
 # columns that cut option names short.
 if typer.rich_utils.MAX_WIDTH is None and not sys.stdout.isatty():
@@ -65,17 +74,38 @@ register_profile_part(app)
 register_merge_parts(app)
 
 
+def _usage_line(exc: click_exceptions.UsageError) -> str:
+    """A usage error as one line, with the command's help hint (typer's box is five lines)."""
+    msg = " ".join(exc.format_message().split())
+    ctx = exc.ctx
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"{msg}{hint}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure ends as one line on stderr and a documented exit code."""
     try:
-        # Standalone mode: typer prints usage errors itself and exits 2.
-        app(args=argv, prog_name="mmon")
+        # Not standalone: click's usage errors come here, to be said in one line like every error.
+        result = app(args=argv, prog_name="mmon", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+        if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit code 130
+            err.print("mmon: interrupted", highlight=False)
+        sys.exit(code)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # the command's help, as before (a bare `mmon` or a command without arguments)
+        sys.exit(EXIT_INPUT)
+    except click_exceptions.UsageError as exc:
+        error(_usage_line(exc))
+        sys.exit(EXIT_INPUT)
+    except click_exceptions.ClickException as exc:  # e.g. a file option click could not open
+        error(" ".join(exc.format_message().split()))
+        sys.exit(EXIT_INPUT)
     except MmonError as exc:
         error(exc.message)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("mmon: interrupted")
-        sys.exit(130)
+    except (KeyboardInterrupt, Abort):
+        err.print("mmon: interrupted", highlight=False)
+        sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # noqa: BLE001 - no traceback for users; MMON_DEBUG=1 shows it

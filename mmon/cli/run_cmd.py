@@ -166,11 +166,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from mmon.checks import CheckOptions, parse_disable, parse_drift_test
         from mmon.run import run_data_quality
+        from mmon.schedule.durations import check_run_times
 
         # User code (postprocessor, model script) may print: stdout is for mmon's result only, so the
         # work below runs with stdout sent to stderr.
         typed.check_type(run_type, estimator)
         profiler = make_engine(engine, spark_master, run_type)
+        metric_time = check_run_times(metric_time, scheduled_time)  # refuse a bad or empty time up front
         unused = [f for f, v in (("--schedule-expression", schedule_expression), ("--start-offset", start_offset),
                                  ("--end-offset", end_offset)) if v and not scheduled_time]  # fmt: skip
         if unused:

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from mmon.errors import InputError
 
@@ -329,6 +329,7 @@ def parse_schedule(text: str) -> Schedule:
 
     if not croniter.is_valid(cron5):  # pragma: no cover - the checks above are stricter
         raise _bad(text, f"not a valid cron expression ({cron5})")
+    _check_fires(text, cron5)
     equivalent = given_sagemaker or _equivalent_sagemaker(cron5)
 
     notes = []
@@ -356,6 +357,32 @@ def parse_schedule(text: str) -> Schedule:
         sagemaker=equivalent,
         sagemaker_valid=valid,
         note="; ".join(notes) if notes else None,
+    )
+
+
+def _check_fires(text: str, cron5: str) -> None:
+    """Refuse an expression that never runs (``cron(0 0 30 2 ? *)``: there is no 30 February).
+
+    A day-of-month that exists in none of the chosen months is the only way a valid cron line can
+    never fire; 29 February fires in leap years. croniter would search for years, then fail.
+    """
+    minute, hour, dom, month, dow = croniter(cron5).expanded
+    if dom == ["*"] or dow != ["*"]:
+        return  # any day, or cron's day-of-month OR day-of-week rule: some day always matches
+    days_in = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
+    months = range(1, 13) if month == ["*"] else [int(m) for m in month if str(m).isdigit()]
+    days = [int(d) for d in dom if str(d).isdigit()]
+    if days and not any(d <= days_in[m] for m in months for d in days):
+        raise _bad(text, "never runs: no chosen month has that day (e.g. 30 February, 31 April)")
+
+
+def _cron(schedule: Schedule, start: datetime) -> croniter:
+    return croniter(schedule.cron5, start)
+
+
+def _calendar_end(schedule: Schedule, t: datetime) -> InputError:
+    return InputError(
+        f"schedule {schedule.text!r}: no run near {t.strftime('%Y-%m-%dT%H:%MZ')} inside the calendar (years 1-9999)"
     )
 
 
@@ -388,8 +415,11 @@ def next_times(schedule: Schedule, start: datetime, count: int) -> list[datetime
         return []
     if schedule.is_now:
         return [start.replace(minute=0, second=0, microsecond=0)]
-    it = croniter(schedule.cron5, start)
-    return [as_utc(it.get_next(datetime)) for _ in range(count)]
+    it = _cron(schedule, start)
+    try:
+        return [as_utc(it.get_next(datetime)) for _ in range(count)]
+    except (OverflowError, CroniterBadDateError, ValueError):
+        raise _calendar_end(schedule, start) from None
 
 
 def previous_time(schedule: Schedule, at: datetime) -> datetime:
@@ -398,8 +428,11 @@ def previous_time(schedule: Schedule, at: datetime) -> datetime:
     if schedule.is_now:
         return at.replace(minute=0, second=0, microsecond=0)
     # croniter's get_prev is strictly before its start: start one second later to include ``at``.
-    probe = at.replace(microsecond=0) + timedelta(seconds=1)
-    return as_utc(croniter(schedule.cron5, probe).get_prev(datetime))
+    try:
+        probe = at.replace(microsecond=0) + timedelta(seconds=1)
+        return as_utc(croniter(schedule.cron5, probe).get_prev(datetime))
+    except (OverflowError, CroniterBadDateError, ValueError):
+        raise _calendar_end(schedule, at) from None
 
 
 def on_schedule(schedule: Schedule, t: datetime) -> bool:
@@ -419,8 +452,11 @@ def period_at(schedule: Schedule, scheduled: datetime) -> timedelta:
     if schedule.is_now:
         return timedelta(hours=1)
     scheduled = as_utc(scheduled)
-    before = as_utc(croniter(schedule.cron5, scheduled).get_prev(datetime))
-    after = as_utc(croniter(schedule.cron5, before).get_next(datetime))
+    try:
+        before = as_utc(croniter(schedule.cron5, scheduled).get_prev(datetime))
+        after = as_utc(croniter(schedule.cron5, before).get_next(datetime))
+    except (OverflowError, CroniterBadDateError, ValueError):
+        raise _calendar_end(schedule, scheduled) from None
     return after - before
 
 

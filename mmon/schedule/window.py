@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from mmon.errors import InputError
 from mmon.schedule.durations import format_duration, parse_duration
+from mmon.schedule.durations import parse_time as parse_any_time
 from mmon.schedule.expressions import Schedule, as_utc, parse_schedule, period_at, previous_time
 from mmon.store import join
 
@@ -39,13 +40,9 @@ def format_time(t: datetime) -> str:
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
-    """An ISO-8601 time (``2026-11-21T13:00Z``, ``2026-11-21 13:00``, ``2026-11-21``) in UTC."""
-    s = (text or "").strip()
-    try:
-        t = datetime.fromisoformat(s)
-    except ValueError:
-        raise InputError(f"{what} {text!r}: expected an ISO-8601 time such as 2026-11-21T13:00Z") from None
-    return as_utc(t).replace(microsecond=0)
+    """An ISO-8601 time (``2026-11-21T13:00Z``, ``2026-11-21 13:00``, ``2026-11-21``) in UTC, to the
+    second (mmon's one time grammar: :func:`mmon.schedule.durations.parse_time`)."""
+    return parse_any_time(text, what).replace(microsecond=0)
 
 
 def parse_scheduled_time(text: str, schedule: Schedule | None = None, now: datetime | None = None) -> datetime:
@@ -88,11 +85,16 @@ def execution_window(
     """``[scheduled + start_offset, scheduled + end_offset)`` in UTC; defaults as the module says."""
     scheduled = as_utc(scheduled)
     end_delta = _offset(end_offset if end_offset is not None else DEFAULT_END_OFFSET, "--end-offset")
-    if start_offset is None:
-        start = scheduled + end_delta + default_start_offset(schedule, scheduled)
-    else:
-        start = scheduled + _offset(start_offset, "--start-offset")
-    end = scheduled + end_delta
+    try:
+        if start_offset is None:
+            start = scheduled + end_delta + default_start_offset(schedule, scheduled)
+        else:
+            start = scheduled + _offset(start_offset, "--start-offset")
+        end = scheduled + end_delta
+    except OverflowError:
+        raise InputError(
+            f"the window of {format_time(scheduled)} with these offsets falls outside the calendar (years 1-9999)"
+        ) from None
     if start >= end:
         raise InputError(
             f"the window is empty: it would start at {format_time(start)} and end at {format_time(end)} "
