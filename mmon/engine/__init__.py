@@ -16,7 +16,7 @@ from typing import Protocol
 
 from mmon.engine.state_codec import decode_profile, encode_profile
 from mmon.errors import InputError
-from mmon.readers import DatasetFile, iter_batches
+from mmon.readers import DatasetFile, column_warnings, iter_batches
 from mmon.stats.profile import profile_batches
 from mmon.stats.state import ProfileState
 from mmon.store import Store
@@ -89,7 +89,8 @@ def check_file_state(file: DatasetFile, state: ProfileState, policy: ProfilePoli
     Non-finite numbers are counted as missing. With ``allow_non_finite=False`` (the baseline's
     default) they are refused instead: a baseline's mean and spread must not rest on them.
     """
-    warnings = []
+    # Repeated or empty header names (polars renames a repeated `x` to `x_duplicated_0`): said.
+    warnings = column_warnings(file, list(state.columns))
     for name, col in state.columns.items():
         if col.n_nonfinite:
             where = _row_where(file, col.first_nonfinite_row)
