@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mmon.cbpe.estimator import CBPEModel, Estimate, fit
+from mmon.cbpe.estimator import CBPEModel, Estimate, fit, json_num
 from mmon.cbpe.multiclass import MulticlassModel, fit_multiclass
 from mmon.documents import document_body, encode_document, load_document, write_report
 from mmon.errors import InputError
@@ -414,10 +414,7 @@ def _binary_matrix(c: Any, positive: str, doc: dict[str, Any]) -> dict[str, Any]
     return {positive: {positive: c.tp, negative: c.fn}, negative: {positive: c.fp, negative: c.tn}}
 
 
-def _num(x: float | None) -> float | str | None:
-    if x is None:
-        return None
-    return x if math.isfinite(x) else ("NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity"))
+_num = json_num
 
 
 def _statistics(estimates: dict[str, Estimate], problem_type: str, n: int, cm: dict[str, Any] | None) -> dict[str, Any]:

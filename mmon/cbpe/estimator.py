@@ -28,7 +28,7 @@ import numpy as np
 from mmon.cbpe import metrics as M
 from mmon.cbpe.calibration import Isotonic, fit_isotonic, needs_calibration
 
-__all__ = ["FORMAT_VERSION", "CBPEModel", "Estimate", "fit", "reference_chunks"]
+__all__ = ["FORMAT_VERSION", "CBPEModel", "Estimate", "fit", "json_num", "reference_chunks"]
 
 FORMAT_VERSION = 1
 SAMPLING_ERROR_RANGE = 3  # the confidence band is estimate ± 3 SE (NannyML's SAMPLING_ERROR_RANGE)
@@ -106,10 +106,7 @@ class CBPEModel:
     # -- the baseline file -----------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        def num(x: float | None) -> float | str | None:
-            if x is None:
-                return None
-            return x if math.isfinite(x) else ("NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity"))
+        num = json_num
 
         return {
             "version": FORMAT_VERSION,
@@ -151,6 +148,13 @@ class CBPEModel:
             chunk_size=int(doc["chunk_size"]),
             reference_realized={m: num(ms[m]["reference_realized"]) or math.nan for m in ms},
         )
+
+
+def json_num(x: float | None) -> float | str | None:
+    """A number for cbpe.json / statistics.json: non-finite values as Jackson's strings."""
+    if x is None:
+        return None
+    return x if math.isfinite(x) else ("NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity"))
 
 
 def reference_chunks(n: int, chunk_size: int | None = None) -> list[tuple[int, int]]:

@@ -35,6 +35,7 @@ from mmon.cbpe.estimator import (
     SAMPLING_ERROR_RANGE,
     Estimate,
     _thresholds,
+    json_num,
     reference_chunks,
 )
 
@@ -161,10 +162,7 @@ class MulticlassModel:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        def num(x: float | None) -> float | str | None:
-            if x is None:
-                return None
-            return x if math.isfinite(x) else ("NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity"))
+        num = json_num
 
         return {
             "version": FORMAT_VERSION,
