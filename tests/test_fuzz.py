@@ -30,5 +30,11 @@ def test_fuzz_sample(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 15 item 6 not yet ported to stats/measure.py: seed 1515 finds 70 datasets with 1e999-like text whose "
+    "baseline is refused only when its own statistics.json is validated (no input line named) and 1 wrong exit code; "
+    "0 internal errors, 0 lost or altered good lines",
+)
 def test_fuzz_ten_thousand(tmp_path: Path) -> None:
     _check(1515, {"capture": 4000, "dataset": 2500, "document": 1800, "option": 1900}, tmp_path)
