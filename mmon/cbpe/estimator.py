@@ -106,22 +106,14 @@ class CBPEModel:
     # -- the baseline file -----------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        num = json_num
-
         return {
-            "version": FORMAT_VERSION,
-            "estimator": "cbpe",
-            "problem_type": self.problem_type,
-            "reference_rows": self.reference_rows,
-            "chunk_size": self.chunk_size,
+            **header_json(self.problem_type, self.reference_rows, self.chunk_size),
             "calibration": self.calibrator.to_json(),
             "metrics": {
                 m: {
-                    "sampling_error_std": num(self.components[m][0]),
-                    "sampling_error_fraction": num(self.components[m][1]),
-                    "lower_threshold": num(self.thresholds[m][0]),
-                    "upper_threshold": num(self.thresholds[m][1]),
-                    "reference_realized": num(self.reference_realized[m]),
+                    "sampling_error_std": json_num(self.components[m][0]),
+                    "sampling_error_fraction": json_num(self.components[m][1]),
+                    **bounds_json(self.thresholds[m], self.reference_realized[m]),
                 }
                 for m in M.BINARY_METRICS
             },
@@ -129,15 +121,8 @@ class CBPEModel:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> CBPEModel:
-        def num(x: Any) -> float | None:
-            if x is None:
-                return None
-            return float(x)  # float("NaN") / float("Infinity") parse the schema's strings
-
-        if doc.get("version", 0) > FORMAT_VERSION:
-            raise ValueError(
-                f"cbpe.json version {doc['version']} is newer than this mmon understands ({FORMAT_VERSION}): upgrade mmon"
-            )
+        num = parse_num
+        check_version(doc)
         ms = doc["metrics"]
         return cls(
             problem_type=doc["problem_type"],
@@ -155,6 +140,38 @@ def json_num(x: float | None) -> float | str | None:
     if x is None:
         return None
     return x if math.isfinite(x) else ("NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity"))
+
+
+def parse_num(x: Any) -> float | None:
+    """A number read back from cbpe.json (``float("NaN")`` / ``float("Infinity")`` parse its strings)."""
+    return None if x is None else float(x)
+
+
+def check_version(doc: dict[str, Any]) -> None:
+    if doc.get("version", 0) > FORMAT_VERSION:
+        raise ValueError(
+            f"cbpe.json version {doc['version']} is newer than this mmon understands ({FORMAT_VERSION}): upgrade mmon"
+        )
+
+
+def header_json(problem_type: str, reference_rows: int, chunk_size: int) -> dict[str, Any]:
+    """The first keys of cbpe.json, for both the binary and the multiclass model."""
+    return {
+        "version": FORMAT_VERSION,
+        "estimator": "cbpe",
+        "problem_type": problem_type,
+        "reference_rows": reference_rows,
+        "chunk_size": chunk_size,
+    }
+
+
+def bounds_json(thresholds: tuple[float | None, float | None], realized: float) -> dict[str, Any]:
+    """A metric's thresholds and realized reference value, as cbpe.json holds them."""
+    return {
+        "lower_threshold": json_num(thresholds[0]),
+        "upper_threshold": json_num(thresholds[1]),
+        "reference_realized": json_num(realized),
+    }
 
 
 def reference_chunks(n: int, chunk_size: int | None = None) -> list[tuple[int, int]]:

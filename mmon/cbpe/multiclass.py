@@ -31,11 +31,14 @@ import numpy as np
 from mmon.cbpe import metrics as M
 from mmon.cbpe.calibration import Isotonic, fit_isotonic, needs_calibration
 from mmon.cbpe.estimator import (
-    FORMAT_VERSION,
     SAMPLING_ERROR_RANGE,
     Estimate,
     _thresholds,
+    bounds_json,
+    check_version,
+    header_json,
     json_num,
+    parse_num,
     reference_chunks,
 )
 
@@ -162,22 +165,14 @@ class MulticlassModel:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        num = json_num
-
         return {
-            "version": FORMAT_VERSION,
-            "estimator": "cbpe",
-            "problem_type": self.problem_type,
-            "reference_rows": self.reference_rows,
-            "chunk_size": self.chunk_size,
+            **header_json(self.problem_type, self.reference_rows, self.chunk_size),
             "classes": self.classes,
             "calibration": {c: self.calibrators[c].to_json() for c in self.classes},
             "metrics": {
                 m: {
-                    "sampling_error_components": [[num(v), num(f)] for v, f in self.components[m]],
-                    "lower_threshold": num(self.thresholds[m][0]),
-                    "upper_threshold": num(self.thresholds[m][1]),
-                    "reference_realized": num(self.reference_realized[m]),
+                    "sampling_error_components": [[json_num(v), json_num(f)] for v, f in self.components[m]],
+                    **bounds_json(self.thresholds[m], self.reference_realized[m]),
                 }
                 for m in MULTICLASS_METRICS
             },
@@ -185,14 +180,8 @@ class MulticlassModel:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> MulticlassModel:
-        if doc.get("version", 0) > FORMAT_VERSION:
-            raise ValueError(
-                f"cbpe.json version {doc['version']} is newer than this mmon understands ({FORMAT_VERSION}): upgrade mmon"
-            )
-
-        def num(x: Any) -> float | None:
-            return None if x is None else float(x)
-
+        check_version(doc)
+        num = parse_num
         ms = doc["metrics"]
         return cls(
             problem_type=doc["problem_type"],
