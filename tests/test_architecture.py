@@ -15,7 +15,6 @@ LONG_MODULES: dict[str, str] = {}
 KNOWN_CYCLES: dict[tuple[str, ...], str] = {
     ("mmon.publish", "mmon.store"): "Store.write_many calls publish(), which uses the store's path helpers",
     ("mmon.model_quality.data", "mmon.model_quality.merged"): "read_table reads merged records through merged.py",
-    ("mmon.cli.app", "mmon.cli.schedule_cmd"): "schedule add validates an entry with the app's own run parser",
 }
 MAX_LINES = 700
 

@@ -13,7 +13,7 @@ import pytest
 import typer
 from croniter import croniter
 
-from mmon.cli import schedule_cmd
+from mmon.cli import run_cmd, schedule_cmd
 from mmon.errors import MmonError
 from mmon.schedule.emit import crontab_schedule
 from mmon.schedule.executions import begin_execution, finish_execution
@@ -28,6 +28,7 @@ def _app() -> typer.Typer:
     def _root() -> None:
         pass
 
+    run_cmd.register(app)  # schedule-print checks an entry's arguments with the app's own run parser
     schedule_cmd.register(app)
     return app
 

@@ -75,10 +75,11 @@ def _output_of(run_args: list[str]) -> str | None:
     return None
 
 
-def _check_run_args(args: list[str]) -> None:
-    """Refuse an entry whose every run would fail: mmon run's own parser, then its required inputs."""
-    from mmon.cli.app import app
+def _check_run_args(app: typer.Typer, args: list[str]) -> None:
+    """Refuse an entry whose every run would fail: mmon run's own parser, then its required inputs.
 
+    ``app`` is the application this command was registered on (passed in, not imported, so the
+    command module does not import the app that imports it)."""
     command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
     argv = args[1:] if args[0] == "run" else list(args)
     try:
@@ -180,7 +181,7 @@ def register(app: typer.Typer) -> None:
         output = _output_of(args)
         files = render(fmt, schedule, times, args, options, output)
         if args:
-            _check_run_args(args)
+            _check_run_args(app, args)
         if schedule.note:
             warn(f"{schedule.text}: {schedule.note}", quiet or json_output)
         if not args:
