@@ -33,13 +33,11 @@ alert on ``> 0`` has a series to watch).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from typing import Any, TypeGuard
 
 from mmon.checks.model import CHECK_TYPES, CheckReport
-
-_NAME_BAD = re.compile(r"[^a-zA-Z0-9_:]")
+from mmon.prometheus import Gauges
 
 
 def _finite(x: Any) -> TypeGuard[float]:
@@ -105,33 +103,7 @@ def cloudwatch_records(
     return records
 
 
-# -- Prometheus ------------------------------------------------------------------------------------
-
-
-def sanitize_metric_name(name: str) -> str:
-    """A valid Prometheus metric name: invalid characters become ``_``, no leading digit."""
-    out = _NAME_BAD.sub("_", name)
-    if not out or out[0].isdigit():
-        out = "_" + out
-    return out
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _format_value(x: float) -> str:
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "+Inf" if x > 0 else "-Inf"
-    return repr(float(x))
-
-
-def _labels(pairs: Iterable[tuple[str, str | None]]) -> str:
-    body = ",".join(f'{k}="{_escape_label(v)}"' for k, v in pairs if v is not None)
-    return "{" + body + "}" if body else ""
-
+# -- Prometheus (encoded by mmon.prometheus) -------------------------------------------------------
 
 _HELP = {
     "data_quality_feature_sample_count": "Number of numeric values of the feature in the current window (CloudWatch feature_data SampleCount).",
@@ -155,14 +127,10 @@ def prometheus_text(
     """The run's metrics in Prometheus text exposition format (empty when emit_metrics is Disabled)."""
     if not report.emit_metrics:
         return ""
-    pre = sanitize_metric_name(prefix) + "_" if prefix else ""
-    common: list[tuple[str, str | None]] = [("endpoint", endpoint), ("schedule", schedule)]
-    families: dict[str, list[str]] = {k: [] for k in _HELP}
+    gauges = Gauges(prefix, [("endpoint", endpoint), ("schedule", schedule)])
+    for family, help_text in _HELP.items():
+        gauges.family(family, help_text)
     numeric = _numeric_stats(current_statistics)
-
-    def sample(family: str, labels: list[tuple[str, str | None]], value: float) -> None:
-        families[family].append(f"{pre}{family}{_labels(common + labels)} {_format_value(value)}")
-
     for fr in report.features:
         if not fr.emit_metrics:
             continue
@@ -170,32 +138,23 @@ def prometheus_text(
         ns = numeric.get(fr.name)
         sset = _statistic_set(ns) if ns is not None else None
         if sset is not None:
-            sample("data_quality_feature_sample_count", feat, sset["SampleCount"])
-            sample("data_quality_feature_sum", feat, sset["Sum"])
-            sample("data_quality_feature_minimum", feat, sset["Minimum"])
-            sample("data_quality_feature_maximum", feat, sset["Maximum"])
+            gauges.sample("data_quality_feature_sample_count", sset["SampleCount"], feat)
+            gauges.sample("data_quality_feature_sum", sset["Sum"], feat)
+            gauges.sample("data_quality_feature_minimum", sset["Minimum"], feat)
+            gauges.sample("data_quality_feature_maximum", sset["Maximum"], feat)
         if fr.completeness is not None:
-            sample("data_quality_feature_non_null", feat, fr.completeness)
+            gauges.sample("data_quality_feature_non_null", fr.completeness, feat)
         if fr.drift_distance is not None:
-            sample("data_quality_feature_baseline_drift", feat, fr.drift_distance)
+            gauges.sample("data_quality_feature_baseline_drift", fr.drift_distance, feat)
         for test, value in fr.extra.items():
-            sample("data_quality_feature_drift_test", feat + [("test", test)], value)
+            gauges.sample("data_quality_feature_drift_test", value, feat + [("test", test)])
     counts = dict.fromkeys(CHECK_TYPES, 0)
     for v in report.violations:
         check = v.get("constraint_check_type", "")
         counts[check] = counts.get(check, 0) + 1
     for check, n in counts.items():
-        sample("data_quality_violations", [("check", check)], float(n))
-
-    lines: list[str] = []
-    for family, samples in families.items():
-        if not samples:
-            continue
-        name = pre + family
-        lines.append(f"# HELP {name} {_HELP[family]}")
-        lines.append(f"# TYPE {name} gauge")
-        lines.extend(samples)
-    return "\n".join(lines) + "\n" if lines else ""
+        gauges.sample("data_quality_violations", float(n), [("check", check)])
+    return gauges.text()
 
 
 def metric_time_or_now(metric_time: str | None) -> str:

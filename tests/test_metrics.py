@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 
 from mmon.checks import CheckOptions, check_data_quality, parse_drift_test
-from mmon.metrics import cloudwatch_records, prometheus_text, sanitize_metric_name
+from mmon.metrics import cloudwatch_records, prometheus_text
+from mmon.prometheus import sanitize_metric_name
 from mmon.stats.profile import profile_batch
 from mmon.stats.statistics import read_statistics, to_statistics
 from mmon.suggest import suggest_constraints

@@ -45,6 +45,7 @@ from mmon.model_quality.api import (
     validate_config,
 )
 from mmon.model_quality.constraints import SECTIONS, violation_name
+from mmon.prometheus import Gauges
 from mmon.readers import dataset_files, iter_batches
 from mmon.schemas import json_pointer, load_schema
 from mmon.store import Store, join
@@ -476,37 +477,31 @@ def _cloudwatch(estimates: dict[str, Estimate], endpoint: str | None, schedule: 
     ]
 
 
+_PROMETHEUS_FAMILIES = {
+    "model_quality_estimated_metric": "Model-quality metric estimated by CBPE without labels (compare mmon_model_quality_metric).",
+    "model_quality_estimated_sampling_error": "Sampling error (standard error) of the CBPE estimate.",
+    "model_quality_estimated_lower_threshold": "Lower alert threshold of the estimate (reference mean - 3 std).",
+    "model_quality_estimated_upper_threshold": "Upper alert threshold of the estimate (reference mean + 3 std).",
+    "model_quality_rows": "Predictions read in the window.",
+    "model_quality_violations": "Number of model-quality constraint violations of the run.",
+}
+
+
 def _prometheus(
     estimates: dict[str, Estimate], problem_type: str, violations: list[dict[str, Any]], rows: int, endpoint: str | None, schedule: str | None
 ) -> str:
-    def labels(extra: list[tuple[str, str]]) -> str:
-        pairs = [("endpoint", endpoint), ("schedule", schedule), ("problem_type", problem_type), *extra]
-        body = ",".join('{}="{}"'.format(k, str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")) for k, v in pairs if v is not None)
-        return "{" + body + "}"
-
-    fams = {
-        "model_quality_estimated_metric": "Model-quality metric estimated by CBPE without labels (compare mmon_model_quality_metric).",
-        "model_quality_estimated_sampling_error": "Sampling error (standard error) of the CBPE estimate.",
-        "model_quality_estimated_lower_threshold": "Lower alert threshold of the estimate (reference mean - 3 std).",
-        "model_quality_estimated_upper_threshold": "Upper alert threshold of the estimate (reference mean + 3 std).",
-    }
-    lines: list[str] = []
-    values: dict[str, dict[str, float | None]] = {
-        "model_quality_estimated_metric": {m: e.value for m, e in estimates.items()},
-        "model_quality_estimated_sampling_error": {m: e.sampling_error for m, e in estimates.items()},
-        "model_quality_estimated_lower_threshold": {m: e.lower_threshold for m, e in estimates.items()},
-        "model_quality_estimated_upper_threshold": {m: e.upper_threshold for m, e in estimates.items()},
-    }
-    for fam, help_text in fams.items():
-        samples = [f"mmon_{fam}{labels([('metric', m)])} {float(v)!r}" for m, v in values[fam].items() if v is not None and math.isfinite(v)]
-        if samples:
-            lines += [f"# HELP mmon_{fam} {help_text}", f"# TYPE mmon_{fam} gauge", *samples]
-    lines += [
-        "# HELP mmon_model_quality_rows Predictions read in the window.",
-        "# TYPE mmon_model_quality_rows gauge",
-        f"mmon_model_quality_rows{labels([])} {float(rows)!r}",
-        "# HELP mmon_model_quality_violations Number of model-quality constraint violations of the run.",
-        "# TYPE mmon_model_quality_violations gauge",
-        f"mmon_model_quality_violations{labels([])} {float(len(violations))!r}",
-    ]
-    return "\n".join(lines) + "\n"
+    gauges = Gauges("mmon", [("endpoint", endpoint), ("schedule", schedule), ("problem_type", problem_type)])
+    for family, help_text in _PROMETHEUS_FAMILIES.items():
+        gauges.family(family, help_text)
+    for m, e in estimates.items():
+        for family, v in (
+            ("model_quality_estimated_metric", e.value),
+            ("model_quality_estimated_sampling_error", e.sampling_error),
+            ("model_quality_estimated_lower_threshold", e.lower_threshold),
+            ("model_quality_estimated_upper_threshold", e.upper_threshold),
+        ):
+            if v is not None and math.isfinite(v):
+                gauges.sample(family, v, [("metric", m)])
+    gauges.sample("model_quality_rows", rows)
+    gauges.sample("model_quality_violations", len(violations))
+    return gauges.text()

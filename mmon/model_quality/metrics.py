@@ -25,6 +25,7 @@ from typing import Any
 
 from mmon.metrics import cloudwatch_dimensions
 from mmon.model_quality.constraints import SECTIONS
+from mmon.prometheus import Gauges
 
 
 def _finite(x: Any) -> bool:
@@ -53,13 +54,13 @@ def cloudwatch_records(
     ]
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(pairs: list[tuple[str, str | None]]) -> str:
-    body = ",".join(f'{k}="{_escape(v)}"' for k, v in pairs if v is not None)
-    return "{" + body + "}" if body else ""
+_FAMILIES = {
+    "model_quality_metric": "Model-quality metric of the window (CloudWatch model-metrics value).",
+    "model_quality_standard_deviation": "Standard deviation of the metric over five 80 % samples.",
+    "model_quality_rows": "Predictions read in the window.",
+    "model_quality_labelled_rows": "Predictions of the window that had a ground-truth label.",
+    "model_quality_violations": "Number of model-quality constraint violations of the run.",
+}
 
 
 def prometheus_text(
@@ -72,33 +73,17 @@ def prometheus_text(
     schedule: str | None,
     prefix: str = "mmon",
 ) -> str:
-    """The run's metrics in Prometheus text exposition format."""
-    pre = f"{prefix}_" if prefix else ""
-    common: list[tuple[str, str | None]] = [("endpoint", endpoint), ("schedule", schedule), ("problem_type", problem_type)]
-    fams: dict[str, tuple[str, list[str]]] = {
-        "model_quality_metric": ("Model-quality metric of the window (CloudWatch model-metrics value).", []),
-        "model_quality_standard_deviation": ("Standard deviation of the metric over five 80 % samples.", []),
-        "model_quality_rows": ("Predictions read in the window.", []),
-        "model_quality_labelled_rows": ("Predictions of the window that had a ground-truth label.", []),
-        "model_quality_violations": ("Number of model-quality constraint violations of the run.", []),
-    }
-
-    def fmt(x: float) -> str:
-        return "NaN" if math.isnan(x) else ("+Inf" if x > 0 else "-Inf") if math.isinf(x) else repr(float(x))
-
+    """The run's metrics in Prometheus text exposition format (encoded by mmon.prometheus)."""
+    gauges = Gauges(prefix, [("endpoint", endpoint), ("schedule", schedule), ("problem_type", problem_type)])
+    for family, help_text in _FAMILIES.items():
+        gauges.family(family, help_text)
     for name, m in scalar_metrics(statistics, problem_type):
         if _finite(m["value"]):
-            fams["model_quality_metric"][1].append(f"{pre}model_quality_metric{_labels(common + [('metric', name)])} {fmt(m['value'])}")
+            gauges.sample("model_quality_metric", m["value"], [("metric", name)])
         sd = m.get("standard_deviation")
         if _finite(sd):
-            fams["model_quality_standard_deviation"][1].append(
-                f"{pre}model_quality_standard_deviation{_labels(common + [('metric', name)])} {fmt(float(sd))}"  # type: ignore[arg-type]
-            )
-    fams["model_quality_rows"][1].append(f"{pre}model_quality_rows{_labels(common)} {fmt(rows)}")
-    fams["model_quality_labelled_rows"][1].append(f"{pre}model_quality_labelled_rows{_labels(common)} {fmt(labelled)}")
-    fams["model_quality_violations"][1].append(f"{pre}model_quality_violations{_labels(common)} {fmt(len(violations))}")
-    lines: list[str] = []
-    for fam, (help_text, samples) in fams.items():
-        if samples:
-            lines += [f"# HELP {pre}{fam} {help_text}", f"# TYPE {pre}{fam} gauge", *samples]
-    return "\n".join(lines) + "\n"
+            gauges.sample("model_quality_standard_deviation", float(sd), [("metric", name)])
+    gauges.sample("model_quality_rows", rows)
+    gauges.sample("model_quality_labelled_rows", labelled)
+    gauges.sample("model_quality_violations", len(violations))
+    return gauges.text()
