@@ -82,7 +82,7 @@ def prometheus_text(
             gauges.sample("model_quality_metric", m["value"], [("metric", name)])
         sd = m.get("standard_deviation")
         if _finite(sd):
-            gauges.sample("model_quality_standard_deviation", float(sd), [("metric", name)])
+            gauges.sample("model_quality_standard_deviation", float(sd), [("metric", name)])  # type: ignore[arg-type]
     gauges.sample("model_quality_rows", rows)
     gauges.sample("model_quality_labelled_rows", labelled)
     gauges.sample("model_quality_violations", len(violations))
