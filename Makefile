@@ -31,7 +31,11 @@ $(VENV)/.installed: pyproject.toml
 test: venv
 	$(PY) -m ruff check mmon tests $(wildcard bench)
 	$(PY) -m mypy mmon
-	$(PY) -m pytest -q
+	# Both cores: everything but the latency measurements in two pytest-xdist workers (the servers the
+	# tests start take free ports, so workers do not collide), then the latency tests alone, since they
+	# compare timings and must not share the machine.
+	$(PY) -m pytest -q -n 2 -m "not latency"
+	$(PY) -m pytest -q -m latency
 
 lint: venv
 	$(PY) -m ruff check mmon tests $(wildcard bench)
