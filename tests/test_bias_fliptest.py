@@ -78,3 +78,17 @@ def test_an_open_tie_is_decided_by_scikit_learn() -> None:
     x_a, yhat_a = np.array([[1.0], [1.0], [3.0]]), np.array([False, True, True])
     want = KNeighborsClassifier(n_neighbors=1).fit(x_a, yhat_a).predict(np.array([[1.2]]))
     assert list(fliptest.knn_predict(x_a, yhat_a, np.array([[1.2]]))) == list(want)
+
+
+def test_the_order_of_facet_a_rows_can_move_ft_as_in_smclarify() -> None:
+    """Equally distant neighbours are chosen by the tree's visiting order, which follows the order of
+    facet a's rows: the same rows shuffled can give another FT, in smclarify as in mmon (mmon gives
+    smclarify's value for each order)."""
+    x, facet_d, yhat = _case(8, 3000, 900, 3, 6, 0.8)
+    order = np.random.default_rng(9).permutation(len(x))
+    values = []
+    for idx in (np.arange(len(x)), order):
+        theirs = _smclarify_ft(x[idx], facet_d[idx], yhat[idx])
+        assert _mmon_ft(x[idx], facet_d[idx], yhat[idx]) == theirs
+        values.append(theirs)
+    assert values[0] != values[1]
