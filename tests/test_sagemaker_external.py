@@ -86,46 +86,70 @@ def test_bias_on_sagemakers_merged_batch_transform_record(tmp_path: Path, capsys
     _check_against(sagemaker, ours)
 
 
-def test_bias_on_sagemakers_merged_endpoint_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """One request carrying 334 instances: every instance is a row (it was read as 1 row and
-    reported "No violations" with exit 0). SageMaker found 9 violations; mmon finds the 8 that do
-    not depend on the Flip Test's k-NN with the same values, and FT differs as documented below."""
-    code, stdout, stderr, out = _bias_run(capsys, tmp_path, ADULT / "merged-endpoint.jsonl", "--json")
+def _endpoint_window(tmp_path: Path, copies: int) -> Path:
+    """The window SageMaker's endpoint execution analysed: the example notebook's traffic thread sends
+    the whole 334-row test set again and again (``InferenceId`` 0-9, one request per second for the
+    hour), and its merged files hold one record per request; merged-endpoint.jsonl is the one line
+    the notebook printed. `copies` such records, inference ids 0, 1, 2, ..."""
+    rec = json.loads((ADULT / "merged-endpoint.jsonl").read_text())
+    path = tmp_path / f"merged-{copies}.jsonl"
+    with path.open("w") as fh:
+        for i in range(copies):
+            rec["eventMetadata"]["inferenceId"] = str(i)
+            fh.write(json.dumps(rec) + "\n")
+    return path
+
+
+def test_bias_on_sagemakers_merged_endpoint_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Requests of 334 instances: every instance is a row (one was read as 1 row and reported "No
+    violations" with exit 0). On the notebook's 10 requests SageMaker's 9 violations, its order and
+    wording, values to 1e-9 -- FT = -15/110 among them -- and exit 1."""
+    code, stdout, stderr, out = _bias_run(capsys, tmp_path, _endpoint_window(tmp_path, 10), "--json")
     assert code == 1, stderr
-    assert json.loads(stdout)["rows"] == 334
+    assert json.loads(stdout)["rows"] == 3340
     sagemaker = json.loads((ADULT / "violations.endpoint.json").read_text())["violations"]
     ours = json.loads((out / "constraint_violations.json").read_text())["violations"]
-    # FT: SageMaker's endpoint run reports -0.13636363636363635 = -15/110, which is exactly a 1-nearest-
-    # neighbour Flip Test on these rows; smclarify (k = 5 above 9 rows of facet a) gives 0, and
-    # SageMaker's batch-transform run on the very same rows does not flag FT either. mmon follows
-    # smclarify (README, differences from SageMaker).
-    _check_against([v for v in sagemaker if v["metric_name"] != "FT"], ours)
+    _check_against(sagemaker, ours)
     metrics = _post_metrics(out)
+    assert metrics["FT"] == -0.13636363636363635 == -15 / 110
     # DI = 0.083 against a baseline of 0.178: SageMaker compares |DI| like every metric: no violation.
     assert metrics["DI"] < 0.17798594847775176 and "DI" not in {v["metric_name"] for v in ours}
     assert metrics["TE"] == math.inf
 
 
-def test_flip_test_with_one_neighbour_is_sagemakers_endpoint_value() -> None:
-    """The FT SageMaker printed for the endpoint run is mmon's flip counts with k = 1 (documents the
-    one remaining difference; with k = 5, smclarify's rule, both mmon and smclarify give 0)."""
+def test_one_endpoint_request_is_the_batch_transform_outcome(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same 334 rows once (one request; SageMaker's batch-transform window is exactly this): FT is
+    0 (smclarify's k = 5 on distinct rows), not a violation; the other 8 violations are the same."""
+    code, stdout, stderr, out = _bias_run(capsys, tmp_path, ADULT / "merged-endpoint.jsonl", "--json")
+    assert code == 1, stderr
+    assert json.loads(stdout)["rows"] == 334
+    ours = json.loads((out / "constraint_violations.json").read_text())["violations"]
+    _check_against(json.loads((ADULT / "violations.batch-transform.json").read_text())["violations"], ours)
+    assert _post_metrics(out)["FT"] == 0.0
+
+
+def test_one_flip_test_rule_gives_every_sagemaker_ft_value() -> None:
+    """smclarify's FT itself (k = 5 above 9 facet-a rows) gives all three values SageMaker printed:
+    0 on the 334 rows once (batch transform: not flagged), -15/110 once every row has at least 3
+    copies (the endpoint window: each row's copies are its nearest neighbours), -1/30 on the 666
+    validation rows (test_bias_baseline_on_the_json_validation_dataset_is_sagemakers); and mmon's
+    counts equal smclarify's for each number of copies."""
     import numpy as np
 
-    from mmon.bias import compute
+    from mmon.bias.fliptest import flip_counts
 
+    pd = pytest.importorskip("pandas")
+    posttraining = pytest.importorskip("smclarify.bias.metrics.posttraining")
     rec = json.loads((ADULT / "merged-endpoint.jsonl").read_text())
     x = np.array([i["features"] for i in json.loads(rec["captureData"]["endpointInput"]["data"])["instances"]], float)
     yhat = np.array([p["predicted_label"] == 1 for p in json.loads(rec["captureData"]["endpointOutput"]["data"])["predictions"]])
-    d = x[:, 9] == 0
-    feats = np.delete(x, 9, axis=1)
-    f_pos, f_neg = compute.flip_counts(feats[~d], yhat[~d], feats[d], yhat[d])
-    assert (f_pos - f_neg) / d.sum() == 0.0
-    from scipy.spatial import cKDTree
-
-    _, idx = cKDTree(feats[~d]).query(feats[d], k=1)
-    knn = yhat[~d][idx]
-    ft1 = (int(np.sum(yhat[d] & ~knn)) - int(np.sum(~yhat[d] & knn))) / d.sum()
-    assert ft1 == pytest.approx(-0.13636363636363635, abs=1e-15)
+    feats = np.delete(x, 9, axis=1)  # smclarify drops the facet column (Sex) from FT's features
+    for copies, want in [(1, 0.0), (2, -5 / 110), (3, -15 / 110), (10, -15 / 110)]:
+        xs, ys = np.tile(feats, (copies, 1)), np.tile(yhat, copies)
+        d = np.tile(x[:, 9] == 0, copies)
+        theirs = posttraining.FT(pd.DataFrame(xs), pd.Series(d), pd.Series(ys))
+        f_pos, f_neg = flip_counts(xs[~d], ys[~d], xs[d], ys[d])
+        assert (f_pos - f_neg) / d.sum() == theirs == pytest.approx(want, abs=1e-15), copies
 
 
 def test_rows_that_cannot_be_paired_are_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,7 @@ Everything row-wise is a polars expression: the observed and predicted labels be
 columns, each facet entry a boolean mask, and one ``select`` of sums gives every count the
 metrics need (per facet entry: n, positives, predicted positives, TP, FP, FN; facet *a* = total
 minus facet *d*). CDDL / CDDPL add one ``group_by`` on the group variable per facet entry; the Flip
-Test a k-d tree over the numeric features. The metric formulas themselves are the pure functions
+Test a k-NN over the numeric features (:mod:`mmon.bias.fliptest`). The metric formulas themselves are the pure functions
 of :mod:`mmon.bias.metrics`.
 
 Matching rules (README-ready):
@@ -39,6 +39,7 @@ import polars as pl
 
 from mmon.bias import metrics as M
 from mmon.bias.data import INTERNAL, LABEL, PRED, PROB, Rows
+from mmon.bias.fliptest import flip_counts
 from mmon.bias.values import Binarized, as_number, binarize, numeric_view, small_window_warning
 from mmon.errors import InputError
 
@@ -166,24 +167,6 @@ def _groups(frame: pl.DataFrame, group: str, mask: pl.Expr, label: str) -> list[
     return [
         M.GroupCounts(**{k: int(v or 0) for k, v in r.items() if k != group}) for r in g.iter_rows(named=True)
     ]
-
-
-def flip_counts(x_a: np.ndarray, yhat_a: np.ndarray, x_d: np.ndarray, yhat_d: np.ndarray) -> tuple[int, int]:
-    """(|F+|, |F-|) of Clarify's Flip Test: a k-NN (k = 5, or 1 when facet a has at most 9 rows;
-    Euclidean, uniform majority vote) fitted on facet a predicts facet d; F+ = model positive and
-    k-NN negative, F- = model negative and k-NN positive."""
-    from scipy.spatial import cKDTree
-
-    k = 5 if len(x_a) > 9 else 1
-    k = min(k, len(x_a))
-    tree = cKDTree(x_a)
-    _, idx = tree.query(x_d, k=k, workers=-1)
-    idx = np.asarray(idx).reshape(len(x_d), k)
-    votes = yhat_a[idx].sum(axis=1)
-    knn = votes * 2 > k
-    f_pos = int(np.sum(yhat_d & ~knn))
-    f_neg = int(np.sum(~yhat_d & knn))
-    return f_pos, f_neg
 
 
 def _feature_matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:

@@ -278,7 +278,8 @@ def ft(n_d: int, flips_pos: int, flips_neg: int, n_a: int = 1) -> float:
 
     FT = (|F+| - |F-|) / n_d: a k-NN (k = 5, or 1 when n_a <= 9; Euclidean) fitted on facet a's
     features → predicted labels predicts each facet-d row; F+ = rows the model predicts positive
-    and the k-NN negative, F- the reverse (counts come from :func:`mmon.bias.compute.flip_counts`).
+    and the k-NN negative, F- the reverse (counts from :func:`mmon.bias.fliptest.flip_counts`,
+    smclarify's tie rule included).
     """
     _facets_present(n_a, n_d)
     return divide(flips_pos - flips_neg, n_d)
