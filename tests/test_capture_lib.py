@@ -19,6 +19,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -93,9 +94,17 @@ def test_encodings_ids_and_status(tmp_path: Path) -> None:
     assert base64.b64decode(recs[4]["captureData"]["endpointInput"]["data"]) == b"\xff\xfe,1"
     assert recs[5]["captureData"]["endpointInput"]["data"] == '1,2.5,"a,b"\n3,,c'
     assert recs[0]["eventMetadata"]["inferenceId"] == "r1" and "inferenceId" not in recs[1]["eventMetadata"]
-    assert recs[0]["eventMetadata"]["httpStatus"] == 201
+    # By default only SageMaker's keys (README: an extra key would reach record preprocessors).
+    assert all(set(r["eventMetadata"]) <= {"eventId", "inferenceId", "inferenceTime"} for r in recs)
     assert {r["eventMetadata"]["inferenceTime"] for r in recs} == {"2024-01-01T10:00:00Z"}
     assert len({r["eventMetadata"]["eventId"] for r in recs}) == 6
+    assert all(uuid.UUID(r["eventMetadata"]["eventId"]).version == 4 for r in recs)
+    assert all(str(uuid.UUID(r["eventMetadata"]["eventId"])) == r["eventMetadata"]["eventId"] for r in recs)
+    opt = CaptureWriter(str(tmp_path / "opt"), "churn", handle_sigterm=False, record_status=True)
+    assert opt.capture(b"1", b"2", inference_time=t, status=201) and opt.capture(b"1", b"2", inference_time=t)
+    assert opt.close(10)
+    (f,) = _files(tmp_path / "opt")
+    assert [json.loads(x)["eventMetadata"].get("httpStatus") for x in _lines(f)] == [201, None]
     assert all(r["eventVersion"] == "0" for r in recs)
 
 
