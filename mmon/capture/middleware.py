@@ -220,11 +220,14 @@ class CaptureMiddleware:
 
     def _lifespan_send(self, send: Send) -> Send:
         async def snd(msg: Message) -> None:
-            if msg.get("type") == "lifespan.startup.complete":
-                self.writer.start()  # in the serving process: recovers the spool before traffic
-            if msg.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                import asyncio
+            import asyncio
 
+            if msg.get("type") == "lifespan.startup.complete":
+                # Before the server takes traffic: the store's client (imports that would hold the
+                # GIL for a second at the first upload), then the thread, which recovers the spool.
+                await asyncio.to_thread(self.writer.prepare)
+                self.writer.start()
+            if msg.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 try:
                     # close, not flush: the process is ending, and atexit must not wait a second
                     # flush_timeout for a store that is down (the whole shutdown stays under 30 s).

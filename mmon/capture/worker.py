@@ -347,7 +347,7 @@ class Worker:
             Store().write_bytes(url, body)  # temp file + rename: atomic
             return
         if self._fs is None:
-            self._fs = _filesystem(w.store, url, w.upload_timeout)
+            self._fs = w._fs_ready or _filesystem(w.store, url, w.upload_timeout)
         self._fs.pipe_file(url, body)  # one PUT (bodies are far below the multipart size)
 
     def _maybe_status(self, force: bool) -> None:

@@ -136,6 +136,7 @@ class CaptureWriter:
         self._close_ok = True
         self._last_hour = 0
         self._last_error = ""
+        self._fs_ready: Any = None  # the store client prepare() made (not valid across a fork)
 
     # -- the request path ------------------------------------------------------------------------
     def sample(self) -> bool:
@@ -235,6 +236,25 @@ class CaptureWriter:
                 self._start()
         except Exception as exc:  # noqa: BLE001
             self._error("start", exc)
+
+    def prepare(self) -> None:
+        """Set up the store's client now, before serving: for S3 that is importing s3fs/botocore
+        and building a client, about a second of CPU under the GIL, which would otherwise stall
+        requests at the first upload. The ASGI middleware calls it at lifespan startup; call it
+        once per process before traffic elsewhere (gunicorn: in ``post_fork``). Never raises."""
+        try:
+            from mmon.store import is_local
+
+            if self._fs_ready is None and not is_local(self.destination):
+                from mmon.capture.worker import _filesystem
+
+                fs = _filesystem(self.store, self.destination, self.upload_timeout)
+                connect = getattr(fs, "connect", None)  # s3fs: the client itself (no request is sent)
+                if callable(connect):
+                    connect()
+                self._fs_ready = fs
+        except Exception as exc:  # noqa: BLE001 - the first upload tries again
+            self._error("prepare", exc)
 
     def _start(self) -> None:
         with self._start_lock:
