@@ -142,10 +142,10 @@ def _hold(pct: float, ticks: int = 200) -> tuple[float, float]:
             return getattr(time, name)
 
         def sleep(self, s: float) -> None:
-            if s > 0:
-                segs.append(time.thread_time() - mark[0])
             real(s)
-            mark[0] = time.thread_time()
+            if s > 0:  # sleep(0) hands the GIL to no one (see worker.HOLD_SECONDS): not a yield
+                segs.append(time.thread_time() - mark[0])
+                mark[0] = time.thread_time()
 
     w = _writer(pct)
     app = CaptureMiddleware(_app, w)

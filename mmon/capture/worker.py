@@ -48,6 +48,7 @@ BATCH = 2000  # records serialised per pass of the loop
 HOLD_SECONDS = 0.0002
 YIELD_SECONDS = 0.00002
 
+
 def item_bytes(item: CaptureRecord | LabelRecord | RawExchange) -> int:
     """The bytes an item counts for in the queue (as CaptureWriter._put counted them)."""
     if type(item) is tuple:

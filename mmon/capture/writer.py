@@ -60,6 +60,10 @@ class CaptureWriter:
     inference hour; labels: ``{ground_truth_destination}/yyyy/mm/dd/hh/{uuid}.jsonl[.gz]`` by the
     hour they are collected. A file is closed at ``max_file_bytes``, after ``max_file_seconds`` or
     when its hour is over, and uploaded with one PUT.
+
+    ``record_status=True`` also writes a response's HTTP status as ``eventMetadata.httpStatus``:
+    off by default because it is not one of SageMaker's keys and record preprocessors receive
+    ``eventMetadata`` as it is (README, "Capture from your own model server").
     """
 
     def __init__(
