@@ -253,9 +253,10 @@ class CaptureWriter:
                 from mmon.capture.worker import _filesystem
 
                 fs = _filesystem(self.store, self.destination, self.upload_timeout)
-                connect = getattr(fs, "connect", None)  # s3fs: the client itself (no request is sent)
-                if callable(connect):
-                    connect()
+                # s3fs: the client itself (no request is sent); other stores' connect() may fetch
+                # credentials over the network, which startup should not wait for.
+                if self.destination.split("://", 1)[0].lower() in ("s3", "s3a") and callable(getattr(fs, "connect", None)):
+                    fs.connect()
                 self._fs_ready = fs
         except Exception as exc:  # noqa: BLE001 - the first upload tries again
             self._error("prepare", exc)
