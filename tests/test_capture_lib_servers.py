@@ -253,7 +253,8 @@ def test_s3_stopped_mid_load_then_back(apps: Path, tmp_path: Path) -> None:
         # Closed files held for retry are capped at 100 kB: about 1 s of this load, so an outage of
         # a few seconds must drop (and count) some.
         env = {**weed.env(), "CAP_DEST": "s3://capbucket/datacapture", "CAP_FILE_SECONDS": "0.5",
-               "CAP_PENDING": "100000", "CAP_UPLOAD_TIMEOUT": "1", "CAP_STATUS_SECONDS": "1"}  # fmt: skip
+               "CAP_PENDING": "100000", "CAP_UPLOAD_TIMEOUT": "1", "CAP_STATUS_SECONDS": "1",
+               "CAP_MAX_BACKOFF": "2"}  # fmt: skip
         a = Server("uvicorn", apps, env).start()
         bodies = csv_bodies(200)
         try:
@@ -269,7 +270,7 @@ def test_s3_stopped_mid_load_then_back(apps: Path, tmp_path: Path) -> None:
             rss1 = a.rss()
             weed.start()
             after = load(a.port, RATE, 1, bodies)
-            deadline = time.monotonic() + 40  # back-off is at most 30 s
+            deadline = time.monotonic() + 40  # back-off is at most 2 s here (30 s by default)
             while time.monotonic() < deadline:
                 s3 = a.get_json("/capture-stats")
                 if s3["pending_files"] == 0 and s3["records_written"] + s3["dropped"] == s3["captured"]:

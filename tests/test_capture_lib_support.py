@@ -70,6 +70,7 @@ if os.environ.get("CAP_ENABLED", "1") == "1":
         flush_timeout=float(os.environ.get("CAP_FLUSH_TIMEOUT", "20")),
         record_status=os.environ.get("CAP_RECORD_STATUS") == "1",
     )
+    writer.max_backoff = float(os.environ.get("CAP_MAX_BACKOFF", "30"))  # tests: resume soon after an outage
 
     @inner.get("/capture-stats")
     async def capture_stats():
