@@ -1,8 +1,11 @@
 """Benchmark of ``mmon.capture``: writer throughput and the latency a real server pays for capture.
 
-    python bench/capture_writer.py                       # full: 500 req/s, 20 s per configuration
-    python bench/capture_writer.py --rate 250 --seconds 4 --records 50000   # a quick look
+    python bench/capture_writer.py                       # full: 500 req/s, 20 s per configuration, 3 runs
+    python bench/capture_writer.py --rate 250 --seconds 4 --repeat 1 --records 50000   # a quick look
 
+0. CPU per request and per record without servers (bench/capture_micro.py): the request path's
+   cost, the background thread's, and the longest it keeps the GIL for one tick's batch. These
+   barely move with the machine's load, unlike every latency below.
 1. Throughput, one process, sampling 100 %: ``writer.capture()`` of CSV payloads (like the
    churn example's) as fast as one thread can call it; reported are the caller's cost per call
    (the request path) and records/s through the background thread to files on local disk (time
@@ -14,7 +17,8 @@
    the machine's noise falls on both alike. p50/p99/p99.9 of the request time, the p99 capture
    adds, and the server's CPU time per request (user + system of its processes): unlike latency,
    CPU time barely moves when other work shares the machine, so its difference is what capture
-   costs each request.
+   costs each request. Each configuration runs ``--repeat`` times (fresh servers each time); the
+   table gives each run's row and then the median row of the runs (median of each column).
 
 The load average (``uptime``) is printed beside every figure: on a shared machine it explains them.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,7 +78,7 @@ def merge(acc: LoadResult, r: LoadResult) -> None:
 
 
 def latency(kind: str, sampling: str, rate: float, seconds: float, rnd: float, apps: Path, tmp: Path) -> list[object]:
-    cap = tmp / f"cap-{kind}-{sampling}"
+    cap = Path(tempfile.mkdtemp(prefix=f"cap-{kind}-{sampling}-", dir=tmp))
     workers = 2 if kind == "gunicorn" else 1
     a = Server(kind, apps, {"CAP_DEST": str(cap), "CAP_SAMPLING": sampling}, workers=workers).start()
     b = Server(kind, apps, {"CAP_ENABLED": "0"}, workers=workers).start()
@@ -95,12 +100,17 @@ def latency(kind: str, sampling: str, rate: float, seconds: float, rnd: float, a
         a.stop()
         b.stop()
     recs = sum(1 for f in cap.rglob("*.jsonl") for _ in open(f))
-    ms = lambda r, q: f"{r.pct(q) * 1000:.2f}"  # noqa: E731
-    added = (ra.pct(99) - rb.pct(99)) * 1000
+    ms = lambda r, q: r.pct(q) * 1000  # noqa: E731
     return [
-        f"{kind} {sampling} %", f"{rate:g} req/s x {seconds:g} s", f"{ra.ok}/{rb.ok}", ms(ra, 50), ms(rb, 50), ms(ra, 99),
-        ms(rb, 99), ms(ra, 99.9), ms(rb, 99.9), f"{added:+.2f}", f"{cpu_a / ra.ok * 1e6:.0f} / {cpu_b / rb.ok * 1e6:.0f}", str(recs), f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}",
+        ms(ra, 50), ms(rb, 50), ms(ra, 99), ms(rb, 99), ms(ra, 99.9), ms(rb, 99.9), (ra.pct(99) - rb.pct(99)) * 1000,
+        cpu_a / ra.ok * 1e6, cpu_b / rb.ok * 1e6, ra.ok, rb.ok, recs, load_before, os.getloadavg()[0],
     ]  # fmt: skip
+
+
+def fmt(name: str, what: str, v: list[float]) -> list[object]:
+    p50a, p50b, p99a, p99b, p999a, p999b, added, cpua, cpub, oka, okb, recs, l0, l1 = v
+    return [name, what, f"{oka:.0f}/{okb:.0f}", f"{p50a:.2f}", f"{p50b:.2f}", f"{p99a:.2f}", f"{p99b:.2f}", f"{p999a:.2f}",
+            f"{p999b:.2f}", f"{added:+.2f}", f"{cpua:.0f} / {cpub:.0f}", f"{recs:.0f}", f"{l0:.1f} -> {l1:.1f}"]  # fmt: skip
 
 
 def main() -> None:
@@ -111,11 +121,20 @@ def main() -> None:
     ap.add_argument("--round", type=float, default=2.0, help="seconds per phase before switching server")
     ap.add_argument("--servers", default="uvicorn,gunicorn")
     ap.add_argument("--sampling", default="100,20")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per configuration (the median row is reported too)")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-micro", action="store_true")
     args = ap.parse_args()
     print(f"# mmon.capture benchmark\n\n{uptime()}  (2 cores shared with other work: figures are noisy)\n")
     tmp = Path(tempfile.mkdtemp(prefix="capbench"))
     try:
+        if not args.skip_micro:
+            from bench.capture_micro import HEADERS
+            from bench.capture_micro import rows as micro_rows
+
+            print("## CPU per request without servers (bench/capture_micro.py; load-independent)\n")
+            print(markdown_table(HEADERS, micro_rows()))
+            print(f"\n{uptime()}\n")
         if not args.skip_throughput:
             rows = []
             for gz in (False, True):
@@ -127,10 +146,17 @@ def main() -> None:
             print()
         apps = write_apps(tmp / "apps")
         rows = []
+        what = f"{args.rate:g} req/s x {args.seconds:g} s"
         for kind in args.servers.split(","):
             for sampling in args.sampling.split(","):
-                rows.append(latency(kind, sampling, args.rate, args.seconds, args.round, apps, tmp))
-                print(f"  done: {kind} {sampling} % ({uptime()})", file=sys.stderr)
+                runs = []
+                for i in range(args.repeat):
+                    runs.append(latency(kind, sampling, args.rate, args.seconds, args.round, apps, tmp))
+                    rows.append(fmt(f"{kind} {sampling} % run {i + 1}", what, runs[-1]))
+                    print(f"  done: {kind} {sampling} % run {i + 1} ({uptime()})", file=sys.stderr)
+                if args.repeat > 1:
+                    med = [statistics.median(col) for col in zip(*runs, strict=True)]
+                    rows.append(fmt(f"**{kind} {sampling} % median**", what, med))
         print("## Request latency with capture vs the same server without (alternating phases)\n")
         print(markdown_table(
             ["server, sampling", "load", "ok (cap/plain)", "p50 cap", "p50 plain", "p99 cap", "p99 plain", "p99.9 cap",

@@ -19,6 +19,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -93,9 +94,17 @@ def test_encodings_ids_and_status(tmp_path: Path) -> None:
     assert base64.b64decode(recs[4]["captureData"]["endpointInput"]["data"]) == b"\xff\xfe,1"
     assert recs[5]["captureData"]["endpointInput"]["data"] == '1,2.5,"a,b"\n3,,c'
     assert recs[0]["eventMetadata"]["inferenceId"] == "r1" and "inferenceId" not in recs[1]["eventMetadata"]
-    assert recs[0]["eventMetadata"]["httpStatus"] == 201
+    # By default only SageMaker's keys (README: an extra key would reach record preprocessors).
+    assert all(set(r["eventMetadata"]) <= {"eventId", "inferenceId", "inferenceTime"} for r in recs)
     assert {r["eventMetadata"]["inferenceTime"] for r in recs} == {"2024-01-01T10:00:00Z"}
     assert len({r["eventMetadata"]["eventId"] for r in recs}) == 6
+    assert all(uuid.UUID(r["eventMetadata"]["eventId"]).version == 4 for r in recs)
+    assert all(str(uuid.UUID(r["eventMetadata"]["eventId"])) == r["eventMetadata"]["eventId"] for r in recs)
+    opt = CaptureWriter(str(tmp_path / "opt"), "churn", handle_sigterm=False, record_status=True)
+    assert opt.capture(b"1", b"2", inference_time=t, status=201) and opt.capture(b"1", b"2", inference_time=t)
+    assert opt.close(10)
+    (f,) = _files(tmp_path / "opt")
+    assert [json.loads(x)["eventMetadata"].get("httpStatus") for x in _lines(f)] == [201, None]
     assert all(r["eventVersion"] == "0" for r in recs)
 
 
@@ -530,3 +539,29 @@ def test_a_long_queue_is_written_in_batches_without_pending_drops(tmp_path: Path
     s = w.stats()
     assert s["dropped"] == 0 and s["records_written"] == 30_000
     assert sum(len(_lines(f)) for f in _files(tmp_path / "cap")) == 30_000
+
+
+def test_prepare_builds_the_s3_client_before_traffic(tmp_path: Path, s3_options: dict[str, str]) -> None:
+    """prepare() makes the S3 client the uploads then use (importing s3fs/botocore under traffic
+    held the GIL for about a second); local folders need none; a fork must not reuse it."""
+    import fsspec
+
+    fs = fsspec.filesystem("s3", key=s3_options["key"], secret=s3_options["secret"],
+                           client_kwargs={"endpoint_url": s3_options["endpoint_url"]}, skip_instance_cache=True)  # fmt: skip
+    bucket = f"prep{os.getpid()}"
+    fs.mkdir(bucket)
+    w = CaptureWriter(f"s3://{bucket}/cap", "churn", storage_options=s3_options, handle_sigterm=False, status_interval=None)
+    w.prepare()
+    ready = w._fs_ready
+    assert ready is not None and w.stats()["errors"] == 0
+    assert w.capture(b"1,2", b"0.5")
+    assert w.close(15)
+    assert w._worker is not None and w._worker._fs is ready  # the upload used the prepared client
+    (key,) = [k for k in fs.find(f"{bucket}/cap") if k.endswith(".jsonl")]
+    assert json.loads(fs.cat_file(key))["captureData"]["endpointInput"]["data"] == "1,2"
+    local = _writer(tmp_path, status_interval=None)
+    local.prepare()
+    assert local._fs_ready is None
+    local._reset()  # what a forked child runs
+    w._reset()
+    assert w._fs_ready is None

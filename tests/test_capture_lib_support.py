@@ -67,7 +67,10 @@ if os.environ.get("CAP_ENABLED", "1") == "1":
         max_pending_bytes=int(os.environ.get("CAP_PENDING", "128000000")),
         upload_timeout=float(os.environ.get("CAP_UPLOAD_TIMEOUT", "5")),
         status_interval=float(os.environ.get("CAP_STATUS_SECONDS", "60")),
+        flush_timeout=float(os.environ.get("CAP_FLUSH_TIMEOUT", "20")),
+        record_status=os.environ.get("CAP_RECORD_STATUS") == "1",
     )
+    writer.max_backoff = float(os.environ.get("CAP_MAX_BACKOFF", "30"))  # tests: resume soon after an outage
 
     @inner.get("/capture-stats")
     async def capture_stats():
@@ -453,6 +456,7 @@ class DelayProxy:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self._stop = threading.Event()
+        self._socks: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -469,6 +473,7 @@ class DelayProxy:
             except OSError:
                 client.close()
                 continue
+            self._socks += [client, up]
             threading.Thread(target=self._pipe, args=(client, up, 0.0), daemon=True).start()
             threading.Thread(target=self._pipe, args=(up, client, None), daemon=True).start()
 
@@ -479,8 +484,8 @@ class DelayProxy:
                 if not data:
                     break
                 d = self.delay if delay is None else delay
-                if d:
-                    time.sleep(d)
+                if d and self._stop.wait(d):  # close() ends the wait
+                    break
                 dst.sendall(data)
         except OSError:
             pass
@@ -492,8 +497,16 @@ class DelayProxy:
                     pass
 
     def close(self) -> None:
+        """Stop, and close every connection at once: a connection left open to the S3 server
+        would make that server's shutdown wait for it (10 s at the end of the session)."""
         self._stop.set()
         self.listener.close()
+        for s in self._socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
 
 
 def test_load_generator_is_bounded_and_paced() -> None:

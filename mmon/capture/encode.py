@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 # SageMaker SDK defaults (CaptureContentTypeHeader): text/csv is captured as CSV, application/json
 # as JSON; JSON Lines is JSON too (the issue and SageMaker's JSON Lines examples).
@@ -46,6 +47,19 @@ class CaptureRecord:
     custom_attributes: str | None = None
 
 
+class RecordSource(Protocol):
+    """What turns a middleware's raw exchange into a record on the background thread.
+
+    The middleware queues ``(source, exchange, raw_headers, nbytes)``: chunk references and the
+    server's header list as they are, so joining bodies and decoding headers happen off the request
+    path (``source.record(exchange, raw_headers)``)."""
+
+    def record(self, exchange: Any, raw_headers: Any) -> CaptureRecord | None: ...
+
+
+RawExchange = tuple[RecordSource, Any, Any, int]
+
+
 def media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
@@ -69,9 +83,33 @@ def _payload(data: bytes, encoding: str) -> tuple[str, str]:
     return base64.b64encode(data).decode("ascii"), "BASE64"
 
 
+_time_text: tuple[int, str] = (-1, "")  # the last second formatted: records come in bursts of the same second
+
+
 def inference_time_text(t: float) -> str:
     """``yyyy-MM-ddTHH:mm:ssZ`` (UTC, whole seconds: SageMaker's ``inferenceTime``)."""
-    return datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    global _time_text
+    sec = int(t)
+    cached = _time_text  # one read of one tuple: safe with several writers' threads
+    if cached[0] == sec:
+        return cached[1]
+    text = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _time_text = (sec, text)
+    return text
+
+
+def event_ids(n: int) -> list[str]:
+    """``n`` random UUID4 strings from one ``os.urandom`` call (``str(uuid.uuid4())`` makes a
+    syscall and a UUID object per id; this is several times cheaper on the background thread)."""
+    h = os.urandom(16 * n).hex()
+    out = []
+    for i in range(0, 32 * n, 32):
+        # version nibble 4; variant bits 10xx (8, 9, a or b), as RFC 4122 section 4.4 sets them
+        out.append(f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-{_VARIANT[h[i + 16]]}{h[i + 17:i + 20]}-{h[i + 20:i + 32]}")
+    return out
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 def capture_line(
@@ -90,7 +128,7 @@ def capture_line(
             f'"{side}":{{"observedContentType":{_dumps(ctype)},"mode":"{mode}","data":{_dumps(text)},"encoding":"{enc}"}}'
         )
     if not rec.event_id:
-        rec.event_id = str(uuid.uuid4())
+        rec.event_id = event_ids(1)[0]
     meta = f'"eventId":"{rec.event_id}"'
     if rec.inference_id is not None:
         meta += f',"inferenceId":{_dumps(rec.inference_id)}'
@@ -98,7 +136,7 @@ def capture_line(
     if rec.custom_attributes is not None:
         meta += f',"customAttributes":{_dumps(rec.custom_attributes)}'
     if record_status and rec.status is not None:
-        # Not one of SageMaker's keys: its readers (and mmon's) ignore unknown eventMetadata keys.
+        # Not one of SageMaker's keys, so opt-in (CaptureWriter(record_status=True)): see README.
         meta += f',"httpStatus":{int(rec.status)}'
     return f'{{"captureData":{{{",".join(parts)}}},"eventMetadata":{{{meta}}},"eventVersion":"0"}}'
 

@@ -4,7 +4,9 @@ Neither imports a web framework. The sampling draw comes first: a request that i
 handed to the app untouched (no wrapper, no copy). For a sampled one the middleware wraps
 ``receive``/``send`` (ASGI) or ``wsgi.input``/the response iterable (WSGI), keeping a reference to
 each chunk as it passes by — the body is never read twice and every message is forwarded as it
-comes, so streaming responses stream. Once the response is complete the record is queued; if
+comes, so streaming responses stream. Once the response is complete the exchange is queued as it
+is (chunk references and the server's header list): joining the bodies, decoding the headers and
+building the record happen on the writer's background thread, not on the request path. If
 either body is larger than ``max_body_bytes`` the record is skipped and counted (``too_large``),
 if the exchange did not complete (client gone, app error, body not read) it is counted
 (``incomplete``). The HTTP status is recorded. ``inference_id_header`` names the request header
@@ -79,11 +81,14 @@ class _Options:
         self.id_header = inference_id_header.lower() if inference_id_header else None
         self.allow = tuple(h.lower() for h in header_allowlist)
         self.cap = writer.max_payload_bytes if max_body_bytes is None else max_body_bytes
-        # The only request headers the ASGI middleware decodes.
-        self.wanted = frozenset({"content-type", "content-length", "transfer-encoding", *self.allow, *([self.id_header] if self.id_header else [])})
+        # The only request headers the middleware decodes (on the background thread).
+        self.wanted = frozenset({"content-type", *self.allow, *([self.id_header] if self.id_header else [])})
+        # The same as WSGI environ keys (content-type has its own key there).
+        self.environ_keys = tuple(("HTTP_" + h.upper().replace("-", "_"), h) for h in sorted(self.wanted - {"content-type"}))
 
-    def finish(self, ex: _Exchange, headers: dict[str, str], completed: bool) -> None:
-        """Queue the record of a completed exchange, or count why not. Never raises."""
+    def finish(self, ex: _Exchange, raw_headers: Any, completed: bool) -> None:
+        """Queue a completed exchange as it is (``record`` makes it a record later), or count why
+        not. Never raises. ``raw_headers``: ASGI's ``[(name, value), ...]`` bytes or a dict."""
         w = self.writer
         try:
             if ex.over:
@@ -92,27 +97,52 @@ class _Options:
             if not completed:
                 w._count("dropped_incomplete")
                 return
-            kept = {h: headers[h] for h in self.allow if h in headers}
-            attrs = "; ".join(v if h == CUSTOM_ATTRIBUTES_HEADER else f"{h}={v}" for h, v in kept.items()) or None
-            rec = CaptureRecord(
-                b"".join(ex.req) if w.capture_input else None,
-                b"".join(ex.resp) if w.capture_output else None,
-                headers.get("content-type", ""),
-                ex.out_ct,
-                ex.t,
-                headers.get(self.id_header) if self.id_header else None,
-                status=ex.status,
-                headers=kept or None,
-                custom_attributes=attrs,
-            )
-            w.submit(rec)
+            n = (ex.req_size if w.capture_input else 0) + (ex.resp_size if w.capture_output else 0)
+            if n > w.max_payload_bytes:
+                w._count("dropped_too_large")
+                return
+            w._put((self, ex, raw_headers, n), n, "captured")
         except Exception as exc:  # noqa: BLE001
             w._count("dropped_error")
             w._error("middleware", exc, count=False)
 
+    def record(self, ex: _Exchange, raw_headers: Any) -> CaptureRecord:
+        """The record of a queued exchange (on the writer's background thread)."""
+        w = self.writer
+        if isinstance(raw_headers, dict):
+            headers: dict[str, str] = raw_headers
+        else:
+            wanted = self.wanted
+            headers = {}
+            for k, v in raw_headers:
+                name = k.decode("latin-1").lower()
+                if name in wanted:
+                    headers[name] = v.decode("latin-1")
+        kept = {h: headers[h] for h in self.allow if h in headers}
+        attrs = "; ".join(v if h == CUSTOM_ATTRIBUTES_HEADER else f"{h}={v}" for h, v in kept.items()) or None
+        return CaptureRecord(
+            b"".join(ex.req) if w.capture_input else None,
+            b"".join(ex.resp) if w.capture_output else None,
+            headers.get("content-type", ""),
+            ex.out_ct,
+            ex.t,
+            headers.get(self.id_header) if self.id_header else None,
+            status=ex.status,
+            headers=kept or None,
+            custom_attributes=attrs,
+        )
 
-def _no_body(headers: dict[str, str]) -> bool:
-    return "transfer-encoding" not in headers and headers.get("content-length", "0").strip() in ("", "0")
+
+def _no_body(raw_headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether an ASGI request announced no body (the app then need not read one)."""
+    length = b"0"
+    for k, v in raw_headers:
+        name = k.lower()
+        if name == b"transfer-encoding":
+            return False
+        if name == b"content-length":
+            length = v
+    return length.strip() in (b"", b"0")
 
 
 class CaptureMiddleware:
@@ -180,25 +210,24 @@ class CaptureMiddleware:
             await self.app(scope, recv, snd)
         finally:
             try:
-                wanted = o.wanted
-                headers = {}
-                for k, v in scope.get("headers", ()):
-                    name = k.decode("latin-1").lower()
-                    if name in wanted:
-                        headers[name] = v.decode("latin-1")
-                if not ex.req_done and _no_body(headers):
+                # A copy of the list (not of the headers): the app may change the scope's in place.
+                raw = list(scope.get("headers", ()))
+                if not ex.req_done and not ex.over and _no_body(raw):
                     ex.req_done = True
             except Exception:  # noqa: BLE001
-                headers = {}
-            o.finish(ex, headers, ex.req_done and ex.resp_done)
+                raw = []
+            o.finish(ex, raw, ex.req_done and ex.resp_done)
 
     def _lifespan_send(self, send: Send) -> Send:
         async def snd(msg: Message) -> None:
-            if msg.get("type") == "lifespan.startup.complete":
-                self.writer.start()  # in the serving process: recovers the spool before traffic
-            if msg.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                import asyncio
+            import asyncio
 
+            if msg.get("type") == "lifespan.startup.complete":
+                # Before the server takes traffic: the store's client (imports that would hold the
+                # GIL for a second at the first upload), then the thread, which recovers the spool.
+                await asyncio.to_thread(self.writer.prepare)
+                self.writer.start()
+            if msg.get("type") in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 try:
                     # close, not flush: the process is ending, and atexit must not wait a second
                     # flush_timeout for a store that is down (the whole shutdown stays under 30 s).
@@ -303,12 +332,13 @@ class WSGICaptureMiddleware:
             return self.app(environ, start_response)
         ex = _Exchange(o.cap)
         try:
-            headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+            # Only the headers the record can use (not a scan of the whole environ).
+            headers = {h: environ[k] for k, h in o.environ_keys if k in environ}
             if environ.get("CONTENT_TYPE"):
                 headers["content-type"] = environ["CONTENT_TYPE"]
             raw_len = environ.get("CONTENT_LENGTH") or ""
             length = int(raw_len) if raw_len.strip().isdigit() else None
-            if length == 0 or (length is None and "transfer-encoding" not in headers):
+            if length == 0 or (length is None and "HTTP_TRANSFER_ENCODING" not in environ):
                 ex.req_done = True
             environ["wsgi.input"] = _TeeInput(environ["wsgi.input"], ex, length)
         except Exception as exc:  # noqa: BLE001

@@ -55,10 +55,11 @@ class Spool:
         self._recovering: dict[str, _Folder] = {}
 
     # -- this process's files --------------------------------------------------------------------
-    def open(self, url: str, kind: str, gzip: bool) -> tuple[str, IO[str]]:
+    def open(self, url: str, kind: str, gzip: bool) -> tuple[str, IO[bytes]]:
         path = os.path.join(self.folder, uuid.uuid4().hex + ".spool")
-        f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open while the file fills
-        f.write(json.dumps({"url": url, "kind": kind, "gzip": gzip}) + "\n")
+        # Binary: the worker writes each line's UTF-8 bytes, the same it puts in the capture file.
+        f = open(path, "ab")  # noqa: SIM115 - kept open while the file fills
+        f.write((json.dumps({"url": url, "kind": kind, "gzip": gzip}) + "\n").encode("utf-8"))
         return path, f
 
     def done(self, path: str) -> None:

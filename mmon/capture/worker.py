@@ -17,15 +17,16 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from mmon.capture.encode import (
     CaptureRecord,
+    RawExchange,
     capture_file_name,
     capture_line,
+    event_ids,
     ground_truth_line,
     hour_of,
     hour_path,
@@ -40,13 +41,32 @@ if TYPE_CHECKING:
 log = logging.getLogger("mmon.capture")
 
 BATCH = 2000  # records serialised per pass of the loop
+# The longest this thread works before it lets the request threads run. Python hands the GIL to a
+# waiting thread only when the holder blocks or after the switch interval (5 ms): ``sleep(0)``
+# releases and takes it back before the waiting thread has woken, so it yields nothing. A real
+# (tiny) sleep does, and bounds what a request can wait for this thread to about HOLD_SECONDS.
+HOLD_SECONDS = 0.0002
+YIELD_SECONDS = 0.00002
 
 
-def item_bytes(item: CaptureRecord | LabelRecord) -> int:
+def item_bytes(item: CaptureRecord | LabelRecord | RawExchange) -> int:
     """The bytes an item counts for in the queue (as CaptureWriter._put counted them)."""
+    if type(item) is tuple:
+        return item[3]
     if isinstance(item, CaptureRecord):
         return (len(item.input_data) if item.input_data else 0) + (len(item.output_data) if item.output_data else 0)
+    assert isinstance(item, LabelRecord)
     return len(item.data) + 64
+
+
+def item_time(item: CaptureRecord | LabelRecord | RawExchange) -> float:
+    """Inference time (capture) or collection time (label) of a queued item."""
+    if type(item) is tuple:
+        return float(item[1].t)
+    if isinstance(item, CaptureRecord):
+        return item.inference_time
+    assert isinstance(item, LabelRecord)
+    return item.collected_at
 
 
 @dataclass(slots=True)
@@ -64,10 +84,12 @@ class _Open:
     hour: int
     opened: float  # monotonic
     oldest: float  # inference time of its first record (Unix seconds)
-    lines: list[str] = field(default_factory=list)
-    size: int = 0
+    # The body as it grows (lines encoded one by one): closing a 5 MB file then costs one copy,
+    # not a join and an encode that would hold the GIL for milliseconds.
+    body: bytearray = field(default_factory=bytearray)
+    records: int = 0
     spool_path: str | None = None
-    spool_file: IO[str] | None = None
+    spool_file: IO[bytes] | None = None
 
 
 @dataclass
@@ -184,15 +206,22 @@ class Worker:
         if more:
             self.wake.set()  # the next pass comes at once, not after a tick
         touched: set[tuple[str, int]] = set()
-        for n, item in enumerate(batch, 1):
-            if n % 16 == 0:
-                # Hand the GIL back now and then: a request thread waiting for it would otherwise
-                # wait up to the interpreter's switch interval (5 ms) for this thread's batch.
-                time.sleep(0)
+        ids = event_ids(len(batch))
+        clock = time.perf_counter
+        since = clock()
+        for n, item in enumerate(batch):
+            if clock() - since > HOLD_SECONDS:
+                time.sleep(YIELD_SECONDS)  # see HOLD_SECONDS
+                since = clock()
             try:
+                if type(item) is tuple:  # a middleware's exchange: joined and decoded here
+                    rec = item[0].record(item[1], item[2])
+                    if rec is None:
+                        continue
+                    item = rec
                 if isinstance(item, CaptureRecord):
                     if not item.event_id:
-                        item.event_id = str(uuid.uuid4())
+                        item.event_id = ids[n]
                     if w.redact is not None:
                         try:
                             red = w.redact(item)
@@ -205,10 +234,11 @@ class Worker:
                             continue
                         item = red
                     line = capture_line(item, w.csv_content_types, w.json_content_types, w.record_status)
-                    key = self._append("capture", item.inference_time, line)
+                    key = self._append("capture", item.inference_time, (line + "\n").encode("utf-8"))
                 else:
+                    assert isinstance(item, LabelRecord)
                     line = ground_truth_line(item.event_id, item.data, item.encoding)
-                    key = self._append("label", item.collected_at, line)
+                    key = self._append("label", item.collected_at, (line + "\n").encode("utf-8"))
                 touched.add(key)
             except Exception as exc:  # noqa: BLE001 - one bad record costs one record
                 w._count("dropped_error")
@@ -221,7 +251,7 @@ class Worker:
                 except OSError as exc:
                     w._error("spool", exc)
 
-    def _append(self, kind: str, t: float, line: str) -> tuple[str, int]:
+    def _append(self, kind: str, t: float, line: bytes) -> tuple[str, int]:
         w = self.w
         hour = hour_of(t)
         key = (kind, hour)
@@ -238,14 +268,14 @@ class Worker:
                     f.spool_path, f.spool_file = self.spool.open(url, kind, w.gzip)
                 except OSError as exc:
                     w._error("spool", exc)
-        f.lines.append(line)
-        f.size += len(line) + 1
+        f.body += line
+        f.records += 1
         if f.spool_file is not None:
             try:
-                f.spool_file.write(line + "\n")
+                f.spool_file.write(line)
             except OSError as exc:
                 w._error("spool", exc)
-        if f.size >= w.max_file_bytes:
+        if len(f.body) >= w.max_file_bytes:
             self._close(key)
         return key
 
@@ -255,17 +285,16 @@ class Worker:
         this_hour = hour_of(now)
         for key in list(self.open):
             f = self.open[key]
-            if force or f.size >= w.max_file_bytes or now_mono - f.opened >= w.max_file_seconds or f.hour < this_hour:
+            if force or len(f.body) >= w.max_file_bytes or now_mono - f.opened >= w.max_file_seconds or f.hour < this_hour:
                 self._close(key)
 
     def _close(self, key: tuple[str, int]) -> None:
         f = self.open.pop(key)
-        body = ("\n".join(f.lines) + "\n").encode("utf-8")
-        if self.w.gzip:
-            body = _gzip.compress(body, compresslevel=6)
+        # zlib releases the GIL while it compresses; the plain copy is one memcpy.
+        body = _gzip.compress(f.body, compresslevel=6) if self.w.gzip else bytes(f.body)
         if f.spool_file is not None:
             f.spool_file.close()
-        self._add_pending(_Pending(f.url, f.kind, f.hour, body, len(f.lines), f.oldest, f.spool_path))
+        self._add_pending(_Pending(f.url, f.kind, f.hour, body, f.records, f.oldest, f.spool_path))
 
     def _add_pending(self, p: _Pending) -> None:
         self.pending.append(p)
@@ -319,7 +348,7 @@ class Worker:
             Store().write_bytes(url, body)  # temp file + rename: atomic
             return
         if self._fs is None:
-            self._fs = _filesystem(w.store, url, w.upload_timeout)
+            self._fs = w._fs_ready or _filesystem(w.store, url, w.upload_timeout)
         self._fs.pipe_file(url, body)  # one PUT (bodies are far below the multipart size)
 
     def _maybe_status(self, force: bool) -> None:
@@ -369,7 +398,7 @@ class Worker:
             w._queued_bytes = 0
         w._count("dropped_shutdown", queued)
         for f in self.open.values():
-            w._count("left_in_spool" if f.spool_path else "dropped_shutdown", len(f.lines))
+            w._count("left_in_spool" if f.spool_path else "dropped_shutdown", f.records)
             if f.spool_file is not None:
                 f.spool_file.close()
         for p in self.pending:

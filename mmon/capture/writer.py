@@ -27,8 +27,15 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from mmon.capture.encode import DEFAULT_CSV_TYPES, DEFAULT_JSON_TYPES, CaptureRecord, label_text, to_bytes
-from mmon.capture.worker import LabelRecord, Worker
+from mmon.capture.encode import (
+    DEFAULT_CSV_TYPES,
+    DEFAULT_JSON_TYPES,
+    CaptureRecord,
+    RawExchange,
+    label_text,
+    to_bytes,
+)
+from mmon.capture.worker import LabelRecord, Worker, item_time
 from mmon.store import Store
 
 log = logging.getLogger("mmon.capture")
@@ -53,6 +60,10 @@ class CaptureWriter:
     inference hour; labels: ``{ground_truth_destination}/yyyy/mm/dd/hh/{uuid}.jsonl[.gz]`` by the
     hour they are collected. A file is closed at ``max_file_bytes``, after ``max_file_seconds`` or
     when its hour is over, and uploaded with one PUT.
+
+    ``record_status=True`` also writes a response's HTTP status as ``eventMetadata.httpStatus``:
+    off by default because it is not one of SageMaker's keys and record preprocessors receive
+    ``eventMetadata`` as it is (README, "Capture from your own model server").
     """
 
     def __init__(
@@ -75,7 +86,7 @@ class CaptureWriter:
         max_pending_bytes: int = 128_000_000,
         max_payload_bytes: int = 1_000_000,
         redact: Callable[[CaptureRecord], CaptureRecord | None] | None = None,
-        record_status: bool = True,
+        record_status: bool = False,
         spool_dir: str | None = None,
         flush_timeout: float = 20.0,
         upload_timeout: float = 5.0,
@@ -116,7 +127,7 @@ class CaptureWriter:
         """Per-process state (also run in a forked child: its parent's queue and thread are not its own)."""
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
-        self._queue: deque[CaptureRecord | LabelRecord] = deque()
+        self._queue: deque[CaptureRecord | LabelRecord | RawExchange] = deque()
         self._queued_bytes = 0
         self._enqueued = 0  # items ever queued (a flush waits for those queued before it)
         self._counts: dict[str, int] = dict.fromkeys(COUNTERS, 0)
@@ -129,14 +140,18 @@ class CaptureWriter:
         self._close_ok = True
         self._last_hour = 0
         self._last_error = ""
+        self._fs_ready: Any = None  # the store client prepare() made (not valid across a fork)
 
     # -- the request path ------------------------------------------------------------------------
     def sample(self) -> bool:
         """One sampling draw (counted); call before copying anything of a request."""
-        if self._p >= 1.0 or (self._p > 0.0 and random.random() < self._p):
-            self._count("sampled_in")
+        p = self._p
+        if p >= 1.0 or (p > 0.0 and random.random() < p):
+            with self._lock:
+                self._counts["sampled_in"] += 1
             return True
-        self._count("sampled_out")
+        with self._lock:
+            self._counts["sampled_out"] += 1
         return False
 
     def capture(
@@ -201,7 +216,7 @@ class CaptureWriter:
             self._error("ground_truth", exc, count=False)
             return False
 
-    def _put(self, item: CaptureRecord | LabelRecord, nbytes: int, counter: str) -> bool:
+    def _put(self, item: CaptureRecord | LabelRecord | RawExchange, nbytes: int, counter: str) -> bool:
         if self._worker is None:
             self._start()
         with self._lock:
@@ -225,6 +240,26 @@ class CaptureWriter:
                 self._start()
         except Exception as exc:  # noqa: BLE001
             self._error("start", exc)
+
+    def prepare(self) -> None:
+        """Set up the store's client now, before serving: for S3 that is importing s3fs/botocore
+        and building a client, about a second of CPU under the GIL, which would otherwise stall
+        requests at the first upload. The ASGI middleware calls it at lifespan startup; call it
+        once per process before traffic elsewhere (gunicorn: in ``post_fork``). Never raises."""
+        try:
+            from mmon.store import is_local
+
+            if self._fs_ready is None and not is_local(self.destination):
+                from mmon.capture.worker import _filesystem
+
+                fs = _filesystem(self.store, self.destination, self.upload_timeout)
+                # s3fs: the client itself (no request is sent); other stores' connect() may fetch
+                # credentials over the network, which startup should not wait for.
+                if self.destination.split("://", 1)[0].lower() in ("s3", "s3a") and callable(getattr(fs, "connect", None)):
+                    fs.connect()
+                self._fs_ready = fs
+        except Exception as exc:  # noqa: BLE001 - the first upload tries again
+            self._error("prepare", exc)
 
     def _start(self) -> None:
         with self._start_lock:
@@ -291,7 +326,7 @@ class CaptureWriter:
         worker = self._worker
         oldest = worker.oldest_unflushed() if worker is not None else None
         if first is not None:
-            t = first.inference_time if isinstance(first, CaptureRecord) else first.collected_at
+            t = item_time(first)
             oldest = t if oldest is None else min(oldest, t)
         out["pending_files"] = len(worker.pending) if worker is not None else 0
         out["oldest_unflushed_age_seconds"] = round(max(0.0, time.time() - oldest), 3) if oldest is not None else 0.0
