@@ -23,7 +23,8 @@ import pytest
 from tests.clihelp import run_cli
 from tests.test_capture_lib_support import DelayProxy, LoadResult, Server, Weed, csv_bodies, load, write_apps
 
-pytestmark = pytest.mark.slow
+# latency: these compare request timings, so `make test` runs them alone after the parallel tests.
+pytestmark = [pytest.mark.slow, pytest.mark.latency]
 
 RATE, SECONDS = (float(x) for x in os.environ.get("MMON_CAPTURE_LOAD", "250,1").split(","))
 
