@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from mmon import own_files
+from mmon.capture.parts import published_data
 from mmon.errors import InputError, MmonError
 from mmon.jsonfmt import strict_loads
 from mmon.store import Store, local_path, polars_path
@@ -68,6 +69,8 @@ def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool
         if len(found) > 1 or found[0] != item:
             # A folder or glob: mmon's own sidecar files (a merge summary, a report) are not data.
             found = own_files.data_only(item, found)
+            # A capture-merge window in parts: exactly its published generation, or an error.
+            found = published_data(store, found)
         urls.extend(u for u in found if u not in urls)
     return [DatasetFile(u, fmt or infer_format(u), header) for u in urls]
 

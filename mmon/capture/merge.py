@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -45,6 +48,7 @@ from mmon.capture.flat import (
     PROBABILITY,
 )
 from mmon.capture.flat import attach_labels as _attach_labels
+from mmon.capture.parts import PartsPublisher, part_name, parts_uuid
 from mmon.capture.payload import flatten
 from mmon.capture.preprocess import Preprocessor, PreprocessorError, load_preprocessor
 from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch, parse_ground_truth
@@ -97,6 +101,7 @@ class MergeSummary:
     labels_without_capture: int = 0
     rows: int = 0
     columns: list[str] = field(default_factory=list)
+    part_names: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     preprocessor_problems: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -138,6 +143,7 @@ class MergeSummary:
                 "kind": self.output_kind,
                 "rows": self.rows,
                 "columns": self.columns,
+                "parts": self.part_names,
             },
             "malformed_examples": [p.to_dict() for p in self.problems],
             "preprocessor_error_examples": self.preprocessor_problems,
@@ -221,14 +227,68 @@ def _problem_at(files: list[str], rec: pl.DataFrame, reasons: pl.DataFrame, limi
 # -- the merge --------------------------------------------------------------------------------------
 
 
+class ChunkSpill:
+    """The flat rows of a window, chunk by chunk, on local temporary disk (memory holds one chunk).
+
+    The table's columns and their types are known only once the whole window is read (a later
+    record may add a JSON key, or widen a column's type), so the chunks wait on disk and are
+    written as parts at the end, each cast to the window's column set. Frames are gathered until
+    ``chunk_rows`` rows: a chunk is a part, its boundary set by record counts and input files.
+    """
+
+    def __init__(self, folder: str, chunk_rows: int) -> None:
+        self.folder = folder
+        self.chunk_rows = chunk_rows
+        self.paths: list[str] = []
+        self.schemas: list[pl.Schema] = []
+        self.heights: list[int] = []
+        self._pending: list[pl.DataFrame] = []
+        self._rows = 0
+
+    def append(self, frame: pl.DataFrame) -> None:
+        if not frame.width:
+            return
+        self._pending.append(frame)
+        self._rows += frame.height
+        if self._rows >= self.chunk_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        frame = self._pending[0] if len(self._pending) == 1 else pl.concat(self._pending, how="diagonal_relaxed")
+        self._pending, self._rows = [], 0
+        path = os.path.join(self.folder, f"chunk-{len(self.paths):06d}.parquet")
+        frame.write_parquet(path, compression="lz4", statistics=False)
+        self.paths.append(path)
+        self.schemas.append(frame.schema)
+        self.heights.append(frame.height)
+
+    def union(self) -> pl.DataFrame:
+        """An empty frame with the window's columns (first-appearance order) and common types."""
+        return pl.concat([pl.DataFrame(schema=sc) for sc in self.schemas], how="diagonal_relaxed")
+
+    def read(self, i: int, union: pl.DataFrame) -> pl.DataFrame:
+        """Chunk ``i`` with every column of the window, typed as a concatenation of all would type it."""
+        return pl.concat([union, pl.read_parquet(self.paths[i])], how="diagonal_relaxed")
+
+
 @dataclass
 class _State:
     summary: MergeSummary
     files: list[str]
     seen: pl.Series
-    chunks: list[pl.DataFrame] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)  # merged records, encoded chunk by chunk
+    chunks: ChunkSpill
+    parts: PartsPublisher | None = None  # merged records: parts staged as they are made
+    uid: str = ""
+    part_names: list[str] = field(default_factory=list)
     matched_keys: list[pl.Series] = field(default_factory=list)
+
+    def add_part(self, data: bytes, fmt: str) -> None:
+        assert self.parts is not None
+        name = part_name(self.uid, len(self.part_names), fmt)
+        self.parts.add(name, data)
+        self.part_names.append(name)
 
 
 def capture_merge(
@@ -266,9 +326,8 @@ def capture_merge(
     if ground_truth is not None and not flat and not preprocessor and fmt != "jsonl":
         raise InputError("merged records with ground truth are JSON Lines; add --flat for a parquet table")
     kind = "preprocessed" if preprocessor else ("merged" if ground_truth is not None and not flat else "flat")
-    out_url = join(output, f"{DATA_NAME}.{fmt}")
     summary = MergeSummary(
-        window=window, capture=capture, ground_truth=ground_truth, output=out_url, output_format=fmt,
+        window=window, capture=capture, ground_truth=ground_truth, output=output, output_format=fmt,
         output_kind=kind, capture_lookbehind=capture_lookbehind, ground_truth_lookahead=ground_truth_lookahead,
     )  # fmt: skip
     store.check_writable(output)
@@ -287,11 +346,40 @@ def capture_merge(
     if ground_truth is not None:
         labels = _read_labels(store, ground_truth, window, ground_truth_lookahead, summary, strict, workers)
 
-    if is_batch:
-        state = _State(summary, [], pl.Series("event_id", [], pl.String))
-        batch.merge_batch(store, capture, window, state, labels, strict, capture_lookbehind, workers, progress)
-        return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute, output)
+    spill_dir = tempfile.mkdtemp(prefix="mmon-merge-")
+    state = _State(summary, [], pl.Series("event_id", [], pl.String), ChunkSpill(spill_dir, chunk_records))
+    state.parts = PartsPublisher(store, output)
+    state.uid = parts_uuid(summary.window.to_dict()["start"], summary.window.to_dict()["end"], kind, fmt)
+    try:
+        if is_batch:
+            batch.merge_batch(store, capture, window, state, labels, strict, capture_lookbehind, workers, progress)
+        else:
+            _merge_realtime(store, capture, window, state, labels, pre, preprocessor_errors, strict, kind,
+                            capture_lookbehind, workers, chunk_records, progress)  # fmt: skip
+        return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute)
+    except BaseException:
+        state.parts.abort()  # staged parts are named by no marker: the previous generation stays whole
+        raise
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
 
+
+def _merge_realtime(
+    store: Store,
+    capture: str,
+    window: Window,
+    state: _State,
+    labels: pl.DataFrame | None,
+    pre: Preprocessor | None,
+    preprocessor_errors: str,
+    strict: bool,
+    kind: str,
+    capture_lookbehind: timedelta,
+    workers: int,
+    chunk_records: int,
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    summary = state.summary
     roots = layout.capture_roots(store, capture)
     folders = layout.hour_folders(roots, window.hours(before=capture_lookbehind))
     summary.hour_folders = len(folders)
@@ -303,7 +391,7 @@ def capture_merge(
             f"({summary.window.to_dict()['start']} to {summary.window.to_dict()['end']})"
         )
     keep_raw = kind in ("merged", "preprocessed")
-    state = _State(summary, files, pl.Series("event_id", [], pl.String))
+    state.files = files
 
     # Files are parsed a few at a time: one polars pass over several small files costs far less
     # than one per file. Batches run on a thread pool (polars and I/O release the GIL), in order.
@@ -350,8 +438,6 @@ def capture_merge(
     if pending:
         _process_chunk(pl.concat(pending), state, labels, pre, preprocessor_errors, strict, kind)
 
-    return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute, output)
-
 
 def _write(
     store: Store,
@@ -362,19 +448,17 @@ def _write(
     fmt: str,
     inference_attribute: str | None,
     probability_attribute: str | None,
-    output: str,
 ) -> MergeSummary:
+    """Make the window's parts (merged records are already staged), then publish them with the summary."""
     summary = state.summary
-    out_url = summary.output
-    data = _finish(state, labels, names, kind, fmt, inference_attribute, probability_attribute)
+    _finish(state, labels, names, kind, fmt, inference_attribute, probability_attribute)
+    assert state.parts is not None
+    summary.output = join(summary.output, state.part_names[0])
+    summary.part_names = list(state.part_names)
     summary_bytes = (json.dumps(summary.to_dict(), indent=2) + "\n").encode("utf-8")
-    # The summary completes a run: written last on object stores (write_many writes the first key last).
-    store.write_many({join(output, SUMMARY_NAME): summary_bytes, out_url: data})
-    for other in OUTPUT_FORMATS:
-        if other != fmt:
-            stale = join(output, f"{DATA_NAME}.{other}")
-            if store.exists(stale):
-                store.delete(stale)
+    # The summary completes a run: it reaches its final name last.
+    state.parts.add(SUMMARY_NAME, summary_bytes)
+    state.parts.commit()
     return summary
 
 
@@ -458,12 +542,13 @@ def _process_chunk(
         # SageMaker's merged record: the captured record, as written, plus groundTruthData.
         line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + pl.col("gt_json") + pl.lit("}")
         text = recs.select(line.str.join("\n")).item()
-        state.lines.append((text + "\n").encode("utf-8"))
+        state.add_part((text + "\n").encode("utf-8"), "jsonl")
         state.summary.rows += recs.height
         return
     if kind == "preprocessed":
         assert pre is not None
         state.chunks.append(_preprocess_chunk(recs, state, pre, pre_errors, labels is not None))
+        state.chunks.flush()  # a part per chunk of records, as for the other outputs
         return
     rows, bad = flatten(recs)
     if labels is not None and rows.height:
@@ -490,6 +575,7 @@ def _process_chunk(
         pl.col("inference_time").alias(INFERENCE_TIME),
     )
     state.chunks.append(rows.join(meta, on="_rec", how="left").sort("_rec", "_row").drop("_rec", "_row"))
+    state.chunks.flush()
 
 
 def _preprocess_chunk(recs: pl.DataFrame, state: _State, pre: Preprocessor, pre_errors: str, with_gt: bool) -> pl.DataFrame:
@@ -599,56 +685,84 @@ def _finish(
     fmt: str,
     inference_attribute: str | None,
     probability_attribute: str | None,
-) -> bytes:
+) -> None:
+    """Count what only the whole window tells, and stage the parts of a table output.
+
+    Each part is a chunk cast to the window's columns: the parts concatenated are, byte for byte,
+    the single table mmon wrote before parts (same columns, types and rows).
+    """
     s = state.summary
     if labels is not None:
         matched = pl.concat(state.matched_keys).unique() if state.matched_keys else pl.Series([], dtype=pl.String)
         s.labels_without_capture = int(labels.height - labels.filter(pl.col("key").is_in(matched.implode())).height)
     if kind == "merged":
         s.columns = []
-        data = b"".join(state.lines)
-        state.lines.clear()
-        return data
-    chunks = [c for c in state.chunks if c.width]
-    table = pl.concat(chunks, how="diagonal_relaxed") if chunks else pl.DataFrame()
-    if kind == "preprocessed":
-        feature_cols = sorted(c for c in table.columns if not is_meta_column(c))
-        table = table.select(feature_cols + [c for c in META_COLUMNS if c in table.columns]) if table.width else table
-    else:
-        out_keys, in_keys = _column_order(table.columns)
-        keys = out_keys + in_keys
-        public = _final_names(keys, names, s, len(out_keys))
-        if not keys and names:
-            public = list(names)  # an empty window still has the baseline's columns
-        model_cols: list[pl.Expr] = []
-        if labels is not None:
-            reserved = {PREDICTION, LABEL} | ({PROBABILITY} if probability_attribute else set())
-            clash = sorted(reserved & set(public))
-            if clash:
-                raise InputError(f"feature column(s) {', '.join(clash)} clash with the model-quality columns of --flat")
-            out_names = public[: len(out_keys)]
-            pk = _pick(inference_attribute, out_keys, out_names, "--inference-attribute")
-            model_cols.append((pl.col(pk) if pk else pl.lit(None, pl.String)).alias(PREDICTION))
-            if probability_attribute is not None:
-                qk = _pick(probability_attribute, out_keys, out_names, "--probability-attribute")
-                model_cols.append((pl.col(qk) if qk else pl.lit(None, pl.String)).alias(PROBABILITY))
-            model_cols.append(pl.col(LABEL) if LABEL in table.columns else pl.lit(None, pl.String).alias(LABEL))
-        if table.width == 0:
-            table = pl.DataFrame(schema={c: pl.String for c in META_COLUMNS})
-        exprs = model_cols + [
-            (pl.col(k) if k in table.columns else pl.lit(None, pl.String)).alias(n) for k, n in zip(keys, public, strict=False)
-        ]
-        exprs += [pl.lit(None, pl.String).alias(n) for n in public[len(keys):]]
-        exprs += [pl.col(c) for c in META_COLUMNS]
-        table = table.select(exprs)
-    s.rows = table.height
-    s.columns = list(table.columns)
+        if not state.part_names:
+            state.add_part(b"", "jsonl")  # an empty window is one empty part, not a missing dataset
+        return
+    spill = state.chunks
+    spill.flush()
+    union = spill.union() if spill.paths else pl.DataFrame()
+    exprs = _table_exprs(union, labels, names, kind, s, inference_attribute, probability_attribute)
+    chunks = [i for i, h in enumerate(spill.heights) if h] or ([0] if spill.paths else [])
+    s.rows = 0
+    for i in chunks:
+        table = spill.read(i, union).select(exprs)
+        s.rows += table.height
+        s.columns = list(table.columns)
+        state.add_part(_serialise(table, fmt), fmt)
+        del table
+    if not chunks:
+        table = (union if union.width else pl.DataFrame(schema={c: pl.String for c in META_COLUMNS})).select(exprs)
+        s.columns = list(table.columns)
+        state.add_part(_serialise(table, fmt), fmt)
+
+
+def _serialise(table: pl.DataFrame, fmt: str) -> bytes:
+    buf = io.BytesIO()
     if fmt == "parquet":
-        buf = io.BytesIO()
         table.write_parquet(buf, compression="zstd", statistics=True)
         return buf.getvalue()
     if not table.height:
         return b""
-    buf = io.BytesIO()
     table.write_ndjson(buf)
     return buf.getvalue()
+
+
+def _table_exprs(
+    table: pl.DataFrame,
+    labels: pl.DataFrame | None,
+    names: list[str] | None,
+    kind: str,
+    s: MergeSummary,
+    inference_attribute: str | None,
+    probability_attribute: str | None,
+) -> list[pl.Expr]:
+    """The output table's columns, from the window's column set (``table`` may have no rows)."""
+    if kind == "preprocessed":
+        feature_cols = sorted(c for c in table.columns if not is_meta_column(c))
+        return [pl.col(c) for c in feature_cols + [c for c in META_COLUMNS if c in table.columns]] if table.width else []
+    out_keys, in_keys = _column_order(table.columns)
+    keys = out_keys + in_keys
+    public = _final_names(keys, names, s, len(out_keys))
+    if not keys and names:
+        public = list(names)  # an empty window still has the baseline's columns
+    model_cols: list[pl.Expr] = []
+    if labels is not None:
+        reserved = {PREDICTION, LABEL} | ({PROBABILITY} if probability_attribute else set())
+        clash = sorted(reserved & set(public))
+        if clash:
+            raise InputError(f"feature column(s) {', '.join(clash)} clash with the model-quality columns of --flat")
+        out_names = public[: len(out_keys)]
+        pk = _pick(inference_attribute, out_keys, out_names, "--inference-attribute")
+        model_cols.append((pl.col(pk) if pk else pl.lit(None, pl.String)).alias(PREDICTION))
+        if probability_attribute is not None:
+            qk = _pick(probability_attribute, out_keys, out_names, "--probability-attribute")
+            model_cols.append((pl.col(qk) if qk else pl.lit(None, pl.String)).alias(PROBABILITY))
+        model_cols.append(pl.col(LABEL) if LABEL in table.columns else pl.lit(None, pl.String).alias(LABEL))
+    exprs = model_cols + [
+        (pl.col(k) if k in table.columns else pl.lit(None, pl.String)).alias(n) for k, n in zip(keys, public, strict=False)
+    ]
+    exprs += [pl.lit(None, pl.String).alias(n) for n in public[len(keys):]]
+    exprs += [pl.col(c) for c in META_COLUMNS]
+    return exprs
