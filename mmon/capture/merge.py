@@ -22,13 +22,11 @@ gives byte-identical output.
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,7 +35,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from mmon.capture import batch, layout
-from mmon.capture.flat import (
+from mmon.capture.flat import (  # noqa: F401 - the package's names
     EVENT_ID,
     INFERENCE_ID,
     INFERENCE_TIME,
@@ -48,10 +46,17 @@ from mmon.capture.flat import (
     PROBABILITY,
 )
 from mmon.capture.flat import attach_labels as _attach_labels
+from mmon.capture.labels import LabelSpill, label_budget, read_labels
 from mmon.capture.parts import PartsPublisher, part_name, parts_uuid
 from mmon.capture.payload import flatten
 from mmon.capture.preprocess import Preprocessor, PreprocessorError, load_preprocessor
-from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch, parse_ground_truth
+from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch
+from mmon.capture.table import (
+    ChunkSpill,
+    is_meta_column,  # noqa: F401 - the package's name
+    serialise,
+    table_exprs,
+)
 from mmon.capture.window import Window, format_duration
 from mmon.errors import InputError
 from mmon.store import Store, join
@@ -65,10 +70,6 @@ BATCH_BYTES = 32 * 2**20
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def is_meta_column(name: str) -> bool:
-    return name.startswith(META_PREFIX)
 
 
 @dataclass
@@ -227,52 +228,6 @@ def _problem_at(files: list[str], rec: pl.DataFrame, reasons: pl.DataFrame, limi
 # -- the merge --------------------------------------------------------------------------------------
 
 
-class ChunkSpill:
-    """The flat rows of a window, chunk by chunk, on local temporary disk (memory holds one chunk).
-
-    The table's columns and their types are known only once the whole window is read (a later
-    record may add a JSON key, or widen a column's type), so the chunks wait on disk and are
-    written as parts at the end, each cast to the window's column set. Frames are gathered until
-    ``chunk_rows`` rows: a chunk is a part, its boundary set by record counts and input files.
-    """
-
-    def __init__(self, folder: str, chunk_rows: int) -> None:
-        self.folder = folder
-        self.chunk_rows = chunk_rows
-        self.paths: list[str] = []
-        self.schemas: list[pl.Schema] = []
-        self.heights: list[int] = []
-        self._pending: list[pl.DataFrame] = []
-        self._rows = 0
-
-    def append(self, frame: pl.DataFrame) -> None:
-        if not frame.width:
-            return
-        self._pending.append(frame)
-        self._rows += frame.height
-        if self._rows >= self.chunk_rows:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        frame = self._pending[0] if len(self._pending) == 1 else pl.concat(self._pending, how="diagonal_relaxed")
-        self._pending, self._rows = [], 0
-        path = os.path.join(self.folder, f"chunk-{len(self.paths):06d}.parquet")
-        frame.write_parquet(path, compression="lz4", statistics=False)
-        self.paths.append(path)
-        self.schemas.append(frame.schema)
-        self.heights.append(frame.height)
-
-    def union(self) -> pl.DataFrame:
-        """An empty frame with the window's columns (first-appearance order) and common types."""
-        return pl.concat([pl.DataFrame(schema=sc) for sc in self.schemas], how="diagonal_relaxed")
-
-    def read(self, i: int, union: pl.DataFrame) -> pl.DataFrame:
-        """Chunk ``i`` with every column of the window, typed as a concatenation of all would type it."""
-        return pl.concat([union, pl.read_parquet(self.paths[i])], how="diagonal_relaxed")
-
-
 @dataclass
 class _State:
     summary: MergeSummary
@@ -310,6 +265,7 @@ def capture_merge(
     workers: int = 16,
     chunk_records: int = DEFAULT_CHUNK_RECORDS,
     progress: Callable[[str, int, int], None] | None = None,
+    label_memory: int | None = None,
 ) -> MergeSummary:
     """Merge one window of capture (and ground truth) into ``output``; see the module docstring."""
     if fmt not in OUTPUT_FORMATS:
@@ -342,20 +298,30 @@ def capture_merge(
     pre = load_preprocessor(store, preprocessor) if preprocessor else None
 
     # Ground truth first: it is small (a key and a label per record) and every capture chunk joins it.
-    labels = None
-    if ground_truth is not None:
-        labels = _read_labels(store, ground_truth, window, ground_truth_lookahead, summary, strict, workers)
-
     spill_dir = tempfile.mkdtemp(prefix="mmon-merge-")
+    labels: pl.DataFrame | LabelSpill | None = None
+    try:
+        if ground_truth is not None:
+            labels = read_labels(store, ground_truth, window, ground_truth_lookahead, summary, strict, workers,
+                                 label_budget(label_memory), spill_dir, _bounded_map)  # fmt: skip
+            if is_batch and isinstance(labels, LabelSpill):
+                labels = labels.whole(summary)  # batch transform's join is not partitioned
+    except BaseException:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        raise
     state = _State(summary, [], pl.Series("event_id", [], pl.String), ChunkSpill(spill_dir, chunk_records))
     state.parts = PartsPublisher(store, output)
     state.uid = parts_uuid(summary.window.to_dict()["start"], summary.window.to_dict()["end"], kind, fmt)
     try:
         if is_batch:
+            assert not isinstance(labels, LabelSpill)
             batch.merge_batch(store, capture, window, state, labels, strict, capture_lookbehind, workers, progress)
         else:
             _merge_realtime(store, capture, window, state, labels, pre, preprocessor_errors, strict, kind,
                             capture_lookbehind, workers, chunk_records, progress)  # fmt: skip
+            if isinstance(labels, LabelSpill):
+                for recs in labels.join(summary):
+                    _emit_chunk(recs, state, True, pre, preprocessor_errors, strict, kind)
         return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute)
     except BaseException:
         state.parts.abort()  # staged parts are named by no marker: the previous generation stays whole
@@ -369,7 +335,7 @@ def _merge_realtime(
     capture: str,
     window: Window,
     state: _State,
-    labels: pl.DataFrame | None,
+    labels: pl.DataFrame | LabelSpill | None,
     pre: Preprocessor | None,
     preprocessor_errors: str,
     strict: bool,
@@ -442,7 +408,7 @@ def _merge_realtime(
 def _write(
     store: Store,
     state: _State,
-    labels: pl.DataFrame | None,
+    labels: pl.DataFrame | LabelSpill | None,
     names: list[str] | None,
     kind: str,
     fmt: str,
@@ -476,41 +442,10 @@ def _combine(parts: list[ParsedFile]) -> ParsedFile:
     return out
 
 
-def _read_labels(
-    store: Store, uri: str, window: Window, lookahead: timedelta, summary: MergeSummary, strict: bool, workers: int
-) -> pl.DataFrame:
-    layout.require_root(store, uri, "--ground-truth")
-    folders = layout.hour_folders([uri], window.hours(after=lookahead))
-    summary.label_hour_folders = len(folders)
-    files = layout.list_window_files(store, folders, workers)
-    summary.label_files = len(files)
-    if not files:
-        summary.warnings.append(f"no ground-truth files in the window's {len(folders)} hour folder(s) under {uri}")
-
-    def work(item: tuple[int, str]) -> ParsedFile:
-        i, url = item
-        return parse_ground_truth(store.read_bytes(url), url, i)
-
-    frames = []
-    for pf in _bounded_map(work, list(enumerate(files)), workers, max(2 * workers, 8)):
-        summary.label_lines += pf.lines
-        summary.label_malformed_lines += pf.malformed
-        for p in pf.problems:
-            summary.add_problem(p)
-        if strict and pf.malformed:
-            raise InputError(f"{pf.problems[0]} ({pf.malformed} malformed line(s) in this file; --strict)")
-        frames.append(pf.frame)
-    labels = pl.concat(frames) if frames else parse_ground_truth(b"", "", 0).frame
-    unique = labels.unique(subset="key", keep="last", maintain_order=True)
-    summary.duplicate_labels = labels.height - unique.height
-    summary.labels = unique.height
-    return unique.select("key", "gt_data", "gt_enc", "gt_json")
-
-
 def _process_chunk(
     recs: pl.DataFrame,
     state: _State,
-    labels: pl.DataFrame | None,
+    labels: pl.DataFrame | LabelSpill | None,
     pre: Preprocessor | None,
     pre_errors: str,
     strict: bool,
@@ -528,6 +463,9 @@ def _process_chunk(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_rec"),
         pl.coalesce("inference_id", "event_id").alias("_key"),
     )
+    if isinstance(labels, LabelSpill):
+        labels.add_captures(recs)  # joined partition by partition once every chunk is read
+        return
     if labels is not None:
         recs = recs.join(labels, left_on="_key", right_on="key", how="left", maintain_order="left")
         has = pl.col("gt_data").is_not_null()
@@ -536,6 +474,14 @@ def _process_chunk(
         s.captured_without_label += recs.height - n_matched
         state.matched_keys.append(recs.filter(has)["_key"].unique())
         recs = recs.filter(has)
+    _emit_chunk(recs, state, labels is not None, pre, pre_errors, strict, kind)
+
+
+def _emit_chunk(
+    recs: pl.DataFrame, state: _State, with_labels: bool, pre: Preprocessor | None, pre_errors: str, strict: bool, kind: str
+) -> None:
+    """A chunk's kept (and, with ground truth, labelled) records → a part, or the rows of one."""
+    s = state.summary
     if recs.height == 0:
         return
     if kind == "merged":
@@ -547,11 +493,11 @@ def _process_chunk(
         return
     if kind == "preprocessed":
         assert pre is not None
-        state.chunks.append(_preprocess_chunk(recs, state, pre, pre_errors, labels is not None))
+        state.chunks.append(_preprocess_chunk(recs, state, pre, pre_errors, with_labels))
         state.chunks.flush()  # a part per chunk of records, as for the other outputs
         return
     rows, bad = flatten(recs)
-    if labels is not None and rows.height:
+    if with_labels and rows.height:
         n_bad = bad.height
         rows, bad = _attach_labels(recs, rows, bad)
         if bad.height > n_bad:
@@ -623,63 +569,9 @@ def _preprocess_chunk(recs: pl.DataFrame, state: _State, pre: Preprocessor, pre_
     return pl.DataFrame(columns)
 
 
-def _column_order(columns: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Internal output and input column keys in table order: positional by index, then named."""
-    def order(side: str) -> list[str]:
-        pos = sorted((c for c in columns if c.startswith(f"{side}#")), key=lambda c: int(c.split("#", 1)[1]))
-        named = [c for c in columns if c.startswith(f"{side}:")]
-        return pos + named
-
-    columns = list(columns)
-    return order("o"), order("i")
-
-
-def _final_names(keys: list[str], names: list[str] | None, summary: MergeSummary, n_out: int) -> list[str]:
-    """Public column names: the baseline's when it has exactly as many, else ``_c{k}`` / JSON keys."""
-    default = [f"_c{k}" if "#" in key else key.split(":", 1)[1] for k, key in enumerate(keys)]
-    if names is not None:
-        if len(names) == len(keys):
-            return list(names)
-        if keys:
-            summary.warnings.append(
-                f"--header-from has {len(names)} names but the capture has {len(keys)} columns "
-                f"({n_out} output + {len(keys) - n_out} input): the first {min(len(names), len(keys))} "
-                "columns take its names, in order"
-            )
-        default = list(names[: len(keys)]) + default[len(names):]
-    seen: dict[str, int] = {}
-    out = []
-    for n in default:
-        if n in seen:
-            seen[n] += 1
-            n = f"{n}_{seen[n]}"
-        seen.setdefault(n, 0)
-        out.append(n)
-    return out
-
-
-def _pick(attr: str | None, out_keys: list[str], out_names: list[str], what: str) -> str | None:
-    """The internal key of the output column an attribute (index or name) points at."""
-    if not out_keys:
-        return None
-    if attr is None:
-        return out_keys[0]
-    if attr.strip().lstrip("-").isdigit():
-        i = int(attr)
-        if not 0 <= i < len(out_keys):
-            raise InputError(f"{what} {attr}: the output has {len(out_keys)} column(s) (0 to {len(out_keys) - 1})")
-        return out_keys[i]
-    if f"o:{attr}" in out_keys:
-        return f"o:{attr}"
-    if attr in out_names:
-        return out_keys[out_names.index(attr)]
-    shown = ", ".join(out_names[:10])
-    raise InputError(f"{what} {attr!r}: no such output field (output columns: {shown})")
-
-
 def _finish(
     state: _State,
-    labels: pl.DataFrame | None,
+    labels: pl.DataFrame | LabelSpill | None,
     names: list[str] | None,
     kind: str,
     fmt: str,
@@ -692,7 +584,7 @@ def _finish(
     the single table mmon wrote before parts (same columns, types and rows).
     """
     s = state.summary
-    if labels is not None:
+    if isinstance(labels, pl.DataFrame):  # (a spilled index counts these as it joins)
         matched = pl.concat(state.matched_keys).unique() if state.matched_keys else pl.Series([], dtype=pl.String)
         s.labels_without_capture = int(labels.height - labels.filter(pl.col("key").is_in(matched.implode())).height)
     if kind == "merged":
@@ -703,66 +595,18 @@ def _finish(
     spill = state.chunks
     spill.flush()
     union = spill.union() if spill.paths else pl.DataFrame()
-    exprs = _table_exprs(union, labels, names, kind, s, inference_attribute, probability_attribute)
+    exprs = table_exprs(union, labels is not None, names, kind, s, inference_attribute, probability_attribute)
     chunks = [i for i, h in enumerate(spill.heights) if h] or ([0] if spill.paths else [])
     s.rows = 0
     for i in chunks:
         table = spill.read(i, union).select(exprs)
         s.rows += table.height
         s.columns = list(table.columns)
-        state.add_part(_serialise(table, fmt), fmt)
+        state.add_part(serialise(table, fmt), fmt)
         del table
     if not chunks:
         table = (union if union.width else pl.DataFrame(schema={c: pl.String for c in META_COLUMNS})).select(exprs)
         s.columns = list(table.columns)
-        state.add_part(_serialise(table, fmt), fmt)
+        state.add_part(serialise(table, fmt), fmt)
 
 
-def _serialise(table: pl.DataFrame, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    if fmt == "parquet":
-        table.write_parquet(buf, compression="zstd", statistics=True)
-        return buf.getvalue()
-    if not table.height:
-        return b""
-    table.write_ndjson(buf)
-    return buf.getvalue()
-
-
-def _table_exprs(
-    table: pl.DataFrame,
-    labels: pl.DataFrame | None,
-    names: list[str] | None,
-    kind: str,
-    s: MergeSummary,
-    inference_attribute: str | None,
-    probability_attribute: str | None,
-) -> list[pl.Expr]:
-    """The output table's columns, from the window's column set (``table`` may have no rows)."""
-    if kind == "preprocessed":
-        feature_cols = sorted(c for c in table.columns if not is_meta_column(c))
-        return [pl.col(c) for c in feature_cols + [c for c in META_COLUMNS if c in table.columns]] if table.width else []
-    out_keys, in_keys = _column_order(table.columns)
-    keys = out_keys + in_keys
-    public = _final_names(keys, names, s, len(out_keys))
-    if not keys and names:
-        public = list(names)  # an empty window still has the baseline's columns
-    model_cols: list[pl.Expr] = []
-    if labels is not None:
-        reserved = {PREDICTION, LABEL} | ({PROBABILITY} if probability_attribute else set())
-        clash = sorted(reserved & set(public))
-        if clash:
-            raise InputError(f"feature column(s) {', '.join(clash)} clash with the model-quality columns of --flat")
-        out_names = public[: len(out_keys)]
-        pk = _pick(inference_attribute, out_keys, out_names, "--inference-attribute")
-        model_cols.append((pl.col(pk) if pk else pl.lit(None, pl.String)).alias(PREDICTION))
-        if probability_attribute is not None:
-            qk = _pick(probability_attribute, out_keys, out_names, "--probability-attribute")
-            model_cols.append((pl.col(qk) if qk else pl.lit(None, pl.String)).alias(PROBABILITY))
-        model_cols.append(pl.col(LABEL) if LABEL in table.columns else pl.lit(None, pl.String).alias(LABEL))
-    exprs = model_cols + [
-        (pl.col(k) if k in table.columns else pl.lit(None, pl.String)).alias(n) for k, n in zip(keys, public, strict=False)
-    ]
-    exprs += [pl.lit(None, pl.String).alias(n) for n in public[len(keys):]]
-    exprs += [pl.col(c) for c in META_COLUMNS]
-    return exprs
