@@ -64,7 +64,7 @@ from mmon.store import Store, join
 OUTPUT_FORMATS = ("jsonl", "parquet")
 DATA_NAME = "merged"
 SUMMARY_NAME = "merge_summary.json"
-DEFAULT_CHUNK_RECORDS = 200_000
+DEFAULT_CHUNK_RECORDS = 100_000  # records per part: bounds memory (a few times a part's bytes)
 FILES_PER_BATCH = 16
 BATCH_BYTES = 32 * 2**20
 
@@ -399,10 +399,10 @@ def _merge_realtime(
             pending.append(pf.frame)
             pending_rows += pf.frame.height
         if pending_rows >= chunk_records:
-            _process_chunk(pl.concat(pending), state, labels, pre, preprocessor_errors, strict, kind)
+            _process_chunk(pl.concat(pending, rechunk=False), state, labels, pre, preprocessor_errors, strict, kind)
             pending, pending_rows = [], 0
     if pending:
-        _process_chunk(pl.concat(pending), state, labels, pre, preprocessor_errors, strict, kind)
+        _process_chunk(pl.concat(pending, rechunk=False), state, labels, pre, preprocessor_errors, strict, kind)
 
 
 def _write(
@@ -487,9 +487,9 @@ def _emit_chunk(
     if kind == "merged":
         # SageMaker's merged record: the captured record, as written, plus groundTruthData.
         line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + pl.col("gt_json") + pl.lit("}")
-        text = recs.select(line.str.join("\n")).item()
-        state.add_part((text + "\n").encode("utf-8"), "jsonl")
         state.summary.rows += recs.height
+        text = recs.select((line + pl.lit("\n")).str.join("")).item()
+        state.add_part(text.encode("utf-8"), "jsonl")
         return
     if kind == "preprocessed":
         assert pre is not None
