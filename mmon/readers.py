@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import polars as pl
 
 from mmon import own_files
-from mmon.capture.parts import published_data
 from mmon.errors import InputError, MmonError
 from mmon.jsonfmt import strict_loads
 from mmon.store import Store, local_path, polars_path
@@ -70,6 +69,8 @@ def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool
             # A folder or glob: mmon's own sidecar files (a merge summary, a report) are not data.
             found = own_files.data_only(item, found)
             # A capture-merge window in parts: exactly its published generation, or an error.
+            from mmon.capture.parts import published_data  # (not at import: mmon.capture is large)
+
             found = published_data(store, found)
         urls.extend(u for u in found if u not in urls)
     return [DatasetFile(u, fmt or infer_format(u), header) for u in urls]
