@@ -20,6 +20,7 @@ Memory then holds one label partition (the index / ``PARTITIONS``) plus one chun
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -162,9 +163,14 @@ def read_labels(
     if not files:
         summary.warnings.append(f"no ground-truth files in the window's {len(folders)} hour folder(s) under {uri}")
 
+    # As for captures: reads many at once, parses no more at once than there are cores.
+    parsing = threading.Semaphore(max(1, min(workers, os.cpu_count() or 1)))
+
     def work(item: tuple[int, str]) -> ParsedFile:
         i, url = item
-        return parse_ground_truth(store.read_bytes(url), url, i)
+        data = store.read_bytes(url)
+        with parsing:
+            return parse_ground_truth(data, url, i)
 
     frames: list[pl.DataFrame] = []
     size = 0

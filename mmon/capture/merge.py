@@ -23,8 +23,10 @@ gives byte-identical output.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -364,6 +366,14 @@ def _merge_realtime(
     indexed = list(enumerate(files))
     batches = [indexed[i : i + FILES_PER_BATCH] for i in range(0, len(indexed), FILES_PER_BATCH)]
 
+    # Reads wait on the store (many at once hide its latency); parsing is polars' work on every
+    # core, so more parses at once than cores only multiply the memory of parses in flight.
+    parsing = threading.Semaphore(max(1, min(workers, os.cpu_count() or 1)))
+
+    def parse(items: list[tuple[int, str, bytes]]) -> ParsedFile:
+        with parsing:
+            return parse_capture_batch(items, window.start, window.end, keep_raw)
+
     def work(batch: list[tuple[int, str]]) -> ParsedFile:
         # Raw bytes live only here, at most BATCH_BYTES (plus one file) per worker.
         parts: list[ParsedFile] = []
@@ -374,10 +384,10 @@ def _merge_realtime(
             items.append((i, url, data))
             size += len(data)
             if size >= BATCH_BYTES:
-                parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
+                parts.append(parse(items))
                 items, size = [], 0
         if items:
-            parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
+            parts.append(parse(items))
         return _combine(parts)
 
     pending: list[pl.DataFrame] = []
