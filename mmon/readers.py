@@ -68,6 +68,10 @@ def dataset_files(store: Store, inputs: list[str], fmt: str | None, header: bool
         if len(found) > 1 or found[0] != item:
             # A folder or glob: mmon's own sidecar files (a merge summary, a report) are not data.
             found = own_files.data_only(item, found)
+            # A capture-merge window in parts: exactly its published generation, or an error.
+            from mmon.capture.parts import published_data  # (not at import: mmon.capture is large)
+
+            found = published_data(store, found)
         urls.extend(u for u in found if u not in urls)
     return [DatasetFile(u, fmt or infer_format(u), header) for u in urls]
 

@@ -29,6 +29,7 @@ from mmon.capture.merge import capture_merge
 from mmon.capture.window import Window, parse_time
 from mmon.errors import MmonError
 from mmon.store import Store
+from tests.capture_parts import one_part
 
 HOUR = Window(parse_time("2022-04-18T00:00Z"), parse_time("2022-04-18T01:00Z"))
 
@@ -294,8 +295,8 @@ def capture_case(rng: random.Random, tmp: Path, figures: Figures | None = None) 
         o.lost_or_altered.append(
             f"malformed {s.malformed_lines} + bad payloads {s.malformed_payloads} != {n_bad} bad lines ({bad_kinds})"
         )
-    rows = [json.loads(x) for x in (mixed / "out" / "merged.jsonl").read_text().splitlines()]
-    rows0 = [json.loads(x) for x in (alone / "out" / "merged.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in one_part(mixed / "out", "jsonl").read_text().splitlines()]
+    rows0 = [json.loads(x) for x in one_part(alone / "out", "jsonl").read_text().splitlines()]
     ids = {r["__mmon_event_id"] for r in rows}
     if s.in_window != s.duplicates + s.malformed_payloads + len(ids):
         o.lost_or_altered.append(f"in_window {s.in_window} != duplicates + bad payloads + records with rows ({bad_kinds})")

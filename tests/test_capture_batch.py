@@ -15,6 +15,7 @@ from mmon.capture.window import Window, parse_time
 from mmon.cli.capture_merge_cmd import register
 from mmon.errors import InputError, MmonError
 from mmon.store import Store
+from tests.capture_parts import one_part
 
 HOUR0 = Window(parse_time("2022-08-30T00:00Z"), parse_time("2022-08-30T01:00Z"))
 HOUR1 = Window(parse_time("2022-08-30T01:00Z"), parse_time("2022-08-30T02:00Z"))
@@ -76,7 +77,7 @@ def test_flat_table_with_inference_ids(tmp_path: Path) -> None:
     s = capture_merge(Store(), str(dest), str(out), HOUR0)
     assert (s.hour_folders, s.files, s.records, s.malformed_lines) == (2, 4, 3, 0)
     assert (s.outside_window, s.in_window, s.duplicates, s.kept, s.rows) == (0, 3, 0, 3, 3)
-    rows = read_jsonl(out / "merged.jsonl")
+    rows = read_jsonl(one_part(out, "jsonl"))
     assert list(rows[0]) == FLAT_COLUMNS
     assert [[r[c] for c in FLAT_COLUMNS] for r in rows] == [
         ["0.1", "1", "a", "3.5", "11111111-aaaa", "11111111-aaaa", "2022-08-30T00:49:15Z"],
@@ -93,7 +94,7 @@ def test_rows_filtered_by_inference_time_and_header_from(tmp_path: Path) -> None
     window = Window(parse_time("2022-08-30T00:49:16Z"), parse_time("2022-08-30T00:50:00Z"))
     s = capture_merge(Store(), str(dest), str(tmp_path / "out"), window, header_from=str(header))
     assert (s.records, s.outside_window, s.in_window, s.rows) == (3, 2, 1, 1)
-    assert read_jsonl(tmp_path / "out" / "merged.jsonl") == [
+    assert read_jsonl(one_part(tmp_path / "out", "jsonl")) == [
         {"score": "0.9", "id": "2", "cat": None, "x": "4.0", "__mmon_event_id": "22222222-bbbb",
          "__mmon_inference_id": "22222222-bbbb", "__mmon_inference_time": "2022-08-30T00:49:16Z"},
     ]  # fmt: skip
@@ -104,7 +105,7 @@ def test_window_outside_the_job_hour_is_empty(tmp_path: Path) -> None:
     s = capture_merge(Store(), str(dest), str(tmp_path / "out"), HOUR1)
     assert (s.hour_folders, s.files, s.records, s.rows) == (2, 0, 0, 0)
     assert s.warnings and "no batch-transform manifests" in s.warnings[0]
-    assert (tmp_path / "out" / "merged.jsonl").read_text() == ""
+    assert one_part(tmp_path / "out", "jsonl").read_text() == ""
 
 
 def test_misaligned_output_is_malformed(tmp_path: Path) -> None:
@@ -131,7 +132,7 @@ def test_missing_output_file_is_malformed(tmp_path: Path) -> None:
 def test_without_inference_ids_meta_is_null(tmp_path: Path) -> None:
     dest = make_dest(tmp_path, IN, {"dummy_0.csv.out": "0.1\n0.9\n", "dummy_1.csv.out": "0.5\n"})
     s = capture_merge(Store(), str(dest), str(tmp_path / "out"), HOUR0)
-    rows = read_jsonl(tmp_path / "out" / "merged.jsonl")
+    rows = read_jsonl(one_part(tmp_path / "out", "jsonl"))
     assert s.rows == 3 and [r["_c0"] for r in rows] == ["0.1", "0.9", "0.5"]
     assert all(r[c] is None for r in rows for c in META_COLUMNS)
 
@@ -142,7 +143,7 @@ def test_json_lines_with_inference_keys(tmp_path: Path) -> None:
                               '{"score": 0.8, "SageMakerInferenceId": "u2", "SageMakerInferenceTime": "2022-08-30T00:11:00Z"}\n'}  # fmt: skip
     dest = make_dest(tmp_path, inputs, outputs)
     capture_merge(Store(), str(dest), str(tmp_path / "out"), HOUR0)
-    rows = read_jsonl(tmp_path / "out" / "merged.jsonl")
+    rows = read_jsonl(one_part(tmp_path / "out", "jsonl"))
     assert list(rows[0]) == ["score", "age", "plan", *META_COLUMNS]
     assert [(r["score"], r["age"], r["plan"], r["__mmon_inference_id"]) for r in rows] == [
         (0.2, 41, "x", "u1"),
@@ -159,7 +160,7 @@ def test_ground_truth_joins_on_inference_id(tmp_path: Path) -> None:
     ) + "\n")  # fmt: skip
     s = capture_merge(Store(), str(dest), str(tmp_path / "out"), HOUR0, ground_truth=str(gt), flat=True)
     assert (s.matched, s.captured_without_label, s.labels_without_capture) == (2, 1, 1)
-    rows = read_jsonl(tmp_path / "out" / "merged.jsonl")
+    rows = read_jsonl(one_part(tmp_path / "out", "jsonl"))
     assert [(r["prediction"], r["label"], r["_c1"], r["__mmon_inference_id"]) for r in rows] == [
         ("0.1", "0", "1", "11111111-aaaa"),
         ("0.5", "1", "5", "33333333-cccc"),
@@ -194,7 +195,7 @@ def test_cli(tmp_path: Path) -> None:
     doc = json.loads(stdout)
     assert doc["status"] == "ok" and doc["output"]["rows"] == 2 and doc["capture"]["malformed_lines"] == 2
     assert doc["output"]["columns"] == FLAT_COLUMNS
-    assert len(read_jsonl(out / "merged.jsonl")) == 2
+    assert len(read_jsonl(one_part(out, "jsonl"))) == 2
     code, _ = cli("--capture", str(dest), "--output", str(tmp_path / "o2"), "--start-time", "2022-08-30T00:00Z",
                   "--end-time", "2022-08-30T01:00Z", "--strict", "--quiet")  # fmt: skip
     assert code == 2

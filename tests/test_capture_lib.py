@@ -26,6 +26,7 @@ import pytest
 
 from mmon.capture import CaptureWriter
 from mmon.capture.encode import DEFAULT_CSV_TYPES, DEFAULT_JSON_TYPES, CaptureRecord, capture_line
+from tests.capture_parts import one_part
 from tests.clihelp import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -295,7 +296,7 @@ def test_ground_truth_layout_and_merge(tmp_path: Path, shared_dir: Path, capsys:
     summary = json.loads(out)
     c, g = summary["capture"], summary["ground_truth"]
     assert (c["records"], c["duplicates"], g["labels"], g["matched"], g["captured_without_label"]) == (20, 0, 10, 10, 10)
-    merged = [json.loads(x) for x in (tmp_path / "m" / "merged.jsonl").read_text().splitlines()]
+    merged = [json.loads(x) for x in one_part(tmp_path / "m", "jsonl").read_text().splitlines()]
     labels = {r["eventMetadata"]["inferenceId"]: r["groundTruthData"]["data"] for r in merged}
     assert labels == {f"req-{i}": ("1" if i % 4 == 0 else "0") for i in range(0, 20, 2)}
 

@@ -12,13 +12,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from mmon.capture import layout
+from mmon.capture import layout, merge
 from mmon.capture.merge import META_COLUMNS, capture_merge
 from mmon.capture.synth import write_capture
 from mmon.capture.window import Window, parse_time
 from mmon.cli.capture_merge_cmd import register
 from mmon.errors import InputError, MmonError
 from mmon.store import Store
+from tests.capture_parts import one_part, parts
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "capture"
 CAPTURE = str(FIX / "endpoint-csv")
@@ -56,7 +57,7 @@ def test_fixture_data_quality_table(tmp_path: Path) -> None:
     assert (s.shadow_skipped, s.outside_window, s.in_window, s.duplicates, s.kept) == (1, 1, 6, 1, 5)
     assert s.malformed_payloads == 0 and s.rows == 5
     assert [(Path(p.file).name[:9], p.line) for p in s.problems] == [("30-00-000", n) for n in (2, 5, 8, 10)]
-    rows = read_jsonl(tmp_path / "merged.jsonl")
+    rows = read_jsonl(one_part(tmp_path, "jsonl"))
     assert list(rows[0]) == [f"_c{i}" for i in range(70)] + list(META_COLUMNS)
     assert [r["__mmon_event_id"] for r in rows] == REAL_IDS + [
         "11111111-1111-4111-8111-111111111111",
@@ -74,11 +75,11 @@ def test_fixture_merged_records(tmp_path: Path) -> None:
     s = capture_merge(Store(), CAPTURE, str(tmp_path), HOUR0, ground_truth=GT)
     assert (s.label_files, s.label_lines, s.label_malformed_lines, s.labels) == (1, 4, 1, 3)
     assert (s.matched, s.captured_without_label, s.labels_without_capture) == (2, 3, 1)
-    merged = read_jsonl(tmp_path / "merged.jsonl")
+    merged = read_jsonl(one_part(tmp_path, "jsonl"))
     raw = [json.loads(x) for x in (FIX / "endpoint-csv/AllTraffic/2022/04/18/00").glob("21-48*").__next__().read_text().splitlines()]
     assert merged[0] == {**raw[0], "groundTruthData": {"data": "0", "encoding": "CSV"}}
     # The captured record is kept byte for byte, groundTruthData appended.
-    first_line = (tmp_path / "merged.jsonl").read_text().splitlines()[0]
+    first_line = one_part(tmp_path, "jsonl").read_text().splitlines()[0]
     real_line = (FIX / "endpoint-csv/AllTraffic/2022/04/18/00").glob("21-48*").__next__().read_text().splitlines()[0]
     assert first_line == real_line[:-1] + ',"groundTruthData":{"data":"0","encoding":"CSV"}}'
     assert merged[1]["eventMetadata"]["inferenceId"] == "inf-1" and merged[1]["groundTruthData"]["data"] == "1"
@@ -88,7 +89,7 @@ def test_fixture_labels_arriving_an_hour_later(tmp_path: Path) -> None:
     s = capture_merge(Store(), CAPTURE, str(tmp_path), HOUR0, ground_truth=GT, ground_truth_lookahead=timedelta(hours=1))
     assert (s.label_hour_folders, s.label_files, s.label_lines, s.duplicate_labels, s.labels) == (2, 2, 6, 1, 4)
     assert (s.matched, s.captured_without_label, s.labels_without_capture) == (3, 2, 1)
-    merged = read_jsonl(tmp_path / "merged.jsonl")
+    merged = read_jsonl(one_part(tmp_path, "jsonl"))
     labels = {m["eventMetadata"]["eventId"]: m["groundTruthData"]["data"] for m in merged}
     assert labels[REAL_IDS[0]] == "1"  # the later relabel wins
     assert labels[REAL_IDS[1]] == "1"
@@ -99,7 +100,7 @@ def test_fixture_flat_model_quality_table(tmp_path: Path) -> None:
         Store(), CAPTURE, str(tmp_path), HOUR0, ground_truth=GT, flat=True, fmt="parquet",
         probability_attribute="0", ground_truth_lookahead=timedelta(hours=1),
     )  # fmt: skip
-    df = pl.read_parquet(tmp_path / "merged.parquet")
+    df = pl.read_parquet(one_part(tmp_path, "parquet"))
     assert s.rows == 3 and df.columns[:3] == ["prediction", "probability", "label"]
     assert df.select("prediction", "label", "__mmon_event_id").rows() == [
         ("0.036397725343704224", "1", REAL_IDS[0]),
@@ -113,7 +114,7 @@ def test_fixture_flat_model_quality_table(tmp_path: Path) -> None:
 def test_strict_stops_at_the_first_malformed_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"30-00-000-.*\.jsonl:2: not valid JSON"):
         capture_merge(Store(), CAPTURE, str(tmp_path / "out"), HOUR0, strict=True)
-    assert not (tmp_path / "out" / "merged.jsonl").exists()
+    assert not (tmp_path / "out").exists() or not parts(tmp_path / "out", "jsonl")
 
 
 # -- synthetic capture ------------------------------------------------------------------------------
@@ -137,14 +138,14 @@ def test_synthetic_capture_counts(tmp_path: Path) -> None:
     w = Window(parse_time("2024-01-01T11:00Z"), parse_time("2024-01-01T12:00Z"))
     s = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "dq"), w)
     assert (s.files, s.records, s.in_window, s.rows, s.malformed_lines) == (3, 50, 50, 50, 0)
-    rows = read_jsonl(tmp_path / "dq" / "merged.jsonl")
+    rows = read_jsonl(one_part(tmp_path / "dq", "jsonl"))
     assert [r["__mmon_inference_id"] for r in rows] == [str(i) for i in range(50, 100)]
     assert rows[0]["_c0"] == "0.5" and rows[0]["_c1"] == "20.0" and rows[0]["_c2"] == "Lima"  # 20.0 stays 20.0
     s = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "mq"), w, ground_truth=str(tmp_path / "gt"), flat=True)
     hour1 = idx.filter(pl.col("hour") == 1)
     assert s.matched == hour1["labelled"].sum() and s.captured_without_label == 50 - s.matched
     assert s.labels_without_capture == 0
-    got = pl.read_ndjson(tmp_path / "mq" / "merged.jsonl")
+    got = pl.read_ndjson(one_part(tmp_path / "mq", "jsonl"))
     want = hour1.filter("labelled").select(pl.col("inference_id").alias("__mmon_inference_id"), "label")
     assert got.select("__mmon_inference_id", "label").equals(want)
 
@@ -161,6 +162,7 @@ def test_only_the_window_hour_folders_are_listed_and_read(tmp_path: Path, monkey
     s = capture_merge(Store(), str(tmp_path / "cap" / "ep" / "AllTraffic"), str(tmp_path / "o"), w)
     assert s.rows == 50
     assert [Path(f).relative_to(tmp_path / "cap").as_posix() for f in listed] == ["ep/AllTraffic/2024/01/01/13"]
+    read = [u for u in read if not u.startswith(str(tmp_path / "o"))]  # the output's own marker aside
     assert len(read) == 3 and all("/2024/01/01/13/" in u for u in read)
 
 
@@ -174,18 +176,31 @@ def test_window_inside_an_hour_and_lookbehind(tmp_path: Path) -> None:
     assert (s.hour_folders, s.records, s.in_window, s.outside_window) == (2, 100, 50, 50)
 
 
-def test_deterministic_output_and_clean_rerun(tmp_path: Path) -> None:
+def test_deterministic_output_and_clean_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Part boundaries follow record counts, not threads: the same input and chunk size give the same
+    files, byte for byte; the parts concatenated are the single-part output of a large chunk."""
     _synth(tmp_path)
     w = Window(parse_time("2024-01-01T10:00Z"), parse_time("2024-01-01T14:00Z"))
     out = tmp_path / "o"
+    monkeypatch.setattr(merge, "FILES_PER_BATCH", 2)  # 12 files of ~17 records: batches of ~33
     for fmt in ("jsonl", "parquet"):
-        capture_merge(Store(), str(tmp_path / "cap"), str(out), w, fmt=fmt, workers=1, chunk_records=7)
-        first = (out / f"merged.{fmt}").read_bytes()
-        capture_merge(Store(), str(tmp_path / "cap"), str(out), w, fmt=fmt, workers=8)
-        assert (out / f"merged.{fmt}").read_bytes() == first
-    # The rerun in parquet removed the jsonl of the earlier run; no temporary files are left.
-    assert sorted(p.name for p in out.iterdir()) == [".mmon-report.json", "merge_summary.json", "merged.parquet"]
-    assert pl.read_parquet(out / "merged.parquet").height == 200
+        capture_merge(Store(), str(tmp_path / "cap"), str(out), w, fmt=fmt, workers=1, chunk_records=60)
+        first = {p.name: p.read_bytes() for p in parts(out, fmt)}
+        assert len(first) == 3, list(first)  # chunks of >= 60 records: 2 batches each
+        capture_merge(Store(), str(tmp_path / "cap"), str(out), w, fmt=fmt, workers=8, chunk_records=60)
+        assert {p.name: p.read_bytes() for p in parts(out, fmt)} == first
+        capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "whole"), w, fmt=fmt)
+        whole = one_part(tmp_path / "whole", fmt)
+        if fmt == "jsonl":
+            assert b"".join(first.values()) == whole.read_bytes()
+        else:
+            together = pl.concat([pl.read_parquet(p) for p in parts(out, fmt)])
+            assert together.equals(pl.read_parquet(whole)) and together.schema == pl.read_parquet(whole).schema
+    # The rerun in parquet (one part) removed the jsonl parts of the earlier run; no temporary files are left.
+    capture_merge(Store(), str(tmp_path / "cap"), str(out), w, fmt="parquet")
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("part-")) == [".mmon-report.json", "merge_summary.json"]
+    assert [p.name for p in out.iterdir() if p.name.startswith("part-")] == [one_part(out, "parquet").name]
+    assert pl.read_parquet(one_part(out, "parquet")).height == 200
 
 
 def test_duplicate_event_ids_across_files_keep_the_first(tmp_path: Path) -> None:
@@ -197,7 +212,7 @@ def test_duplicate_event_ids_across_files_keep_the_first(tmp_path: Path) -> None
     (cap / "2022/04/18/00/59-00-000-b.jsonl").write_text(later + "\n" + later + "\n")
     s = capture_merge(Store(), str(cap), str(tmp_path / "o"), HOUR0)
     assert (s.in_window, s.duplicates, s.rows) == (3, 2, 1)
-    assert read_jsonl(tmp_path / "o" / "merged.jsonl")[0]["_c0"] == "0.036397725343704224"
+    assert read_jsonl(one_part(tmp_path / "o", "jsonl"))[0]["_c0"] == "0.036397725343704224"
 
 
 def test_empty_window_is_not_an_error(tmp_path: Path, shared_dir: Path) -> None:
@@ -205,10 +220,10 @@ def test_empty_window_is_not_an_error(tmp_path: Path, shared_dir: Path) -> None:
     s = capture_merge(Store(), CAPTURE, str(tmp_path / "o"), w)
     assert (s.files, s.records, s.rows) == (0, 0, 0)
     assert s.warnings and "no capture files" in s.warnings[0]
-    assert (tmp_path / "o" / "merged.jsonl").read_bytes() == b""
+    assert one_part(tmp_path / "o", "jsonl").read_bytes() == b""
     stats = shared_dir / "dq-statistics.2024-10.trimmed.json"
     capture_merge(Store(), CAPTURE, str(tmp_path / "p"), w, fmt="parquet", header_from=str(stats))
-    df = pl.read_parquet(tmp_path / "p" / "merged.parquet")
+    df = pl.read_parquet(one_part(tmp_path / "p", "parquet"))
     names = [f["name"] for f in json.loads(stats.read_text())["features"]]
     assert df.height == 0 and df.columns == names + list(META_COLUMNS)
 
@@ -253,11 +268,11 @@ def test_json_capture_end_to_end(tmp_path: Path) -> None:
     (gt / "labels.jsonl").write_text("\n".join(gt_lines) + "\n")
     w = Window(parse_time("2024-05-01T07:00Z"), parse_time("2024-05-01T08:00Z"))
     s = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "dq"), w)
-    df = pl.read_ndjson(tmp_path / "dq" / "merged.jsonl")
+    df = pl.read_ndjson(one_part(tmp_path / "dq", "jsonl"))
     assert s.rows == 8 and df.columns[:4] == ["score", "predicted_label", "_c2", "_c3"]
     s = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "mq"), w, ground_truth=str(tmp_path / "gt"),
                       flat=True, inference_attribute="predicted_label", probability_attribute="score")  # fmt: skip
-    df = pl.read_ndjson(tmp_path / "mq" / "merged.jsonl")
+    df = pl.read_ndjson(one_part(tmp_path / "mq", "jsonl"))
     assert (s.matched, s.rows) == (3, 6)
     assert df.select("prediction", "probability", "label").rows()[:2] == [(0, 0.0, "1"), (1, 0.9, "0")]
 
@@ -290,11 +305,11 @@ def test_preprocessor_contract(tmp_path: Path) -> None:
     s = capture_merge(Store(), CAPTURE, str(tmp_path / "o"), HOUR0, preprocessor=str(script), preprocessor_errors="skip")
     assert (s.preprocessor_errors, s.preprocessor_dropped, s.rows) == (1, 1, 4)
     assert s.preprocessor_problems[0]["event_id"].startswith("2222")
-    rows = read_jsonl(tmp_path / "o" / "merged.jsonl")
+    rows = read_jsonl(one_part(tmp_path / "o", "jsonl"))
     assert list(rows[0]) == ["000", "001", "002", *META_COLUMNS]
     assert [r["__mmon_event_id"][:4] for r in rows] == ["f04a", "4f30", "1111", "1111"]
     s = capture_merge(Store(), CAPTURE, str(tmp_path / "g"), HOUR0, ground_truth=GT, preprocessor=str(script))
-    assert [r["label"] for r in read_jsonl(tmp_path / "g" / "merged.jsonl")] == ["0", "1", "1"]
+    assert [r["label"] for r in read_jsonl(one_part(tmp_path / "g", "jsonl"))] == ["0", "1", "1"]
 
 
 def test_preprocessor_without_handler(tmp_path: Path) -> None:
@@ -397,6 +412,6 @@ def test_small_read_batches_give_the_same_output(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(merge, "BATCH_BYTES", 10)
     monkeypatch.setattr(merge, "FILES_PER_BATCH", 1)
     s2 = capture_merge(Store(), CAPTURE, str(tmp_path / "b"), HOUR0, ground_truth=GT, flat=True)
-    assert (tmp_path / "a" / "merged.jsonl").read_bytes() == (tmp_path / "b" / "merged.jsonl").read_bytes()
+    assert one_part(tmp_path / "a", "jsonl").read_bytes() == one_part(tmp_path / "b", "jsonl").read_bytes()
     assert s1.to_dict()["capture"] == s2.to_dict()["capture"]
     assert [str(p) for p in s1.problems] == [str(p) for p in s2.problems]

@@ -37,7 +37,7 @@ def test_fixture_counts_on_s3(s3_store: Store, s3_bucket: str) -> None:
     assert (s.files, s.records, s.malformed_lines, s.in_window, s.duplicates, s.kept) == (2, 12, 4, 6, 1, 5)
     assert (s.labels, s.matched, s.captured_without_label, s.labels_without_capture) == (4, 3, 2, 1)
     assert s.problems[0].file.startswith("s3://") and s.problems[0].line == 4  # the ground-truth file's bad line
-    merged = [json.loads(x) for x in s3_store.read_text(f"{s3_bucket}/out/merged.jsonl").splitlines()]
+    merged = [json.loads(x) for x in s3_store.read_text(f"{s3_bucket}/out/{s.part_names[0]}").splitlines()]
     assert len(merged) == 3 and all("groundTruthData" in m for m in merged)
     summary = json.loads(s3_store.read_text(f"{s3_bucket}/out/merge_summary.json"))
     assert summary["ground_truth"]["matched"] == 3
@@ -56,12 +56,12 @@ def test_synthetic_day_on_s3_parquet_and_rerun(s3_store: Store, s3_bucket: str) 
     out = f"{s3_bucket}/merged/h2"
     s = capture_merge(s3_store, f"{s3_bucket}/datacapture", out, w, fmt="parquet")
     assert (s.hour_folders, s.files, s.rows) == (1, 2, 40)
-    df = pl.read_parquet(io.BytesIO(s3_store.read_bytes(f"{out}/merged.parquet")))
+    df = pl.read_parquet(io.BytesIO(s3_store.read_bytes(f"{out}/{s.part_names[0]}")))
     assert df.columns == ["_c0", "_c1", "_c2", *META_COLUMNS]
     assert df["_c1"].to_list() == [str(i) for i in range(80, 120)]
-    first = s3_store.read_bytes(f"{out}/merged.parquet")
+    first = s3_store.read_bytes(f"{out}/{s.part_names[0]}")
     s = capture_merge(s3_store, f"{s3_bucket}/datacapture", out, w, fmt="parquet")
-    assert s3_store.read_bytes(f"{out}/merged.parquet") == first
+    assert s3_store.read_bytes(f"{out}/{s.part_names[0]}") == first
     # Labels filed 30 min after their predictions: half of them land in the next hour's folder.
     s = capture_merge(s3_store, f"{s3_bucket}/datacapture", f"{s3_bucket}/mq", w, ground_truth=f"{s3_bucket}/gt",
                       flat=True, fmt="parquet")  # fmt: skip
@@ -104,4 +104,4 @@ def test_cli_on_s3_with_storage_options(s3_options: dict[str, str], s3_store: St
                                  "--scheduled-time", "2022-04-18T01:00:00Z", "--json", *opts])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["capture"]["kept"] == 5
-    assert s3_store.exists(f"{s3_bucket}/cli/merged.jsonl")
+    assert s3_store.exists(f"{s3_bucket}/cli/{json.loads(r.stdout)['output']['parts'][0]}")

@@ -16,6 +16,7 @@ from mmon.capture.payload import label_rows
 from mmon.capture.records import parse_ground_truth
 from mmon.capture.window import Window, parse_time
 from mmon.store import Store
+from tests.capture_parts import one_part
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = ROOT.parent / "shared" / "reference" / "external"
@@ -38,7 +39,7 @@ def merge(tmp: Path, lines: list[str], name: str = "run"):  # type: ignore[no-un
     folder.mkdir(parents=True)
     (folder / "a.jsonl").write_bytes(("\n".join(lines) + "\n").encode("utf-8", errors="surrogateescape"))
     summary = capture_merge(Store(), str(tmp / name / "cap"), str(tmp / name / "out"), HOUR)
-    text = (tmp / name / "out" / "merged.jsonl").read_text()
+    text = one_part(tmp / name / "out", "jsonl").read_text()
     return summary, [json.loads(x) for x in text.splitlines()]
 
 

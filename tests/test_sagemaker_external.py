@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.capture_parts import one_part
 from tests.clihelp import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,11 +246,11 @@ def test_capture_merge_of_a_json_batch_transform_joined_with_its_input(
     window = ["--start-time", "2024-01-19T19:00Z", "--end-time", "2024-01-19T20:00Z"]
     code, _, stderr = run_cli(["capture-merge", "--capture", dest, "-o", tmp_path / "plain", *window], capsys)
     assert code == 0, stderr
-    assert pl.read_ndjson(tmp_path / "plain" / "merged.jsonl").height == 334
+    assert pl.read_ndjson(one_part(tmp_path / "plain", "jsonl")).height == 334
     code, _, stderr = run_cli(["capture-merge", "--capture", dest, "--ground-truth", gt, "--flat",
                                "-o", tmp_path / "flat", *window], capsys)  # fmt: skip
     assert code == 0, stderr
-    flat = pl.read_ndjson(tmp_path / "flat" / "merged.jsonl")
+    flat = pl.read_ndjson(one_part(tmp_path / "flat", "jsonl"))
     assert flat.height == 334
     feats = [f"_c{i}" for i in range(2, 16)]
     # SageMaker's merged record of the same job, read row by row.

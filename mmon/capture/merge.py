@@ -22,10 +22,13 @@ gives byte-identical output.
 
 from __future__ import annotations
 
-import io
 import json
+import os
+import shutil
+import tempfile
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,7 +37,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from mmon.capture import batch, layout
-from mmon.capture.flat import (
+from mmon.capture.flat import (  # noqa: F401 - the package's names
     EVENT_ID,
     INFERENCE_ID,
     INFERENCE_TIME,
@@ -45,9 +48,17 @@ from mmon.capture.flat import (
     PROBABILITY,
 )
 from mmon.capture.flat import attach_labels as _attach_labels
+from mmon.capture.labels import LabelSpill, label_budget, read_labels
+from mmon.capture.parts import PartsPublisher, part_name, parts_uuid
 from mmon.capture.payload import flatten
 from mmon.capture.preprocess import Preprocessor, PreprocessorError, load_preprocessor
-from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch, parse_ground_truth
+from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch
+from mmon.capture.table import (
+    ChunkSpill,
+    is_meta_column,  # noqa: F401 - the package's name
+    serialise,
+    table_exprs,
+)
 from mmon.capture.window import Window, format_duration
 from mmon.errors import InputError
 from mmon.store import Store, join
@@ -55,16 +66,12 @@ from mmon.store import Store, join
 OUTPUT_FORMATS = ("jsonl", "parquet")
 DATA_NAME = "merged"
 SUMMARY_NAME = "merge_summary.json"
-DEFAULT_CHUNK_RECORDS = 200_000
+DEFAULT_CHUNK_RECORDS = 100_000  # records per part: bounds memory (a few times a part's bytes)
 FILES_PER_BATCH = 16
 BATCH_BYTES = 32 * 2**20
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def is_meta_column(name: str) -> bool:
-    return name.startswith(META_PREFIX)
 
 
 @dataclass
@@ -97,6 +104,7 @@ class MergeSummary:
     labels_without_capture: int = 0
     rows: int = 0
     columns: list[str] = field(default_factory=list)
+    part_names: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     preprocessor_problems: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -138,6 +146,7 @@ class MergeSummary:
                 "kind": self.output_kind,
                 "rows": self.rows,
                 "columns": self.columns,
+                "parts": self.part_names,
             },
             "malformed_examples": [p.to_dict() for p in self.problems],
             "preprocessor_error_examples": self.preprocessor_problems,
@@ -226,9 +235,17 @@ class _State:
     summary: MergeSummary
     files: list[str]
     seen: pl.Series
-    chunks: list[pl.DataFrame] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)  # merged records, encoded chunk by chunk
+    chunks: ChunkSpill
+    parts: PartsPublisher | None = None  # merged records: parts staged as they are made
+    uid: str = ""
+    part_names: list[str] = field(default_factory=list)
     matched_keys: list[pl.Series] = field(default_factory=list)
+
+    def add_part(self, data: bytes, fmt: str) -> None:
+        assert self.parts is not None
+        name = part_name(self.uid, len(self.part_names), fmt)
+        self.parts.add(name, data)
+        self.part_names.append(name)
 
 
 def capture_merge(
@@ -250,6 +267,7 @@ def capture_merge(
     workers: int = 16,
     chunk_records: int = DEFAULT_CHUNK_RECORDS,
     progress: Callable[[str, int, int], None] | None = None,
+    label_memory: int | None = None,
 ) -> MergeSummary:
     """Merge one window of capture (and ground truth) into ``output``; see the module docstring."""
     if fmt not in OUTPUT_FORMATS:
@@ -266,9 +284,8 @@ def capture_merge(
     if ground_truth is not None and not flat and not preprocessor and fmt != "jsonl":
         raise InputError("merged records with ground truth are JSON Lines; add --flat for a parquet table")
     kind = "preprocessed" if preprocessor else ("merged" if ground_truth is not None and not flat else "flat")
-    out_url = join(output, f"{DATA_NAME}.{fmt}")
     summary = MergeSummary(
-        window=window, capture=capture, ground_truth=ground_truth, output=out_url, output_format=fmt,
+        window=window, capture=capture, ground_truth=ground_truth, output=output, output_format=fmt,
         output_kind=kind, capture_lookbehind=capture_lookbehind, ground_truth_lookahead=ground_truth_lookahead,
     )  # fmt: skip
     store.check_writable(output)
@@ -283,15 +300,54 @@ def capture_merge(
     pre = load_preprocessor(store, preprocessor) if preprocessor else None
 
     # Ground truth first: it is small (a key and a label per record) and every capture chunk joins it.
-    labels = None
-    if ground_truth is not None:
-        labels = _read_labels(store, ground_truth, window, ground_truth_lookahead, summary, strict, workers)
+    spill_dir = tempfile.mkdtemp(prefix="mmon-merge-")
+    labels: pl.DataFrame | LabelSpill | None = None
+    try:
+        if ground_truth is not None:
+            labels = read_labels(store, ground_truth, window, ground_truth_lookahead, summary, strict, workers,
+                                 label_budget(label_memory), spill_dir, _bounded_map)  # fmt: skip
+            if is_batch and isinstance(labels, LabelSpill):
+                labels = labels.whole(summary)  # batch transform's join is not partitioned
+    except BaseException:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        raise
+    state = _State(summary, [], pl.Series("event_id", [], pl.String), ChunkSpill(spill_dir, chunk_records))
+    state.parts = PartsPublisher(store, output)
+    state.uid = parts_uuid(summary.window.to_dict()["start"], summary.window.to_dict()["end"], kind, fmt)
+    try:
+        if is_batch:
+            assert not isinstance(labels, LabelSpill)
+            batch.merge_batch(store, capture, window, state, labels, strict, capture_lookbehind, workers, progress)
+        else:
+            _merge_realtime(store, capture, window, state, labels, pre, preprocessor_errors, strict, kind,
+                            capture_lookbehind, workers, chunk_records, progress)  # fmt: skip
+            if isinstance(labels, LabelSpill):
+                for recs in labels.join(summary):
+                    _emit_chunk(recs, state, True, pre, preprocessor_errors, strict, kind)
+        return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute)
+    except BaseException:
+        state.parts.abort()  # staged parts are named by no marker: the previous generation stays whole
+        raise
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
 
-    if is_batch:
-        state = _State(summary, [], pl.Series("event_id", [], pl.String))
-        batch.merge_batch(store, capture, window, state, labels, strict, capture_lookbehind, workers, progress)
-        return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute, output)
 
+def _merge_realtime(
+    store: Store,
+    capture: str,
+    window: Window,
+    state: _State,
+    labels: pl.DataFrame | LabelSpill | None,
+    pre: Preprocessor | None,
+    preprocessor_errors: str,
+    strict: bool,
+    kind: str,
+    capture_lookbehind: timedelta,
+    workers: int,
+    chunk_records: int,
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    summary = state.summary
     roots = layout.capture_roots(store, capture)
     folders = layout.hour_folders(roots, window.hours(before=capture_lookbehind))
     summary.hour_folders = len(folders)
@@ -303,12 +359,20 @@ def capture_merge(
             f"({summary.window.to_dict()['start']} to {summary.window.to_dict()['end']})"
         )
     keep_raw = kind in ("merged", "preprocessed")
-    state = _State(summary, files, pl.Series("event_id", [], pl.String))
+    state.files = files
 
     # Files are parsed a few at a time: one polars pass over several small files costs far less
     # than one per file. Batches run on a thread pool (polars and I/O release the GIL), in order.
     indexed = list(enumerate(files))
     batches = [indexed[i : i + FILES_PER_BATCH] for i in range(0, len(indexed), FILES_PER_BATCH)]
+
+    # Reads wait on the store (many at once hide its latency); parsing is polars' work on every
+    # core, so more parses at once than cores only multiply the memory of parses in flight.
+    parsing = threading.Semaphore(max(1, min(workers, os.cpu_count() or 1)))
+
+    def parse(items: list[tuple[int, str, bytes]]) -> ParsedFile:
+        with parsing:
+            return parse_capture_batch(items, window.start, window.end, keep_raw)
 
     def work(batch: list[tuple[int, str]]) -> ParsedFile:
         # Raw bytes live only here, at most BATCH_BYTES (plus one file) per worker.
@@ -320,10 +384,10 @@ def capture_merge(
             items.append((i, url, data))
             size += len(data)
             if size >= BATCH_BYTES:
-                parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
+                parts.append(parse(items))
                 items, size = [], 0
         if items:
-            parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
+            parts.append(parse(items))
         return _combine(parts)
 
     pending: list[pl.DataFrame] = []
@@ -345,36 +409,32 @@ def capture_merge(
             pending.append(pf.frame)
             pending_rows += pf.frame.height
         if pending_rows >= chunk_records:
-            _process_chunk(pl.concat(pending), state, labels, pre, preprocessor_errors, strict, kind)
+            _process_chunk(pl.concat(pending, rechunk=False), state, labels, pre, preprocessor_errors, strict, kind)
             pending, pending_rows = [], 0
     if pending:
-        _process_chunk(pl.concat(pending), state, labels, pre, preprocessor_errors, strict, kind)
-
-    return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute, output)
+        _process_chunk(pl.concat(pending, rechunk=False), state, labels, pre, preprocessor_errors, strict, kind)
 
 
 def _write(
     store: Store,
     state: _State,
-    labels: pl.DataFrame | None,
+    labels: pl.DataFrame | LabelSpill | None,
     names: list[str] | None,
     kind: str,
     fmt: str,
     inference_attribute: str | None,
     probability_attribute: str | None,
-    output: str,
 ) -> MergeSummary:
+    """Make the window's parts (merged records are already staged), then publish them with the summary."""
     summary = state.summary
-    out_url = summary.output
-    data = _finish(state, labels, names, kind, fmt, inference_attribute, probability_attribute)
+    _finish(state, labels, names, kind, fmt, inference_attribute, probability_attribute)
+    assert state.parts is not None
+    summary.output = join(summary.output, state.part_names[0])
+    summary.part_names = list(state.part_names)
     summary_bytes = (json.dumps(summary.to_dict(), indent=2) + "\n").encode("utf-8")
-    # The summary completes a run: written last on object stores (write_many writes the first key last).
-    store.write_many({join(output, SUMMARY_NAME): summary_bytes, out_url: data})
-    for other in OUTPUT_FORMATS:
-        if other != fmt:
-            stale = join(output, f"{DATA_NAME}.{other}")
-            if store.exists(stale):
-                store.delete(stale)
+    # The summary completes a run: it reaches its final name last.
+    state.parts.add(SUMMARY_NAME, summary_bytes)
+    state.parts.commit()
     return summary
 
 
@@ -392,41 +452,10 @@ def _combine(parts: list[ParsedFile]) -> ParsedFile:
     return out
 
 
-def _read_labels(
-    store: Store, uri: str, window: Window, lookahead: timedelta, summary: MergeSummary, strict: bool, workers: int
-) -> pl.DataFrame:
-    layout.require_root(store, uri, "--ground-truth")
-    folders = layout.hour_folders([uri], window.hours(after=lookahead))
-    summary.label_hour_folders = len(folders)
-    files = layout.list_window_files(store, folders, workers)
-    summary.label_files = len(files)
-    if not files:
-        summary.warnings.append(f"no ground-truth files in the window's {len(folders)} hour folder(s) under {uri}")
-
-    def work(item: tuple[int, str]) -> ParsedFile:
-        i, url = item
-        return parse_ground_truth(store.read_bytes(url), url, i)
-
-    frames = []
-    for pf in _bounded_map(work, list(enumerate(files)), workers, max(2 * workers, 8)):
-        summary.label_lines += pf.lines
-        summary.label_malformed_lines += pf.malformed
-        for p in pf.problems:
-            summary.add_problem(p)
-        if strict and pf.malformed:
-            raise InputError(f"{pf.problems[0]} ({pf.malformed} malformed line(s) in this file; --strict)")
-        frames.append(pf.frame)
-    labels = pl.concat(frames) if frames else parse_ground_truth(b"", "", 0).frame
-    unique = labels.unique(subset="key", keep="last", maintain_order=True)
-    summary.duplicate_labels = labels.height - unique.height
-    summary.labels = unique.height
-    return unique.select("key", "gt_data", "gt_enc", "gt_json")
-
-
 def _process_chunk(
     recs: pl.DataFrame,
     state: _State,
-    labels: pl.DataFrame | None,
+    labels: pl.DataFrame | LabelSpill | None,
     pre: Preprocessor | None,
     pre_errors: str,
     strict: bool,
@@ -444,6 +473,9 @@ def _process_chunk(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_rec"),
         pl.coalesce("inference_id", "event_id").alias("_key"),
     )
+    if isinstance(labels, LabelSpill):
+        labels.add_captures(recs)  # joined partition by partition once every chunk is read
+        return
     if labels is not None:
         recs = recs.join(labels, left_on="_key", right_on="key", how="left", maintain_order="left")
         has = pl.col("gt_data").is_not_null()
@@ -452,21 +484,30 @@ def _process_chunk(
         s.captured_without_label += recs.height - n_matched
         state.matched_keys.append(recs.filter(has)["_key"].unique())
         recs = recs.filter(has)
+    _emit_chunk(recs, state, labels is not None, pre, pre_errors, strict, kind)
+
+
+def _emit_chunk(
+    recs: pl.DataFrame, state: _State, with_labels: bool, pre: Preprocessor | None, pre_errors: str, strict: bool, kind: str
+) -> None:
+    """A chunk's kept (and, with ground truth, labelled) records → a part, or the rows of one."""
+    s = state.summary
     if recs.height == 0:
         return
     if kind == "merged":
         # SageMaker's merged record: the captured record, as written, plus groundTruthData.
         line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + pl.col("gt_json") + pl.lit("}")
-        text = recs.select(line.str.join("\n")).item()
-        state.lines.append((text + "\n").encode("utf-8"))
         state.summary.rows += recs.height
+        text = recs.select((line + pl.lit("\n")).str.join("")).item()
+        state.add_part(text.encode("utf-8"), "jsonl")
         return
     if kind == "preprocessed":
         assert pre is not None
-        state.chunks.append(_preprocess_chunk(recs, state, pre, pre_errors, labels is not None))
+        state.chunks.append(_preprocess_chunk(recs, state, pre, pre_errors, with_labels))
+        state.chunks.flush()  # a part per chunk of records, as for the other outputs
         return
     rows, bad = flatten(recs)
-    if labels is not None and rows.height:
+    if with_labels and rows.height:
         n_bad = bad.height
         rows, bad = _attach_labels(recs, rows, bad)
         if bad.height > n_bad:
@@ -490,6 +531,7 @@ def _process_chunk(
         pl.col("inference_time").alias(INFERENCE_TIME),
     )
     state.chunks.append(rows.join(meta, on="_rec", how="left").sort("_rec", "_row").drop("_rec", "_row"))
+    state.chunks.flush()
 
 
 def _preprocess_chunk(recs: pl.DataFrame, state: _State, pre: Preprocessor, pre_errors: str, with_gt: bool) -> pl.DataFrame:
@@ -537,118 +579,44 @@ def _preprocess_chunk(recs: pl.DataFrame, state: _State, pre: Preprocessor, pre_
     return pl.DataFrame(columns)
 
 
-def _column_order(columns: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Internal output and input column keys in table order: positional by index, then named."""
-    def order(side: str) -> list[str]:
-        pos = sorted((c for c in columns if c.startswith(f"{side}#")), key=lambda c: int(c.split("#", 1)[1]))
-        named = [c for c in columns if c.startswith(f"{side}:")]
-        return pos + named
-
-    columns = list(columns)
-    return order("o"), order("i")
-
-
-def _final_names(keys: list[str], names: list[str] | None, summary: MergeSummary, n_out: int) -> list[str]:
-    """Public column names: the baseline's when it has exactly as many, else ``_c{k}`` / JSON keys."""
-    default = [f"_c{k}" if "#" in key else key.split(":", 1)[1] for k, key in enumerate(keys)]
-    if names is not None:
-        if len(names) == len(keys):
-            return list(names)
-        if keys:
-            summary.warnings.append(
-                f"--header-from has {len(names)} names but the capture has {len(keys)} columns "
-                f"({n_out} output + {len(keys) - n_out} input): the first {min(len(names), len(keys))} "
-                "columns take its names, in order"
-            )
-        default = list(names[: len(keys)]) + default[len(names):]
-    seen: dict[str, int] = {}
-    out = []
-    for n in default:
-        if n in seen:
-            seen[n] += 1
-            n = f"{n}_{seen[n]}"
-        seen.setdefault(n, 0)
-        out.append(n)
-    return out
-
-
-def _pick(attr: str | None, out_keys: list[str], out_names: list[str], what: str) -> str | None:
-    """The internal key of the output column an attribute (index or name) points at."""
-    if not out_keys:
-        return None
-    if attr is None:
-        return out_keys[0]
-    if attr.strip().lstrip("-").isdigit():
-        i = int(attr)
-        if not 0 <= i < len(out_keys):
-            raise InputError(f"{what} {attr}: the output has {len(out_keys)} column(s) (0 to {len(out_keys) - 1})")
-        return out_keys[i]
-    if f"o:{attr}" in out_keys:
-        return f"o:{attr}"
-    if attr in out_names:
-        return out_keys[out_names.index(attr)]
-    shown = ", ".join(out_names[:10])
-    raise InputError(f"{what} {attr!r}: no such output field (output columns: {shown})")
-
-
 def _finish(
     state: _State,
-    labels: pl.DataFrame | None,
+    labels: pl.DataFrame | LabelSpill | None,
     names: list[str] | None,
     kind: str,
     fmt: str,
     inference_attribute: str | None,
     probability_attribute: str | None,
-) -> bytes:
+) -> None:
+    """Count what only the whole window tells, and stage the parts of a table output.
+
+    Each part is a chunk cast to the window's columns: the parts concatenated are, byte for byte,
+    the single table mmon wrote before parts (same columns, types and rows).
+    """
     s = state.summary
-    if labels is not None:
+    if isinstance(labels, pl.DataFrame):  # (a spilled index counts these as it joins)
         matched = pl.concat(state.matched_keys).unique() if state.matched_keys else pl.Series([], dtype=pl.String)
         s.labels_without_capture = int(labels.height - labels.filter(pl.col("key").is_in(matched.implode())).height)
     if kind == "merged":
         s.columns = []
-        data = b"".join(state.lines)
-        state.lines.clear()
-        return data
-    chunks = [c for c in state.chunks if c.width]
-    table = pl.concat(chunks, how="diagonal_relaxed") if chunks else pl.DataFrame()
-    if kind == "preprocessed":
-        feature_cols = sorted(c for c in table.columns if not is_meta_column(c))
-        table = table.select(feature_cols + [c for c in META_COLUMNS if c in table.columns]) if table.width else table
-    else:
-        out_keys, in_keys = _column_order(table.columns)
-        keys = out_keys + in_keys
-        public = _final_names(keys, names, s, len(out_keys))
-        if not keys and names:
-            public = list(names)  # an empty window still has the baseline's columns
-        model_cols: list[pl.Expr] = []
-        if labels is not None:
-            reserved = {PREDICTION, LABEL} | ({PROBABILITY} if probability_attribute else set())
-            clash = sorted(reserved & set(public))
-            if clash:
-                raise InputError(f"feature column(s) {', '.join(clash)} clash with the model-quality columns of --flat")
-            out_names = public[: len(out_keys)]
-            pk = _pick(inference_attribute, out_keys, out_names, "--inference-attribute")
-            model_cols.append((pl.col(pk) if pk else pl.lit(None, pl.String)).alias(PREDICTION))
-            if probability_attribute is not None:
-                qk = _pick(probability_attribute, out_keys, out_names, "--probability-attribute")
-                model_cols.append((pl.col(qk) if qk else pl.lit(None, pl.String)).alias(PROBABILITY))
-            model_cols.append(pl.col(LABEL) if LABEL in table.columns else pl.lit(None, pl.String).alias(LABEL))
-        if table.width == 0:
-            table = pl.DataFrame(schema={c: pl.String for c in META_COLUMNS})
-        exprs = model_cols + [
-            (pl.col(k) if k in table.columns else pl.lit(None, pl.String)).alias(n) for k, n in zip(keys, public, strict=False)
-        ]
-        exprs += [pl.lit(None, pl.String).alias(n) for n in public[len(keys):]]
-        exprs += [pl.col(c) for c in META_COLUMNS]
-        table = table.select(exprs)
-    s.rows = table.height
-    s.columns = list(table.columns)
-    if fmt == "parquet":
-        buf = io.BytesIO()
-        table.write_parquet(buf, compression="zstd", statistics=True)
-        return buf.getvalue()
-    if not table.height:
-        return b""
-    buf = io.BytesIO()
-    table.write_ndjson(buf)
-    return buf.getvalue()
+        if not state.part_names:
+            state.add_part(b"", "jsonl")  # an empty window is one empty part, not a missing dataset
+        return
+    spill = state.chunks
+    spill.flush()
+    union = spill.union() if spill.paths else pl.DataFrame()
+    exprs = table_exprs(union, labels is not None, names, kind, s, inference_attribute, probability_attribute)
+    chunks = [i for i, h in enumerate(spill.heights) if h] or ([0] if spill.paths else [])
+    s.rows = 0
+    for i in chunks:
+        table = spill.read(i, union).select(exprs)
+        s.rows += table.height
+        s.columns = list(table.columns)
+        state.add_part(serialise(table, fmt), fmt)
+        del table
+    if not chunks:
+        table = (union if union.width else pl.DataFrame(schema={c: pl.String for c in META_COLUMNS})).select(exprs)
+        s.columns = list(table.columns)
+        state.add_part(serialise(table, fmt), fmt)
+
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import sys
 from contextlib import redirect_stdout
 from typing import Annotated
@@ -10,6 +11,7 @@ import typer
 from rich.table import Table
 
 from mmon.capture.merge import META_COLUMNS, SUMMARY_NAME, MergeSummary, capture_merge
+from mmon.capture.parts import LEGACY_NAMES, PART_PATTERN
 from mmon.capture.window import parse_duration, resolve_window
 from mmon.cli.console import file_progress, out, print_json, warn
 from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, Quiet, StorageOption
@@ -23,7 +25,7 @@ CAPTURE is the capture folder of an endpoint variant, {{prefix}}/{{endpoint}}/{{
 
 The window is \\[start, end) in UTC: --start-time/--end-time, or SageMaker's --scheduled-time with --start-offset/--end-offset (ISO 8601 durations, default -PT1H/-PT0H). Without --scheduled-time the current hour is used, so the previous full hour is read.
 
-OUTPUT receives merged.jsonl or merged.parquet and merge_summary.json, written atomically; a rerun replaces them. Without --ground-truth: output columns, then input columns (SageMaker's layout of a CSV capture), named from --header-from or _c0, _c1, …, then {", ".join(META_COLUMNS)}. With --ground-truth: SageMaker's merged records (capture record + groundTruthData) for each captured record with a label, joined on inferenceId, else eventId; with --flat a table of prediction, \\[probability], label, the feature columns and the reserved columns.
+OUTPUT receives the window as SageMaker's merge job writes it, part-0000N-<uuid>.c000.jsonl (or .parquet) files of a bounded number of records each, and merge_summary.json, published together: a reader sees the whole window or the previous one, and an interrupted merge leaves no folder that looks complete; a rerun replaces them. Without --ground-truth: output columns, then input columns (SageMaker's layout of a CSV capture), named from --header-from or _c0, _c1, …, then {", ".join(META_COLUMNS)}. With --ground-truth: SageMaker's merged records (capture record + groundTruthData) for each captured record with a label, joined on inferenceId, else eventId; with --flat a table of prediction, \\[probability], label, the feature columns and the reserved columns.
 
 Duplicate eventIds keep their first record; a relabelled eventId keeps its last label. Malformed lines are counted and shown (file:line); --strict makes them an error. An empty window is not an error: empty output, zero counts and a warning.
 
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
     @app.command("capture-merge", help=HELP, epilog=EXIT_CODES_HELP)
     def capture_merge_cmd(
         capture: Annotated[str, typer.Option("--capture", help="Capture folder: {prefix}/{endpoint}/{variant} of an endpoint, or a batch-transform capture destination (input/ and output/ manifests).", metavar="CAPTURE_URI")],
-        output: Annotated[str, typer.Option("--output", "-o", help="Folder or URL for merged.* and merge_summary.json.", metavar="OUT")],
+        output: Annotated[str, typer.Option("--output", "-o", help="Folder or URL for the part-* files and merge_summary.json.", metavar="OUT")],
         ground_truth: Annotated[
             str | None, typer.Option("--ground-truth", help="Ground-truth folder (holds yyyy/mm/dd/hh).", metavar="GT_URI")
         ] = None,
@@ -132,9 +134,13 @@ def register(app: typer.Typer) -> None:
         lookbehind = parse_duration(capture_lookbehind, "--capture-lookbehind")
         store = Store(parse_storage_options(storage_option or []))
         refuse_overwrite(
-            [join(output, n) for n in ("merged.jsonl", "merged.parquet", SUMMARY_NAME)],
-            [("--header-from", header_from), ("--preprocessor", preprocessor)],
+            [join(output, SUMMARY_NAME)], [("--header-from", header_from), ("--preprocessor", preprocessor)]
         )
+        for flag, given in (("--header-from", header_from), ("--preprocessor", preprocessor)):
+            if given and is_inside(given, output) and (PART_PATTERN.match(posixpath.basename(given.replace("\\", "/")))
+                                                        or posixpath.basename(given) in LEGACY_NAMES):  # fmt: skip
+                # A rerun replaces (or removes) the parts of the previous merge.
+                raise InputError(f"{output}: the output would overwrite the input {given} ({flag}); write the merge to another folder")
         for flag, root in (("--capture", capture), ("--ground-truth", ground_truth)):
             if root and is_inside(output, root):
                 # merged.jsonl in a capture hour folder would be read back as capture next time.
@@ -162,4 +168,5 @@ def register(app: typer.Typer) -> None:
         out.print(_table(summary))
         for p in summary.problems[:5]:
             out.print(f"  malformed: {p}", highlight=False, markup=False)
-        out.print(f"Wrote {summary.output} ({summary.rows} rows)", highlight=False)
+        n = len(summary.part_names)
+        out.print(f"Wrote {output} ({summary.rows} rows in {n} part{'s' if n != 1 else ''})", highlight=False)

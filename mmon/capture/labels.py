@@ -1,0 +1,202 @@
+"""Ground truth for ``capture_merge``: the label index (key → label) that the captures stream through.
+
+Labels are far fewer than captures, so the index is read first and each chunk of captures is
+joined to it as it comes; the window's captures are never held. The index stays in memory while
+it fits the label memory budget (``label_memory``, default 256 MiB of polars' estimated size;
+``MMON_MERGE_LABEL_MEMORY`` in bytes overrides it). Past the budget the join becomes a
+**partitioned (grace) hash join on local temporary disk**:
+
+1. labels are written to ``PARTITIONS`` spill files by a hash of their key, in reading order;
+2. each chunk of captures (after its duplicate event ids are dropped) is written the same way,
+   one file per chunk and partition, with its record number in the chunk (``_rec``);
+3. partition by partition, the labels of that partition (the only ones in memory, deduplicated:
+   the last label of a key wins, as in memory) are joined with every chunk's captures of it;
+4. chunk by chunk, the joined partitions are put back in record order and go on exactly as an
+   in-memory chunk would: same rows, same order, same columns, so the output is byte-identical.
+
+Memory then holds one label partition (the index / ``PARTITIONS``) plus one chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from mmon.capture import layout
+from mmon.capture.records import ParsedFile, parse_ground_truth
+from mmon.capture.window import Window
+from mmon.errors import InputError
+from mmon.store import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mmon.capture.merge import MergeSummary
+
+ENV_BUDGET = "MMON_MERGE_LABEL_MEMORY"
+DEFAULT_BUDGET = 256 * 2**20
+PARTITIONS = 64
+INDEX_COLUMNS = ("key", "gt_data", "gt_enc", "gt_json")
+_SEED = 0x6D6D6F6E  # one fixed hash for both sides of the join
+
+
+def label_budget(given: int | None = None) -> int:
+    """The label memory budget in bytes: the argument, else the environment variable, else 256 MiB."""
+    if given is not None:
+        return given
+    text = os.environ.get(ENV_BUDGET)
+    if text is None:
+        return DEFAULT_BUDGET
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"{ENV_BUDGET}={text!r}: expected a number of bytes") from None
+    if value < 0:
+        raise InputError(f"{ENV_BUDGET}={text!r}: must not be negative")
+    return value
+
+
+def _partition(key: str) -> pl.Expr:
+    return (pl.col(key).hash(seed=_SEED) % PARTITIONS).cast(pl.UInt32).alias("_p")
+
+
+class LabelSpill:
+    """The label index partitioned by key hash on local disk, and the captures waiting to be joined."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.label_files: list[list[str]] = [[] for _ in range(PARTITIONS)]
+        self.capture_files: list[dict[int, str]] = []  # per chunk of captures: partition -> file
+        self._written = 0
+
+    def _write(self, frame: pl.DataFrame, key: str) -> dict[int, str]:
+        out: dict[int, str] = {}
+        if not frame.height:
+            return out
+        for (p,), part in frame.with_columns(_partition(key)).partition_by("_p", as_dict=True, include_key=False).items():
+            path = os.path.join(self.folder, f"{key.strip('_')}-{self._written:06d}-p{int(str(p)):03d}.parquet")
+            part.write_parquet(path, compression="lz4", statistics=False)
+            out[int(str(p))] = path
+        self._written += 1
+        return out
+
+    def add_labels(self, frame: pl.DataFrame) -> None:
+        """Labels in reading order (files, then lines): the order that decides which label is last."""
+        for p, path in self._write(frame.select(INDEX_COLUMNS), "key").items():
+            self.label_files[p].append(path)
+
+    def add_captures(self, recs: pl.DataFrame) -> None:
+        """One chunk of captures (with ``_rec`` and ``_key``), to be joined at the end."""
+        self.capture_files.append(self._write(recs, "_key"))
+
+    def index(self, p: int) -> tuple[pl.DataFrame, int]:
+        """Partition ``p`` of the label index (the last label of a key wins) and its label count."""
+        files = self.label_files[p]
+        if not files:
+            return pl.DataFrame(schema={c: pl.String for c in INDEX_COLUMNS}), 0
+        labels = pl.concat([pl.read_parquet(f) for f in files])
+        return labels.unique(subset="key", keep="last", maintain_order=True), labels.height
+
+    def join(self, summary: MergeSummary) -> Iterator[pl.DataFrame]:
+        """Steps 3 and 4: every chunk's labelled captures, in chunk and record order; counts them."""
+        joined: dict[int, list[str]] = {}
+        for p in range(PARTITIONS):
+            index, n = self.index(p)
+            summary.labels += index.height
+            summary.duplicate_labels += n - index.height
+            matched: list[pl.Series] = []
+            for c, by_partition in enumerate(self.capture_files):
+                path = by_partition.get(p)
+                if path is None:
+                    continue
+                recs = pl.read_parquet(path).join(index, left_on="_key", right_on="key", how="left", maintain_order="left")
+                has = recs.filter(pl.col("gt_data").is_not_null())
+                summary.matched += has.height
+                summary.captured_without_label += recs.height - has.height
+                matched.append(has["_key"].unique())
+                out = os.path.join(self.folder, f"joined-c{c:06d}-p{p:03d}.parquet")
+                has.write_parquet(out, compression="lz4", statistics=False)
+                joined.setdefault(c, []).append(out)
+                os.unlink(path)
+            keys = pl.concat(matched).unique() if matched else pl.Series([], dtype=pl.String)
+            summary.labels_without_capture += index.height - index.filter(pl.col("key").is_in(keys.implode())).height
+        for c in range(len(self.capture_files)):
+            parts = [pl.read_parquet(f) for f in joined.get(c, [])]
+            if parts:
+                yield pl.concat(parts).sort("_rec")
+
+    def whole(self, summary: MergeSummary) -> pl.DataFrame:
+        """The whole index in memory (batch-transform capture, whose join is not partitioned)."""
+        frames = []
+        for p in range(PARTITIONS):
+            index, n = self.index(p)
+            summary.labels += index.height
+            summary.duplicate_labels += n - index.height
+            frames.append(index)
+        return pl.concat(frames)
+
+
+def read_labels(
+    store: Store,
+    uri: str,
+    window: Window,
+    lookahead: timedelta,
+    summary: MergeSummary,
+    strict: bool,
+    workers: int,
+    budget: int,
+    spill_dir: str,
+    bounded_map: Callable[..., Iterator[ParsedFile]],
+) -> pl.DataFrame | LabelSpill:
+    """The window's label index: a frame of ``key, gt_data, gt_enc, gt_json`` (one row per key, the
+    last label wins), or a :class:`LabelSpill` once it outgrows ``budget`` bytes."""
+    layout.require_root(store, uri, "--ground-truth")
+    folders = layout.hour_folders([uri], window.hours(after=lookahead))
+    summary.label_hour_folders = len(folders)
+    files = layout.list_window_files(store, folders, workers)
+    summary.label_files = len(files)
+    if not files:
+        summary.warnings.append(f"no ground-truth files in the window's {len(folders)} hour folder(s) under {uri}")
+
+    # As for captures: reads many at once, parses no more at once than there are cores.
+    parsing = threading.Semaphore(max(1, min(workers, os.cpu_count() or 1)))
+
+    def work(item: tuple[int, str]) -> ParsedFile:
+        i, url = item
+        data = store.read_bytes(url)
+        with parsing:
+            return parse_ground_truth(data, url, i)
+
+    frames: list[pl.DataFrame] = []
+    size = 0
+    spill: LabelSpill | None = None
+    for pf in bounded_map(work, list(enumerate(files)), workers, max(2 * workers, 8)):
+        summary.label_lines += pf.lines
+        summary.label_malformed_lines += pf.malformed
+        for p in pf.problems:
+            summary.add_problem(p)
+        if strict and pf.malformed:
+            raise InputError(f"{pf.problems[0]} ({pf.malformed} malformed line(s) in this file; --strict)")
+        frame = pf.frame.select(INDEX_COLUMNS)
+        if spill is not None:
+            spill.add_labels(frame)
+            continue
+        frames.append(frame)
+        size += int(frame.estimated_size())
+        if size > budget:
+            spill = LabelSpill(spill_dir)
+            for f in frames:
+                spill.add_labels(f)
+            frames = []
+    if spill is not None:
+        return spill
+    labels = pl.concat(frames) if frames else parse_ground_truth(b"", "", 0).frame.select(INDEX_COLUMNS)
+    unique = labels.unique(subset="key", keep="last", maintain_order=True)
+    summary.duplicate_labels = labels.height - unique.height
+    summary.labels = unique.height
+    return unique
