@@ -10,7 +10,9 @@ the previous report leaves a mix when a write fails. Publishing goes in three st
     FOLDER/<file>                       3. every file under its final name (S3: a server-side
                                            copy; disk: a hard link renamed over the old file)
 
-then the marker is rewritten as ``complete`` (4) and the staging copy removed. A failure in step 1
+then the marker is rewritten as ``complete`` (4) and the staging copy removed. Right after step 2,
+an HTML report mmon wrote into the folder for the previous execution is removed (``VIEW_FILES``):
+people open it without any marker, so it must never outlive the files it describes. A failure in step 1
 leaves the previous report and marker untouched (and its staged copies are removed); from step 2
 on the marker names the new execution, and a final file that does not match it yet is read from
 the staging copy. After step 4 the final names are the report, even when a user edits one of
@@ -273,6 +275,8 @@ def publish(store: Store, files: Mapping[str, bytes]) -> str:
         },
     }
     store.write_bytes(_url(folder, MARKER_NAME), (json.dumps(marker, indent=2) + "\n").encode())
+    # 2b. the marker names this execution now: an HTML report of the previous one goes
+    _remove_stale_views(store, folder, set(rels.values()))
 
     # 3. final names, each replaced whole; the first key last
     for url in urls[1:] + urls[:1]:
@@ -289,6 +293,56 @@ def publish(store: Store, files: Mapping[str, bytes]) -> str:
     except (InputError, StorageError):
         pass
     return exec_id
+
+
+# Files mmon derives from a published report for people to open (``mmon report``, ``mmon run
+# --report``): written after the publish, so not in the marker, and a browser cannot check a marker.
+# Left in place they would describe an earlier execution than the folder's files; so a publish
+# into the folder removes one, once its marker names the new execution. Only a file mmon wrote
+# goes (its first bytes carry mmon's generator tag): a user's own file of that name stays.
+VIEW_FILES = ("report.html",)
+VIEW_TAG = b'<meta name="generator" content="mmon '
+_VIEW_HEAD = 1024  # the tag is in the page's <head>, in its first few hundred bytes
+
+
+def _remove_stale_views(store: Store, folder: str, publishing: set[str]) -> None:
+    for name in VIEW_FILES:
+        if name in publishing:
+            continue
+        url = _url(folder, name)
+        head = _head(store, url, _VIEW_HEAD)
+        if head is not None and VIEW_TAG in head:
+            _delete(store, url)
+
+
+def _delete(store: Store, url: str) -> None:
+    """Delete a file known to exist (one DELETE on S3, no HEAD first)."""
+    from mmon.store import is_local, local_path
+
+    try:
+        if is_local(url):
+            os.unlink(local_path(url))
+        else:
+            store.fs(url).rm_file(url)
+    except FileNotFoundError:
+        pass  # removed meanwhile: the goal
+    except Exception as exc:  # noqa: BLE001 - one line for the user
+        raise store._storage_error(url, "delete", exc) from exc
+
+
+def _head(store: Store, url: str, n: int) -> bytes | None:
+    """The first ``n`` bytes of a file (one ranged GET on S3); None when there is no such file."""
+    from mmon.store import is_local, local_path
+
+    try:
+        if is_local(url):
+            with open(local_path(url), "rb") as f:
+                return f.read(n)
+        return bytes(store.fs(url).cat_file(url, start=0, end=n))
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    except Exception as exc:  # noqa: BLE001 - one line for the user
+        raise store._storage_error(url, "read", exc) from exc
 
 
 def _remove_stale_staging(store: Store, folder: str, older_than: timedelta = timedelta(hours=1)) -> None:

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
+import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -111,9 +114,26 @@ def validate(doc: Any, kind: Kind, source: str) -> None:
 
     Raises ``SchemaError(f"{source}: {message} at {json_pointer}")`` for the best-matching error,
     e.g. ``baseline/statistics.json: 'Float' is not one of [...] at /features/3/inferred_type``.
+    The verdict comes from the schema compiled into plain checks (:func:`compile_check`, the same
+    verdict as jsonschema's, ten times faster); only a document it rejects is walked again by
+    jsonschema, for the error and its JSON pointer.
     """
+    checked, bad_sketch = _split_sketches(doc) if kind == "statistics" else (doc, None)
+    check = _fast_check(kind)
     try:
-        error = best_match(_validator(kind).iter_errors(_without_numeric_sketches(doc) if kind == "statistics" else doc))
+        valid = check is not None and check(checked)
+    except RecursionError:
+        valid = False  # jsonschema below names the depth
+    if not valid:
+        _raise_schema_error(checked, kind, source, doc)
+    if bad_sketch is not None:
+        raise SchemaError(f"{source}: a KLL sketch value is not a finite number at {json_pointer(bad_sketch)}")
+
+
+def _raise_schema_error(checked: Any, kind: str, source: str, doc: Any) -> None:
+    """jsonschema's best-matching error of ``checked`` as a one-line SchemaError (none: return)."""
+    try:
+        error = best_match(_validator(kind).iter_errors(checked))
     except RecursionError:
         deep = _too_deep(doc)
         raise SchemaError(f"{source}: nested deeper than {MAX_DEPTH} levels at {json_pointer(deep or [])}") from None
@@ -124,10 +144,6 @@ def validate(doc: Any, kind: Kind, source: str) -> None:
             raise SchemaError(f"{source}: unknown key {unknown[0]!r}{unknown[1]} at {json_pointer([*path, unknown[0]])}")
         raise SchemaError(f"{source}: {_message(error)} at {json_pointer(path)}")
 
-    if kind == "statistics":
-        bad = _non_finite_sketch_value(doc)
-        if bad is not None:
-            raise SchemaError(f"{source}: a KLL sketch value is not a finite number at {json_pointer(bad)}")
 
 def _unknown_key(error: ValidationError) -> tuple[str, str] | None:
     """(key, hint) for an ``additionalProperties: false`` error: the first key the schema does not know."""
@@ -143,25 +159,6 @@ def _unknown_key(error: ValidationError) -> tuple[str, str] | None:
     close = difflib.get_close_matches(extra[0], known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
     return str(extra[0]), hint
-
-
-def _non_finite_sketch_value(doc: Any) -> list[Any] | None:
-    """The path of the first NaN/Infinity in a KLL sketch's data: a sketch holds numbers only
-    (the schema's ``num`` lets "NaN" through, as it must elsewhere)."""
-    for i, feature in enumerate(doc.get("features") or []):
-        try:
-            data = feature["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"]
-        except (KeyError, TypeError):
-            continue
-        for j, level in enumerate(data if isinstance(data, list) else []):
-            if not isinstance(level, list):
-                continue
-            if _numbers_only(level) and all(math.isfinite(v) for v in level if type(v) is float):
-                continue
-            for k, v in enumerate(level):
-                if not (type(v) in (int, float) and math.isfinite(v)):
-                    return ["features", i, "numerical_statistics", "distribution", "kll", "sketch", "data", j, k]
-    return None
 
 
 # SageMaker's documents nest a few levels (a KLL sketch's levels are the deepest, at 6); jsonschema
@@ -188,26 +185,41 @@ def _numbers_only(level: Any) -> bool:
     return isinstance(level, list) and set(map(type, level)) <= {float, int}
 
 
-def _without_numeric_sketches(doc: Any) -> Any:
-    """``doc`` with every KLL ``sketch.data`` that holds only numbers emptied (a shallow copy).
+def _split_sketches(doc: Any) -> tuple[Any, list[Any] | None]:
+    """(``doc`` for the schema check, path of the first non-finite KLL sketch value or None).
 
-    Those levels are tens of thousands of numbers; the schema's ``num_list`` takes any number, so
-    checking their Python types here is the same test, 100 times faster than jsonschema's walk.
-    Anything else in them (a string, null, a nested list) is left for jsonschema to report with
-    its JSON pointer.
+    The first is ``doc`` with every KLL ``sketch.data`` that holds only numbers emptied (a shallow
+    copy): those levels are tens of thousands of numbers; the schema's ``num_list`` takes any
+    number, so checking their Python types here is the same test, 100 times faster than a walk.
+    Anything else in them (a string, null, a nested list) is left for the schema check to report
+    with its JSON pointer. The second is reported after the schema check: a sketch holds numbers
+    only, though the schema's ``num`` lets "NaN" through, as it must elsewhere.
     """
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
-        return doc
+        return doc, None
+    bad: list[Any] | None = None
     out_features = []
-    for feature in features:
+    for i, feature in enumerate(features):
         try:
             sketch = feature["numerical_statistics"]["distribution"]["kll"]["sketch"]
             data = sketch["data"]
         except (KeyError, TypeError):
             out_features.append(feature)
             continue
-        if not (isinstance(data, list) and all(_numbers_only(level) for level in data)):
+        levels = data if isinstance(data, list) else []
+        numbers = isinstance(data, list)
+        for j, level in enumerate(levels):
+            if not _numbers_only(level):
+                numbers = False
+                if not isinstance(level, list):
+                    continue
+            elif _all_finite(level):
+                continue
+            if bad is None:
+                k = next(k for k, v in enumerate(level) if not (type(v) in (int, float) and math.isfinite(v)))
+                bad = ["features", i, "numerical_statistics", "distribution", "kll", "sketch", "data", j, k]
+        if not numbers:
             out_features.append(feature)
             continue
         ns = feature["numerical_statistics"]
@@ -216,7 +228,208 @@ def _without_numeric_sketches(doc: Any) -> Any:
         out_features.append(
             {**feature, "numerical_statistics": {**ns, "distribution": {**dist, "kll": {**kll, "sketch": {**sketch, "data": []}}}}}
         )
-    return {**doc, "features": out_features}
+    return {**doc, "features": out_features}, bad
+
+
+def _all_finite(level: list[int | float]) -> bool:
+    """Whether a list of ints and floats holds no NaN or infinity, at C speed: a NaN or an
+    infinity makes the sum NaN or infinite; a finite sum that overflows only sends the level to
+    the exact test."""
+    try:
+        if math.isfinite(sum(level)):
+            return True
+    except OverflowError:  # an int sum beyond a double
+        pass
+    return all(math.isfinite(v) for v in level)
+
+
+# -- the schemas compiled into plain checks ---------------------------------------------------------
+#
+# jsonschema builds an error context for every keyword of every value it visits (about 0.2 s for a
+# 500-feature statistics file, on every read). A valid document needs none of that: the schema is
+# compiled once into nested closures that answer valid or not with jsonschema's own semantics for
+# each keyword the schemas use (tests/test_schemas.py compares both verdicts on mutated documents).
+# A keyword it does not know makes compile_check refuse, and jsonschema then checks alone.
+
+Check = Callable[[Any], bool]
+_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "$comment", "title", "description", "examples", "default"})
+
+
+class UnsupportedSchema(ValueError):
+    """A keyword or a reference :func:`compile_check` does not implement."""
+
+
+def _is_number(x: Any) -> bool:  # jsonschema's "number": bool is not a number
+    return type(x) in (int, float) or (not isinstance(x, bool) and isinstance(x, numbers.Number))
+
+
+def _is_integer(x: Any) -> bool:  # draft 6+: an integral float is an integer
+    return not isinstance(x, bool) and (isinstance(x, int) or (isinstance(x, float) and x.is_integer()))
+
+
+_TYPES: dict[str, Check] = {
+    "array": lambda x: isinstance(x, list),
+    "boolean": lambda x: isinstance(x, bool),
+    "integer": _is_integer,
+    "null": lambda x: x is None,
+    "number": _is_number,
+    "object": lambda x: isinstance(x, dict),
+    "string": lambda x: isinstance(x, str),
+}
+
+
+def _yes(x: Any) -> bool:
+    return True
+
+
+def _no(x: Any) -> bool:
+    return False
+
+
+def compile_check(schema: Any, root: Any = None, seen: tuple[str, ...] = ()) -> Check:
+    """A function ``doc -> bool`` with the verdict of a Draft 2020-12 validator of ``schema``.
+
+    Handles the keywords mmon's schemas use (type, enum, properties, required,
+    additionalProperties, items, anyOf, minimum, maximum, exclusiveMinimum, exclusiveMaximum,
+    pattern, a ``$ref`` inside the schema, not recursive); raises :class:`UnsupportedSchema` for
+    any other.
+    """
+    if root is None:
+        root = schema
+    if schema is True:
+        return _yes
+    if schema is False:
+        return _no
+    if not isinstance(schema, dict):
+        raise UnsupportedSchema(f"schema {schema!r}")
+    checks: list[Check] = []
+    for key, value in schema.items():
+        if key in _ANNOTATIONS or key in ("properties", "required", "additionalProperties"):
+            continue
+        if key == "$ref":
+            if not isinstance(value, str) or value in seen:
+                raise UnsupportedSchema(f"$ref {value!r}")
+            checks.append(compile_check(_local_target(root, value), root, (*seen, value)))
+        elif key == "type":
+            names = [value] if isinstance(value, str) else list(value)
+            if not all(t in _TYPES for t in names):
+                raise UnsupportedSchema(f"type {value!r}")
+            tests = [_TYPES[t] for t in names]
+            checks.append(tests[0] if len(tests) == 1 else _any_of(tests))
+        elif key == "enum":
+            if not all(isinstance(v, str) for v in value):
+                raise UnsupportedSchema("enum of non-strings")
+            checks.append(_enum(frozenset(value)))
+        elif key == "items":
+            if "prefixItems" in schema:
+                raise UnsupportedSchema("prefixItems")
+            checks.append(_items(compile_check(value, root, seen)))
+        elif key == "anyOf":
+            checks.append(_any_of([compile_check(v, root, seen) for v in value]))
+        elif key in _BOUNDS:
+            checks.append(_BOUNDS[key](value))
+        elif key == "pattern":
+            checks.append(_pattern(re.compile(value)))
+        else:
+            raise UnsupportedSchema(f"keyword {key!r}")
+    if any(k in schema for k in ("properties", "required", "additionalProperties")):
+        checks.append(_object(schema, root, seen))
+    return _all_of(checks)
+
+
+def _local_target(root: Any, ref: str) -> Any:
+    """The part of ``root`` a ``#/a/b`` reference names (RFC 6901 pointer)."""
+    if not ref.startswith("#/"):
+        raise UnsupportedSchema(f"$ref {ref!r}")
+    node = root
+    for part in ref[2:].split("/"):
+        key = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            raise UnsupportedSchema(f"$ref {ref!r}")
+    return node
+
+
+_BOUNDS: dict[str, Callable[[Any], Check]] = {
+    "minimum": lambda m: lambda x: not _is_number(x) or not x < m,
+    "maximum": lambda m: lambda x: not _is_number(x) or not x > m,
+    "exclusiveMinimum": lambda m: lambda x: not _is_number(x) or not x <= m,
+    "exclusiveMaximum": lambda m: lambda x: not _is_number(x) or not x >= m,
+}
+
+
+def _enum(allowed: frozenset[str]) -> Check:
+    return lambda x: isinstance(x, str) and x in allowed
+
+
+def _pattern(rx: re.Pattern[str]) -> Check:
+    return lambda x: not isinstance(x, str) or rx.search(x) is not None
+
+
+def _all_of(checks: list[Check]) -> Check:
+    if not checks:
+        return _yes
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda x: first(x) and second(x)
+    return lambda x: all(c(x) for c in checks)
+
+
+def _any_of(checks: list[Check]) -> Check:
+    if len(checks) == 2:
+        first, second = checks
+        return lambda x: first(x) or second(x)
+    return lambda x: any(c(x) for c in checks)
+
+
+def _items(item: Check) -> Check:
+    def check(x: Any) -> bool:
+        if not isinstance(x, list):
+            return True
+        for v in x:
+            if not item(v):
+                return False
+        return True
+
+    return check
+
+
+def _object(schema: dict[str, Any], root: Any, seen: tuple[str, ...]) -> Check:
+    """properties, required and additionalProperties in one pass over the object's keys."""
+    props = {k: compile_check(v, root, seen) for k, v in schema.get("properties", {}).items()}
+    required = tuple(schema.get("required", ()))
+    extra: Check | None = compile_check(schema["additionalProperties"], root, seen) if "additionalProperties" in schema else None
+    if "patternProperties" in schema:
+        raise UnsupportedSchema("patternProperties")
+
+    def check(x: Any) -> bool:
+        if not isinstance(x, dict):
+            return True
+        for k in required:
+            if k not in x:
+                return False
+        for k, v in x.items():
+            c = props.get(k, extra)
+            if c is not None and not c(v):
+                return False
+        return True
+
+    return check
+
+
+@cache
+def _fast_check(kind: str) -> Check | None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown document kind {kind!r}; expected one of {', '.join(KINDS)}")
+    try:
+        return compile_check(load_schema(f"{kind}.schema.json"))
+    except UnsupportedSchema:
+        return None
 
 
 def load_json(text: str | bytes, source: str) -> Any:

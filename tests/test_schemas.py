@@ -384,3 +384,91 @@ def test_schema_error_is_input_error_with_exit_code_2() -> None:
     assert isinstance(info.value, SchemaError)
     assert info.value.exit_code == EXIT_INPUT == 2
     assert str(info.value) == "v.json: 'none' is not of type 'array' at /violations"
+
+
+# --- the compiled check gives jsonschema's verdict ----------------------------------------------
+
+_MUTANTS: list[Any] = [
+    None, True, False, 0, -1, 0.5, 1.5, 3.0, 2**64, float("nan"), float("inf"), -float("inf"), "NaN", "Infinity",
+    "-Infinity", "nan", "x", "Fractional", "Enabled", "Robust", "baseline_drift_check", [], [1.0], [[1.0, "NaN"]],
+    {}, {"name": "a"}, {"unknown": 1},
+]  # fmt: skip
+
+
+def _paths(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += _paths(v, (*path, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            out += _paths(v, (*path, i))
+    return out
+
+
+def _short(doc: Any) -> Any:
+    """``doc`` with every list cut to 2 items (a KLL sketch's thousands make jsonschema slow)."""
+    if isinstance(doc, dict):
+        return {k: _short(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_short(v) for v in doc[:2]]
+    return doc
+
+
+def _mutants(doc: Any) -> Any:
+    """Every value of ``doc`` replaced by each of _MUTANTS, every key deleted, an unknown key added
+    to every object: yields after each change (made in place and undone)."""
+    for path in _paths(doc)[1:]:
+        parent = doc
+        for p in path[:-1]:
+            parent = parent[p]
+        key, old = path[-1], parent[path[-1]]
+        for value in _MUTANTS:
+            parent[key] = value
+            yield doc
+        parent[key] = old
+        if isinstance(parent, dict):
+            del parent[key]
+            yield doc
+            parent[key] = old
+        if isinstance(old, dict):
+            old["zz"] = 1
+            yield doc
+            del old["zz"]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("dq-statistics.2024-10.trimmed.json", "statistics"),
+        ("dq-statistics.2020-05.from-log.json", "statistics"),
+        ("mq-statistics-regression.sdk-test.json", "statistics"),
+        ("dq-constraints.2024-10.json", "constraints"),
+        ("dq-constraints.old-format.sdk-test.json", "constraints"),
+        ("dq-constraint_violations.old-format.sdk-test.json", "constraint_violations"),
+        ("mq-constraint_violations.binary.2021-05.reconstructed.json", "constraint_violations"),
+    ],
+)
+def test_compiled_check_agrees_with_jsonschema(name: str, kind: str) -> None:
+    """validate() trusts compile_check's verdict on a valid document: it must be jsonschema's on
+    every mutant (a missing key, a wrong type, an unknown key, NaN, a bound crossed, …)."""
+    from mmon.schemas import compile_check
+
+    schema = load_schema(f"{kind}.schema.json")
+    check, reference = compile_check(schema), Draft202012Validator(schema)
+    doc = _short(_load(name))
+    assert check(doc) and reference.is_valid(doc)
+    verdicts = []
+    for mutant in _mutants(doc):
+        expected = reference.is_valid(mutant)
+        assert check(mutant) == expected, (name, copy.deepcopy(mutant))
+        verdicts.append(expected)
+    assert 0 < sum(verdicts) < len(verdicts)  # both verdicts were exercised
+
+
+def test_compile_check_refuses_unknown_keywords() -> None:
+    from mmon.schemas import UnsupportedSchema, compile_check
+
+    for schema in ({"minItems": 1}, {"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/a"}}}, {"type": "decimal"}):
+        with pytest.raises(UnsupportedSchema):
+            compile_check(schema)

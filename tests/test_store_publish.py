@@ -249,3 +249,104 @@ def test_a_file_edited_after_a_complete_publish_is_read_as_edited(tmp_path: Path
     assert len(read_violations(store, str(out))[1]) == 3
     code, stdout, _ = run_cli(["violations", out, "--json"], capsys)
     assert code == 1 and json.loads(stdout)["count"] == 3
+
+
+# -- issue 18: an HTML report never outlives the execution it describes ---------------------------
+
+
+def _monitored(tmp_path: Path, capsys) -> tuple[Path, list[str]]:
+    """A small baseline and the `mmon run` arguments of a window checked against it (output added by the caller)."""
+    data = tmp_path / "d.csv"
+    data.write_text("age,city\n" + "".join(f"{20 + i % 50},{'ab'[i % 2]}\n" for i in range(300)))
+    code, _, err = run_cli(["baseline", data, "-o", tmp_path / "base", "-q"], capsys)
+    assert code == 0, err
+    return data, ["run", str(data), "--baseline-statistics", str(tmp_path / "base" / "statistics.json"),
+                  "--baseline-constraints", str(tmp_path / "base" / "constraints.json"), "-q"]  # fmt: skip
+
+
+USER_PAGE = b"<!DOCTYPE html><html><head><title>my notes</title></head><body>mine</body></html>"
+
+
+def test_a_run_without_report_removes_the_report_of_the_previous_run(tmp_path: Path, capsys) -> None:
+    _, run = _monitored(tmp_path, capsys)
+    out = tmp_path / "mon"
+    code, _, err = run_cli([*run, "-o", out, "--report"], capsys)
+    assert code == 0, err
+    first = json.loads((out / MARKER_NAME).read_text())["id"]
+    assert first in (out / "report.html").read_text()  # the page names the execution it shows
+    (out / "notes.txt").write_text("the user's")
+    (out / "mine.html").write_bytes(USER_PAGE)
+    code, _, err = run_cli([*run, "-o", out], capsys)
+    assert code == 0, err
+    assert json.loads((out / MARKER_NAME).read_text())["id"] != first
+    assert not (out / "report.html").exists()  # it described the first run
+    assert (out / "notes.txt").read_text() == "the user's" and (out / "mine.html").read_bytes() == USER_PAGE
+    code, _, err = run_cli([*run, "-o", out, "--report"], capsys)  # the next --report writes one again
+    assert code == 0, err
+    assert json.loads((out / MARKER_NAME).read_text())["id"] in (out / "report.html").read_text()
+
+
+def test_a_report_html_mmon_did_not_write_is_never_removed(tmp_path: Path) -> None:
+    store = Store()
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "report.html").write_bytes(USER_PAGE)
+    store.write_many(_files(out, 1))
+    store.write_many(_files(out, 2))
+    assert (out / "report.html").read_bytes() == USER_PAGE
+
+
+def test_the_tag_publish_looks_for_is_in_the_head_of_a_report(tmp_path: Path) -> None:
+    from mmon.report import REPORT_FILE, build_report
+
+    assert REPORT_FILE in publish.VIEW_FILES
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "constraint_violations.json").write_bytes((SAGEMAKER / "dq-constraint_violations.old-format.sdk-test.json").read_bytes())
+    _, page = build_report(Store(), str(folder))
+    assert publish.VIEW_TAG in page.encode()[: publish._VIEW_HEAD]
+
+
+def test_a_report_built_while_a_new_execution_is_published_is_built_again(tmp_path: Path, monkeypatch, capsys) -> None:
+    import mmon.report as report
+
+    _, run = _monitored(tmp_path, capsys)
+    out = tmp_path / "mon"
+    code, _, err = run_cli([*run, "-o", out], capsys)
+    assert code == 0, err
+    real, calls = report.build_report, []
+
+    def racing(store: Store, *a, **k):  # noqa: ANN002, ANN003
+        got = real(store, *a, **k)
+        calls.append(got[0]["header"]["report_id"])
+        if len(calls) == 1:  # another run publishes into the folder meanwhile
+            code, _, err = run_cli([*run, "-o", out], capsys)
+            assert code == 0, err
+        return got
+
+    monkeypatch.setattr(report, "build_report", racing)
+    report.write_report(Store(), str(out), str(tmp_path / "base" / "statistics.json"))
+    now = json.loads((out / MARKER_NAME).read_text())["id"]
+    assert len(calls) == 2 and calls[0] != now and calls[1] == now
+    assert now in (out / "report.html").read_text()
+
+
+def test_on_s3_a_new_run_removes_the_old_report_and_nothing_else(
+    s3_store: Store, s3_bucket: str, s3_options: dict[str, str], tmp_path: Path, capsys
+) -> None:
+    _, run = _monitored(tmp_path, capsys)
+    opts = [x for k, v in s3_options.items() for x in ("-s", f"{k}={v}")]
+    out = f"{s3_bucket}/mon"
+    code, _, err = run_cli([*run, *opts, "-o", out, "--report"], capsys)
+    assert code == 0, err
+    assert s3_store.exists(f"{out}/report.html")
+    s3_store.write_bytes(f"{out}/notes.txt", b"the user's")
+    s3_store.write_bytes(f"{out}/mine.html", USER_PAGE)
+    code, _, err = run_cli([*run, *opts, "-o", out], capsys)
+    assert code == 0, err
+    assert not s3_store.exists(f"{out}/report.html")
+    assert s3_store.read_bytes(f"{out}/notes.txt") == b"the user's" and s3_store.read_bytes(f"{out}/mine.html") == USER_PAGE
+    s3_store.write_bytes(f"{out}/report.html", USER_PAGE)  # a user's own page of that name stays
+    code, _, err = run_cli([*run, *opts, "-o", out], capsys)
+    assert code == 0, err
+    assert s3_store.read_bytes(f"{out}/report.html") == USER_PAGE

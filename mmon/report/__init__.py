@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mmon.errors import InputError
+from mmon.errors import InputError, StorageError
+from mmon.publish import read_marker
 from mmon.report.build import Baseline, execution_context, has_report
 from mmon.report.render import render
 from mmon.store import Store, join
@@ -59,14 +60,31 @@ def write_report(
     drift_tests: list[str] | None = None,
     output: str | None = None,
 ) -> ReportResult:
-    ctx, html = build_report(store, folder, baseline_statistics, baseline_constraints, drift_tests, output)
     url = output or join(folder, REPORT_FILE)
-    store.write_bytes(url, html.encode("utf-8"))
+    for _ in range(3):
+        ctx, html = build_report(store, folder, baseline_statistics, baseline_constraints, drift_tests, output)
+        store.write_bytes(url, html.encode("utf-8"))
+        if _describes_the_folder(store, folder, ctx):
+            break
+        # An execution was published into the folder while this report was built (its publish
+        # removed the previous report.html first): build again from the new one.
+    else:
+        store.delete(url)
+        raise StorageError(f"{folder}: a new execution was published while the report was built, three times; try again")
     if ctx["kind"] == "execution":
         h = ctx["header"]
         return ReportResult(url, "execution", h["type"], html, h["violations"], len(ctx["panels"]))
     hist = ctx["history"]
     return ReportResult(url, "history", hist["type"], html, hist["with_violations"], len(hist["figures"]))
+
+
+def _describes_the_folder(store: Store, folder: str, ctx: dict[str, Any]) -> bool:
+    """Whether the folder's publish marker still names the execution the report was built from."""
+    built_from = ctx["header"].get("report_id") if ctx["kind"] == "execution" else None
+    if built_from is None:
+        return True  # no marker (SageMaker's folder, a schedule's history): nothing to compare
+    marker = read_marker(store, folder)
+    return marker is not None and marker.id == built_from
 
 
 def report_after_run(

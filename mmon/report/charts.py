@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from markupsafe import Markup, escape
@@ -58,9 +59,9 @@ def _c(x: float) -> str:
     return f"{r:g}"
 
 
-def _cs(values: np.ndarray) -> list[str]:
-    """``_c`` of many coordinates at once (same text: one decimal, ``%g``, no ``-0``)."""
-    return list(np.char.mod("%g", np.round(np.asarray(values, dtype=float), 1) + 0.0))
+def _cs(values: np.ndarray | Sequence[float]) -> list[str]:
+    """``_c`` of many finite coordinates at once (same text: one decimal, ``%g``, no ``-0``)."""
+    return [f"{r:g}" for r in (np.round(np.asarray(values, dtype=float), 1) + 0.0).tolist()]
 
 
 def nice_step(span: float, count: int) -> float:
@@ -199,23 +200,32 @@ def _plot_box(width: int, height: int) -> tuple[float, float, float, float]:
 
 def y_axis(svg: Svg, scale: LinearScale, x0: float, x1: float, percent: bool = False, count: int = 4) -> None:
     """Grid lines in one path, tick labels in one group (small text for 1 000 charts)."""
+    svg.parts.extend(_y_axis(scale, x0, x1, percent, count))
+
+
+@lru_cache(maxsize=1024)
+def _y_axis(scale: LinearScale, x0: float, x1: float, percent: bool, count: int) -> tuple[str, ...]:
+    # Cached: 1 000 panels share a handful of axes (every CDF's is the same 0-100 %).
     marks = scale.ticks(count)
     if not marks:
-        return
-    svg.add('<path d="' + "".join(f"M{_c(x0)} {_c(scale(t))}H{_c(x1)}" for t in marks) + '" class="grid"/>')
+        return ()
+    grid = '<path d="' + "".join(f"M{_c(x0)} {_c(scale(t))}H{_c(x1)}" for t in marks) + '" class="grid"/>'
     labels = "".join(
         f'<text x="{_c(x0 - 4)}" y="{_c(scale(t) + 3)}">{escape(f"{t * 100:g}%" if percent else fmt(t, 3))}</text>' for t in marks
     )
-    svg.add(f'<g class="tick" text-anchor="end">{labels}</g>')
+    return grid, f'<g class="tick" text-anchor="end">{labels}</g>'
 
 
 def x_axis(svg: Svg, scale: LinearScale, y: float, count: int = 5) -> None:
+    svg.parts.extend(_x_axis(scale, y, count))
+
+
+@lru_cache(maxsize=1024)
+def _x_axis(scale: LinearScale, y: float, count: int) -> tuple[str, str]:
     marks = scale.ticks(count)
-    svg.add(
-        f'<path d="M{_c(scale.r0)} {_c(y)}H{_c(scale.r1)}' + "".join(f"M{_c(scale(t))} {_c(y)}v3" for t in marks) + '" class="axis"/>'
-    )
+    axis = f'<path d="M{_c(scale.r0)} {_c(y)}H{_c(scale.r1)}' + "".join(f"M{_c(scale(t))} {_c(y)}v3" for t in marks) + '" class="axis"/>'
     labels = "".join(f'<text x="{_c(scale(t))}" y="{_c(y + 13)}">{escape(fmt(t, 3))}</text>' for t in marks)
-    svg.add(f'<g class="tick" text-anchor="middle">{labels}</g>')
+    return axis, f'<g class="tick" text-anchor="middle">{labels}</g>'
 
 
 def meter(values: Sequence[float | None], label: str, mark: float | None = None, width: int = 200) -> Markup:
@@ -244,20 +254,29 @@ def histogram(edges: Sequence[float], series: Sequence[Series], label: str, widt
     xs = LinearScale(float(edges[0]), float(edges[-1]), x0, x1) if edges[-1] > edges[0] else None
     slot = (x1 - x0) / bins
     base = ys(0.0)
+    # Bar corners in numpy, with LinearScale.__call__'s operations in its order (same floats).
+    if xs:
+        e = np.asarray(edges, dtype=float)
+        pos = xs.r0 + (e - xs.d0) / (xs.d1 - xs.d0) * (xs.r1 - xs.r0)
+        lefts, rights = pos[:-1], pos[1:]
+    else:
+        lefts = np.array([x0 + i * slot for i in range(bins)])
+        rights = lefts + slot
+    widths = np.maximum((rights - lefts) * 0.9 / len(series), 0.5)
+    starts = lefts + (rights - lefts) * 0.05
     for j, s in enumerate(series):
         # All bars of a series in one path ("M x y h w V base h -w z" per bar): a third of the text of rects.
-        d = []
-        for i in range(bins):
-            v = s.values[i] if i < len(s.values) else None
-            if not finite(v):
-                continue
-            left = xs(float(edges[i])) if xs else x0 + i * slot
-            right = xs(float(edges[i + 1])) if xs else left + slot
-            bw = max((right - left) * 0.9 / len(series), 0.5)
-            top = ys(float(v))  # type: ignore[arg-type]
-            d.append(f"M{_c(left + (right - left) * 0.05 + j * bw)} {_c(top)}h{_c(bw)}V{_c(base)}h{_c(-bw)}z")
-        if d:
-            svg.add(f'<path d="{"".join(d)}" class="bar {s.cls}"/>')
+        vals = [s.values[i] if i < len(s.values) else None for i in range(bins)]
+        keep = [i for i, v in enumerate(vals) if finite(v)]
+        if not keep:
+            continue
+        tops = _cs([ys(float(vals[i])) for i in keep])  # type: ignore[arg-type]
+        bw = widths[keep]
+        xs_ = _cs(starts[keep] + j * bw)
+        w, neg = _cs(bw), _cs(-bw)
+        b = _c(base)
+        d = "".join(f"M{a} {t}h{ww}V{b}h{n}z" for a, t, ww, n in zip(xs_, tops, w, neg, strict=True))
+        svg.add(f'<path d="{d}" class="bar {s.cls}"/>')
     if xs:
         x_axis(svg, xs, y1)
     else:
@@ -280,7 +299,7 @@ def steps(
     if not np.isfinite(xa).any() or not series:
         return _empty(svg)
     x0, x1, y0, y1 = _plot_box(width, height)
-    sx = LinearScale.of(list(xa[np.isfinite(xa)]), x0, x1)
+    sx = LinearScale.of(xa[np.isfinite(xa)].tolist(), x0, x1)
     sy = LinearScale(0.0, 1.0, y1, y0)
     y_axis(svg, sy, x0, x1, percent=True)
     for s in series:

@@ -97,6 +97,24 @@ def _side(f: FeatureStatistics | None) -> tuple[Cdf, np.ndarray, KLLSketch | Non
     return (got[0], got[1], None) if got else None
 
 
+def _union_cdfs(a: KLLSketch, b: KLLSketch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(union of both sketches' items ascending, cdf_a and cdf_b there): ``np.union1d`` and two
+    ``KLLSketch.cdf`` calls in one sort. The ranks are the same integers (all weight of items <= x)
+    divided the same way, so the values are bit-identical, in a third of the time."""
+    items_a, weights_a = a.sorted_items()
+    items_b, weights_b = b.sorted_items()
+    items = np.concatenate([items_a, items_b])
+    order = np.argsort(items, kind="stable")
+    items = items[order]
+    zeros_a, zeros_b = np.zeros(items_a.shape[0], np.int64), np.zeros(items_b.shape[0], np.int64)
+    rank_a = np.cumsum(np.concatenate([weights_a, zeros_b])[order])
+    rank_b = np.cumsum(np.concatenate([zeros_a, weights_b])[order])
+    last = np.ones(items.shape[0], dtype=bool)  # the last of each run of equal items: its rank counts them all
+    np.not_equal(items[1:], items[:-1], out=last[:-1])
+    keys = items[last]
+    return keys, rank_a[last].astype(np.float64) / float(a.count), rank_b[last].astype(np.float64) / float(b.count)
+
+
 def _thin(xs: np.ndarray, keep: float | None, count: int) -> np.ndarray:
     """At most ``count`` of the sorted ``xs`` (evenly by rank), always with ``keep`` (the gap)."""
     if xs.shape[0] > count:
@@ -114,9 +132,14 @@ def _numeric(p: Panel, b: FeatureStatistics | None, c: FeatureStatistics | None,
     if (sb and sb[2] is None) or (sc and sc[2] is None):
         p.notes.append("drawn from the 10 KLL buckets (no sketch in the file): linear inside each bucket")
     gap_x: float | None = None
+    keys = None
     if sb and sc:
-        keys = np.union1d(sb[1], sc[1])
-        diff = np.abs(sb[0](keys) - sc[0](keys))
+        if sb[2] is not None and sc[2] is not None:
+            keys, fb, fc = _union_cdfs(sb[2], sc[2])
+        else:
+            keys = np.union1d(sb[1], sc[1])
+            fb, fc = sb[0](keys), sc[0](keys)
+        diff = np.abs(fb - fc)
         i = int(np.argmax(diff)) if keys.shape[0] else 0
         if keys.shape[0]:
             gap_x = float(keys[i])
@@ -129,25 +152,27 @@ def _numeric(p: Panel, b: FeatureStatistics | None, c: FeatureStatistics | None,
             p.distance = drift.select(p.linf_simple or 0.0, p.n, p.m, cfg.comparison_method)
             p.threshold = cfg.comparison_threshold
     sides = [s for s in (sb, sc) if s]
-    allx = np.unique(np.concatenate([s[1] for s in sides]))
+    allx = keys if keys is not None else np.unique(np.concatenate([s[1] for s in sides]))  # both: the union already
     allx = allx[np.isfinite(allx)]
     if allx.shape[0] == 0:
         return
     edges = np.linspace(float(allx[0]), float(allx[-1]), HIST_BINS + 1) if allx[-1] > allx[0] else np.array([allx[0], allx[0]])
     hist, steps = [], []
     xs = _thin(allx, gap_x, CDF_POINTS)
+    gap_at: list[float] = []
     for s, name, cls in ((sb, "baseline", "s0"), (sc, "current", "s1")):
         if s is None:
             continue
-        cdf = s[0](edges)
+        # One cdf call per side: bin edges, the curve's points and the gap.
+        at = s[0](np.concatenate([edges, xs, [gap_x if gap_x is not None else 0.0]]))
+        cdf, curve = at[: edges.shape[0]], at[edges.shape[0] : -1]
+        gap_at.append(float(at[-1]))
         shares = np.diff(np.concatenate([[0.0], cdf[1:-1], [1.0]])) if edges.shape[0] > 2 else np.array([1.0])
-        hist.append(Series(name, [round(float(v), 4) for v in shares], cls))
-        steps.append(Series(name, [round(float(v), 4) for v in s[0](xs)], cls))
-    gap = None
-    if gap_x is not None and sb and sc:
-        gap = (gap_x, float(sb[0](np.array([gap_x]))[0]), float(sc[0](np.array([gap_x]))[0]))
-    p.charts.append(charts.histogram(list(edges), hist, f"{p.name}: distribution, baseline vs current"))
-    p.charts.append(charts.steps(list(xs), steps, f"{p.name}: cumulative distribution, L∞ gap marked", gap=gap))
+        hist.append(Series(name, [round(v, 4) for v in shares.tolist()], cls))
+        steps.append(Series(name, [round(v, 4) for v in curve.tolist()], cls))
+    gap = (gap_x, gap_at[0], gap_at[1]) if gap_x is not None and sb and sc else None
+    p.charts.append(charts.histogram(edges.tolist(), hist, f"{p.name}: distribution, baseline vs current"))
+    p.charts.append(charts.steps(xs.tolist(), steps, f"{p.name}: cumulative distribution, L∞ gap marked", gap=gap))
 
 
 def _string(p: Panel, b: FeatureStatistics | None, c: FeatureStatistics | None, cfg: MonitoringConfig) -> None:
