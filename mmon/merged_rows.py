@@ -102,20 +102,16 @@ def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
     """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines."""
     with store.open(url, "rb") as fh:
         stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
-        rest = b""
+        # Each block is one read and, when it ends mid-line, one short readline (buffered files:
+        # local, gzip, fsspec): a block is copied once at most, not cut and joined again.
         while True:
             buf = stream.read(size)
             if not buf:
                 break
-            buf = rest + buf
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:  # one line longer than the block: keep reading
-                rest = buf
-                continue
-            rest = buf[cut:]
-            yield buf[:cut]
-        if rest.strip():
-            yield rest
+            if not buf.endswith(b"\n"):
+                buf += stream.readline()  # the rest of the block's last line
+            if not buf.isspace():
+                yield buf
 
 
 def read_file(store: Store, url: str) -> pl.DataFrame:
