@@ -121,13 +121,41 @@ def ensure_data(data_dir: Path, kind: str, rows: int, fmt: str) -> Path:
 # -- one measured step --------------------------------------------------------------------------
 
 
+def bare(file: str) -> dict[str, float]:
+    """The bare polars pass a user would write instead of mmon over the merged JSONL: scan it with
+    the schema of the two payload fields, turn them into a score and a label, and compute what a
+    binary model-quality report rests on -- the confusion counts at 0.5 and the AUC (one sort)."""
+    import polars as pl
+
+    side = pl.Struct({"data": pl.String, "encoding": pl.String})
+    schema = {"captureData": pl.Struct({"endpointOutput": side}), "groundTruthData": side}
+    df = (
+        pl.scan_ndjson(file, schema=schema)
+        .select(
+            score=pl.col("captureData").struct.field("endpointOutput").struct.field("data").cast(pl.Float64),
+            y=pl.col("groundTruthData").struct.field("data").cast(pl.Float64) == 1,
+        )
+        .collect(engine="streaming")
+    )
+    p = df["score"] > 0.5
+    counts = df.select(tp=(pl.col("y") & p).sum(), fp=(~pl.col("y") & p).sum(), n=pl.len(), pos=pl.col("y").sum())
+    tp, fp, n, pos = counts.row(0)
+    ranks = df.select(pl.col("score").rank("average").filter(pl.col("y")).sum()).item()
+    auc = (ranks - pos * (pos + 1) / 2) / (pos * (n - pos))
+    return {"rows": n, "labelled": n, "violations": 0, "auc": auc, "tp": tp, "fp": fp}
+
+
 def one(kind: str, step: str, file: str, out: str) -> None:
+    t = time.perf_counter()
+    if step == "bare":
+        r = bare(file)
+        print(json.dumps({"seconds": time.perf_counter() - t, **r}))
+        return
     from mmon.model_quality import MQConfig, baseline_model_quality, run_model_quality
     from mmon.store import Store
 
     pt, inference, label, probability = KINDS[kind]
     cfg = MQConfig(pt, inference, label, probability)
-    t = time.perf_counter()
     if step == "baseline":
         r = baseline_model_quality(Store(), [file], f"{out}/baseline", cfg)
     else:
@@ -149,7 +177,7 @@ def main() -> None:
     ap.add_argument("--kinds", default="binary,multiclass,regression")
     ap.add_argument("--data-dir", default=str(HERE / "data"))
     ap.add_argument("--out-dir", default=str(HERE / "data" / "out" / "mq"))
-    ap.add_argument("--steps", default="baseline,run")
+    ap.add_argument("--steps", default="baseline,run,bare", help="bare: the bare polars pass (merged JSONL only)")
     ap.add_argument("--one", nargs=4, metavar=("KIND", "STEP", "FILE", "OUT"))
     args = ap.parse_args()
     if args.one:
@@ -164,13 +192,15 @@ def main() -> None:
         file = ensure_data(Path(args.data_dir), kind, rows, fmt)
         out = str(Path(args.out_dir) / f"{kind}_{fmt}_{rows}")
         for step in args.steps.split(","):
+            if step == "bare" and kind != "merged":
+                continue
             m = measure([sys.executable, __file__, "--one", kind, step, str(file), out], timeout=1800)
             inner = json.loads(m.stdout.strip().splitlines()[-1]) if m.ok else {}
             rows_out.append(
                 [
-                    kind, fmt, f"{rows:,}", step, fmt_s(m.wall_s),
+                    kind, fmt, f"{rows:,}", "bare polars" if step == "bare" else step, fmt_s(m.wall_s),
                     fmt_s(inner["seconds"]) if inner else "", fmt_s(m.cpu_s), fmt_mib(m.peak_rss), f"{m.load_max:.1f}",
-                    m.failure() or f"{inner['violations']} violations",
+                    m.failure() or (f"auc {inner['auc']:.4f}" if step == "bare" else f"{inner['violations']} violations"),
                 ]
             )  # fmt: skip
             print(markdown_table(HEAD, rows_out[-1:]), file=sys.stderr)

@@ -185,6 +185,7 @@ def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
 
 # Decode only the distinct payload texts when at most this share of the rows is distinct.
 _DISTINCT_SHARE = 0.5
+_PROBE = 10_000  # texts looked at first to tell whether finding the distinct ones pays
 
 
 def _decode(df: pl.DataFrame, url: str, what: str) -> pl.DataFrame:
@@ -196,14 +197,43 @@ def _decode(df: pl.DataFrame, url: str, what: str) -> pl.DataFrame:
     ones in order of first appearance, so numbers print the same (``1`` vs ``1.0``, ``1e-7``)."""
     try:
         text = df["text"]
+        if text.len() > 2 * _PROBE and text.head(_PROBE).n_unique() > _DISTINCT_SHARE * _PROBE:
+            # The first texts are mostly distinct (features): finding the distinct ones of millions
+            # of texts would cost a hash of each and save nothing. Either way the values are equal.
+            return df.select("_rec").with_columns(_json_decode(text).alias("v"))
         uniq = text.unique(maintain_order=True)
         if uniq.len() > _DISTINCT_SHARE * text.len():
-            return df.select("_rec").with_columns(text.str.json_decode(infer_schema_length=None).alias("v"))
-        table = pl.DataFrame({"text": uniq, "v": uniq.str.json_decode(infer_schema_length=None)})
+            return df.select("_rec").with_columns(_json_decode(text).alias("v"))
+        table = pl.DataFrame({"text": uniq, "v": _json_decode(uniq)})
         return df.select("_rec", "text").join(table, on="text", how="left", maintain_order="left").select("_rec", "v")
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{url}: {what}: cannot decode the JSON payloads together: {first}") from exc
+
+
+# JSON texts are decoded in slices of this many, two at a time.
+DECODE_ROWS = 1 << 17
+
+
+def _json_decode(text: pl.Series) -> pl.Series:
+    """``text.str.json_decode`` with the type inferred over every text, in slices.
+
+    Polars' inference over all texts holds every parsed document at once (0.7 GiB for 1 M
+    feature payloads). Slices are decoded on their own, two at a time; when every slice infers
+    the same type, that is the type inferred over all of them (the inferred type of many
+    documents is the common supertype of theirs), so the values are those of one decode. When
+    the slices' types differ (a column that turns from integers to text half-way), the texts are
+    decoded together, as before."""
+    n = text.len()
+    if n <= 2 * DECODE_ROWS:
+        return text.str.json_decode(infer_schema_length=None)
+    slices = [text.slice(i, DECODE_ROWS) for i in range(0, n, DECODE_ROWS)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(lambda s: s.str.json_decode(infer_schema_length=None), slices))
+    if len({p.dtype for p in parts}) == 1:
+        return pl.concat(parts, rechunk=False)
+    del parts
+    return text.str.json_decode(infer_schema_length=None)
 
 
 def _fields(dtype: Any) -> dict[str, Any]:
@@ -227,17 +257,24 @@ def navigate(df: pl.DataFrame, parts: list[tuple[str, str]]) -> pl.DataFrame | N
         if kind in ("all", "idx") and not isinstance(dtype, pl.List):
             return None
         if kind == "all":
-            df = (
-                df.filter(pl.col("v").list.len() > 0)
-                .explode("v")
-                .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
-            )
+            df = _numbered(df.filter(pl.col("v").list.len() > 0).explode("v"))
             rows = True
         elif kind == "idx":
             df = df.with_columns(pl.col("v").list.get(int(arg), null_on_oob=True).alias("v"))
     if not rows:
         df = df.with_columns(pl.lit(0, pl.UInt32).alias("_row"))
     return df.select("_rec", "_row", "v")
+
+
+def _numbered(df: pl.DataFrame) -> pl.DataFrame:
+    """``_row``: the row's place among the rows of its record (``_rec``), rows in order.
+
+    The usual payload holds one instance: when the record numbers strictly increase every row
+    is the first of its record, and the per-record count (a group-by over millions of records)
+    is not needed."""
+    if df.height < 2 or bool(df.select((pl.col("_rec").diff().slice(1) > 0).all()).item()):
+        return df.with_columns(pl.lit(0, pl.UInt32).alias("_row"))
+    return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
 
 
 def _json_text(v: Any) -> str | None:
@@ -281,6 +318,10 @@ def _side(recs: pl.DataFrame, side: str) -> tuple[pl.DataFrame, pl.DataFrame, pl
     """(csv, json, jsonlines) parts of one side: ``_rec``, ``text``."""
     t = recs.select("_rec", pl.col(f"{side}_text").alias("text"), pl.col(f"{side}_kind").alias("k"))
     t = t.filter(pl.col("text").is_not_null())
+    kinds = t["k"].unique().to_list()
+    if len(kinds) == 1:  # the usual file: one kind, no filtered copies of the texts
+        empty = t.clear().drop("k")
+        return tuple(t.drop("k") if kinds[0] == k else empty for k in ("csv", "json", "jsonlines"))  # type: ignore[return-value]
     return (
         t.filter(pl.col("k") == "csv").drop("k"),
         t.filter(pl.col("k") == "json").drop("k"),
@@ -290,12 +331,11 @@ def _side(recs: pl.DataFrame, side: str) -> tuple[pl.DataFrame, pl.DataFrame, pl
 
 def _lines(df: pl.DataFrame) -> pl.DataFrame:
     """``_rec``, ``text`` → ``_rec``, ``_row``, ``text``: one row per non-blank line."""
-    return (
+    return _numbered(
         df.with_columns(pl.col("text").str.strip_chars_end("\r\n").str.split("\n"))
         .explode("text")
         .with_columns(pl.col("text").str.strip_suffix("\r"))
         .filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
-        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
     )
 
 
