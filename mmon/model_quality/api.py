@@ -289,7 +289,7 @@ def prepare(
         predicted = pl.col("predicted").cast(enum, strict=False)
         if derived:
 
-            def side(c: str) -> pl.Expr:  # a class no evaluated row has: only rows the filter drops
+            def side(c: str | None) -> pl.Expr:  # a class no evaluated row has: only rows the filter drops
                 return pl.lit(c if c in classes else None, dtype=enum)
 
             predicted = (
