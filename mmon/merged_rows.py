@@ -41,6 +41,15 @@ RECORD_SCHEMA = {
     "groundTruthData": _IO,
     "eventMetadata": pl.Struct({"eventId": S, "inferenceId": S, "invocationSource": S}),
 }
+
+
+def _schema(bt: bool, shadow: bool) -> dict[str, pl.DataType]:
+    """:data:`RECORD_SCHEMA` without the batch-transform output / the shadow-traffic mark."""
+    sides = {"endpointInput": _IO, "endpointOutput": _IO, **({"batchTransformOutput": _IO} if bt else {})}
+    meta = {"eventId": S, "inferenceId": S, **({"invocationSource": S} if shadow else {})}
+    return {"captureData": pl.Struct(sides), "groundTruthData": _IO, "eventMetadata": pl.Struct(meta)}
+
+
 SIDE_NAMES = {"in": "endpointInput", "out": "endpointOutput", "gt": "groundTruthData"}
 _PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 OUTPUT_KEY = "SageMakerOutput"  # batch transform with join_source=Input: the model's answer
@@ -138,13 +147,21 @@ def read_file(store: Store, url: str) -> pl.DataFrame:
 
 def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
     """:func:`read_records` of some lines, and how many records they hold (shadow ones too)."""
+    # Fields no record of the block can hold are not parsed (a fifth of the parse): a batch-transform
+    # output or a shadow-traffic mark shows in the bytes (``\\u`` escapes could spell them: then
+    # every field is read).
+    plain = b"\\u" not in raw
+    has_bt = not plain or b"batchTransformOutput" in raw
+    has_shadow = not plain or b"ShadowExperiment" in raw
+    schema = RECORD_SCHEMA if has_bt and has_shadow else _schema(has_bt, has_shadow)
     try:
-        recs = pl.read_ndjson(io.BytesIO(raw), schema=RECORD_SCHEMA)
+        recs = pl.read_ndjson(io.BytesIO(raw), schema=schema)
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
     cap = pl.col("captureData")
-    cin, cout, bt = (cap.struct.field(k) for k in ("endpointInput", "endpointOutput", "batchTransformOutput"))
-    is_bt = bt.struct.field("data").is_not_null() & cin.struct.field("data").is_null()
+    cin, cout = cap.struct.field("endpointInput"), cap.struct.field("endpointOutput")
+    bt = cap.struct.field("batchTransformOutput") if has_bt else pl.lit(None, dtype=_IO)
+    is_bt = bt.struct.field("data").is_not_null() & cin.struct.field("data").is_null() if has_bt else pl.lit(False)
     gt = pl.col("groundTruthData")
     meta = pl.col("eventMetadata")
     # Which branches any record needs (the usual file has no BASE64 and no batch transform).
@@ -162,10 +179,11 @@ def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
         return pl.when(is_bt).then(_text(bt, b64["bt"])).otherwise(text), pl.when(is_bt).then(_kind(bt)).otherwise(kind)
 
     (in_text, in_kind), (out_text, out_kind) = pick(cin, "in"), pick(cout, "out")
+    numbered = recs.with_row_index("_rec", offset=1)
+    if has_shadow:
+        numbered = numbered.filter(meta.struct.field("invocationSource").fill_null("") != "ShadowExperiment")
     out = (
-        recs.with_row_index("_rec", offset=1)
-        .filter(meta.struct.field("invocationSource").fill_null("") != "ShadowExperiment")
-        .select(
+        numbered.select(
             pl.col("_rec").cast(pl.UInt32),
             pl.coalesce(meta.struct.field("inferenceId"), meta.struct.field("eventId")).alias("event_id"),
             in_text.alias("in_text"),
