@@ -2,7 +2,7 @@
 
     python bench/bias.py                          # 10M rows, Parquet and CSV
     python bench/bias.py --rows 1000000 --formats parquet
-    python bench/bias.py --rows 1000000 --formats merged --steps baseline,run   # 1M merged JSON records
+    python bench/bias.py --rows 1000000 --formats merged --steps baseline,run,bare   # 1M merged JSON records
     python bench/bias.py --one STEP FILE OUT      # one measured step (used internally)
 
 Data (seeded, written once under --data-dir): ``age_group`` (young / middle / senior), ``income``,
@@ -19,6 +19,10 @@ with JSON payloads as Clarify reads them -- ``{"instances": [{"features": [age, 
 region]}]}`` in, ``{"predictions": [{"predicted_label": 1, "score": 0.73}]}`` out,
 ``{"instances": [{"label": 1}]}`` as ground truth -- read along ``instances[*].features`` /
 ``instances[*].label`` / ``predictions[*].predicted_label`` (age_group coded 0/1/2).
+
+Step ``bare`` (format ``merged`` only): the bare polars pass a user would write instead -- one
+``scan_ndjson`` of the three payload fields, each payload decoded with its known JSON type, one
+row per instance, and the facet's counts behind CI, DPL and DPPL.
 
 Nothing asserts; the table is markdown.
 """

@@ -3,6 +3,7 @@
     python bench/model_quality.py                         # 10M rows Parquet + CSV, 1M merged JSONL
     python bench/model_quality.py --rows 1000000 --formats parquet
     python bench/model_quality.py --merged-rows 10000000  # also 10M merged capture records
+    python bench/model_quality.py --kinds merged --formats jsonl --merged-rows 0 --rows 10000000 --steps baseline,run,bare
     python bench/model_quality.py --one KIND STEP FILE OUT  # one measured step (used internally)
 
 Seeded datasets are written once under --data-dir and reused while their sidecar JSON matches:
@@ -21,8 +22,12 @@ wall time and peak RSS (bench/_common.py) are that step's alone, interpreter sta
 included. The table is markdown. Nothing asserts.
 
 What to expect: flat tables are bound by the metric work (binary: the sort and the curves of the
-full data and of the five samples); merged JSON Lines are bound by JSON parsing (polars, in
-64 MiB blocks, so memory stays flat), about 10x slower per row than a flat table.
+full data and of the five samples); merged JSON Lines are bound by polars' JSON parsing (in
+16 MiB blocks, two at a time, so memory stays flat), about 10x slower per row than a flat table.
+
+Step ``bare`` (merged JSONL only): the bare polars pass a user would write instead -- one
+``scan_ndjson`` with the two payload fields' schema, the score and label cast, confusion counts
+and the AUC -- over the same file. Its peak RSS counts the file's pages: polars maps the file.
 """
 
 from __future__ import annotations
