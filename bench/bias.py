@@ -2,7 +2,7 @@
 
     python bench/bias.py                          # 10M rows, Parquet and CSV
     python bench/bias.py --rows 1000000 --formats parquet
-    python bench/bias.py --rows 1000000 --formats merged --steps baseline,run   # 1M merged JSON records
+    python bench/bias.py --rows 1000000 --formats merged --steps baseline,run,bare   # 1M merged JSON records
     python bench/bias.py --one STEP FILE OUT      # one measured step (used internally)
 
 Data (seeded, written once under --data-dir): ``age_group`` (young / middle / senior), ``income``,
@@ -19,6 +19,10 @@ with JSON payloads as Clarify reads them -- ``{"instances": [{"features": [age, 
 region]}]}`` in, ``{"predictions": [{"predicted_label": 1, "score": 0.73}]}`` out,
 ``{"instances": [{"label": 1}]}`` as ground truth -- read along ``instances[*].features`` /
 ``instances[*].label`` / ``predictions[*].predicted_label`` (age_group coded 0/1/2).
+
+Step ``bare`` (format ``merged`` only): the bare polars pass a user would write instead -- one
+``scan_ndjson`` of the three payload fields, each payload decoded with its known JSON type, one
+row per instance, and the facet's counts behind CI, DPL and DPPL.
 
 Nothing asserts; the table is markdown.
 """
@@ -126,11 +130,50 @@ def generate_merged(path: Path, rows: int) -> None:
             fh.write("\n".join(df.select(line.alias("l"))["l"].to_list()) + "\n")
 
 
+def bare(data: str) -> dict[str, float]:
+    """The bare polars pass a user would write instead of mmon over the merged JSON records: scan
+    with the schema of the three payloads, decode them with their (known) JSON types, one row per
+    instance, and the facet's counts behind CI, DPL and DPPL (facet age_group = 0)."""
+    import polars as pl
+
+    side = pl.Struct({"data": pl.String})
+    schema = {"captureData": pl.Struct({"endpointInput": side, "endpointOutput": side}), "groundTruthData": side}
+    inp = pl.Struct({"instances": pl.List(pl.Struct({"features": pl.List(pl.Float64)}))})
+    out = pl.Struct({"predictions": pl.List(pl.Struct({"predicted_label": pl.Int64, "score": pl.Float64}))})
+    lab = pl.Struct({"instances": pl.List(pl.Struct({"label": pl.Int64}))})
+    cap = pl.col("captureData")
+    rows = (
+        pl.scan_ndjson(data, schema=schema)
+        .select(
+            f=cap.struct.field("endpointInput").struct.field("data").str.json_decode(inp).struct.field("instances"),
+            p=cap.struct.field("endpointOutput").struct.field("data").str.json_decode(out).struct.field("predictions"),
+            y=pl.col("groundTruthData").struct.field("data").str.json_decode(lab).struct.field("instances"),
+        )
+        .explode("f", "p", "y")
+        .select(
+            facet=pl.col("f").struct.field("features").list.get(0) == 0,
+            pred=pl.col("p").struct.field("predicted_label") == 1,
+            y=pl.col("y").struct.field("label") == 1,
+        )
+        .group_by("facet")
+        .agg(n=pl.len(), y=pl.col("y").mean(), pred=pl.col("pred").mean())
+        .collect(engine="streaming")
+    )
+    d = {r["facet"]: r for r in rows.iter_rows(named=True)}
+    a, b = d[False], d[True]
+    return {"rows": a["n"] + b["n"], "violations": 0, "CI": (a["n"] - b["n"]) / (a["n"] + b["n"]),
+            "DPL": a["y"] - b["y"], "DPPL": a["pred"] - b["pred"]}  # fmt: skip
+
+
 def one(step: str, data: str, out: str) -> None:
     from mmon.bias import BiasOptions, baseline_bias, run_bias
     from mmon.store import Store
 
     merged = data.endswith(".jsonl")
+    if step == "bare":
+        t0 = time.perf_counter()
+        print(json.dumps({**bare(data), "seconds": time.perf_counter() - t0}))
+        return
     opts = BiasOptions(inference_attribute="predictions[*].predicted_label" if merged else "prediction")
     cfg = json.loads(json.dumps(MERGED_CONFIG if merged else CONFIG))
     t0 = time.perf_counter()
@@ -152,7 +195,7 @@ def main() -> None:
     ap.add_argument("--rows", default="10000000")
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--data-dir", default=str(HERE / "data"))
-    ap.add_argument("--steps", default="baseline,baseline+FT,run")
+    ap.add_argument("--steps", default="baseline,baseline+FT,run,bare", help="bare: the bare polars pass (merged only)")
     ap.add_argument("--one", nargs=3, metavar=("STEP", "FILE", "OUT"))
     a = ap.parse_args()
     if a.one:
@@ -166,11 +209,13 @@ def main() -> None:
                 generate_merged(path, rows) if fmt == "merged" else generate(path, rows, fmt)
             out = str(Path(a.data_dir) / f"bias-out-{rows}-{fmt}")
             for step in a.steps.split(","):
+                if step == "bare" and fmt != "merged":
+                    continue
                 m = measure([sys.executable, __file__, "--one", step, str(path), out])
                 if not m.ok:
                     print(m.failure(), file=sys.stderr)
                     continue
-                table.append([f"{rows:,}", fmt, step, fmt_s(m.wall_s), fmt_s(m.cpu_s), fmt_mib(m.peak_rss),
+                table.append([f"{rows:,}", fmt, "bare polars" if step == "bare" else step, fmt_s(m.wall_s), fmt_s(m.cpu_s), fmt_mib(m.peak_rss),
                               f"{m.load_max:.1f}"])  # fmt: skip
                 print(markdown_table(HEAD, table[-1:]), file=sys.stderr)
                 if step == "baseline+FT":  # the run compares against the baseline without FT

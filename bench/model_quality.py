@@ -3,6 +3,7 @@
     python bench/model_quality.py                         # 10M rows Parquet + CSV, 1M merged JSONL
     python bench/model_quality.py --rows 1000000 --formats parquet
     python bench/model_quality.py --merged-rows 10000000  # also 10M merged capture records
+    python bench/model_quality.py --kinds merged --formats jsonl --merged-rows 0 --rows 10000000 --steps baseline,run,bare
     python bench/model_quality.py --one KIND STEP FILE OUT  # one measured step (used internally)
 
 Seeded datasets are written once under --data-dir and reused while their sidecar JSON matches:
@@ -21,8 +22,12 @@ wall time and peak RSS (bench/_common.py) are that step's alone, interpreter sta
 included. The table is markdown. Nothing asserts.
 
 What to expect: flat tables are bound by the metric work (binary: the sort and the curves of the
-full data and of the five samples); merged JSON Lines are bound by JSON parsing (polars, in
-64 MiB blocks, so memory stays flat), about 10x slower per row than a flat table.
+full data and of the five samples); merged JSON Lines are bound by polars' JSON parsing (in
+16 MiB blocks, two at a time, so memory stays flat), about 10x slower per row than a flat table.
+
+Step ``bare`` (merged JSONL only): the bare polars pass a user would write instead -- one
+``scan_ndjson`` with the two payload fields' schema, the score and label cast, confusion counts
+and the AUC -- over the same file. Its peak RSS counts the file's pages: polars maps the file.
 """
 
 from __future__ import annotations
@@ -121,13 +126,41 @@ def ensure_data(data_dir: Path, kind: str, rows: int, fmt: str) -> Path:
 # -- one measured step --------------------------------------------------------------------------
 
 
+def bare(file: str) -> dict[str, float]:
+    """The bare polars pass a user would write instead of mmon over the merged JSONL: scan it with
+    the schema of the two payload fields, turn them into a score and a label, and compute what a
+    binary model-quality report rests on -- the confusion counts at 0.5 and the AUC (one sort)."""
+    import polars as pl
+
+    side = pl.Struct({"data": pl.String, "encoding": pl.String})
+    schema = {"captureData": pl.Struct({"endpointOutput": side}), "groundTruthData": side}
+    df = (
+        pl.scan_ndjson(file, schema=schema)
+        .select(
+            score=pl.col("captureData").struct.field("endpointOutput").struct.field("data").cast(pl.Float64),
+            y=pl.col("groundTruthData").struct.field("data").cast(pl.Float64) == 1,
+        )
+        .collect(engine="streaming")
+    )
+    p = df["score"] > 0.5
+    counts = df.select(tp=(pl.col("y") & p).sum(), fp=(~pl.col("y") & p).sum(), n=pl.len(), pos=pl.col("y").sum())
+    tp, fp, n, pos = counts.row(0)
+    ranks = df.select(pl.col("score").rank("average").filter(pl.col("y")).sum()).item()
+    auc = (ranks - pos * (pos + 1) / 2) / (pos * (n - pos))
+    return {"rows": n, "labelled": n, "violations": 0, "auc": auc, "tp": tp, "fp": fp}
+
+
 def one(kind: str, step: str, file: str, out: str) -> None:
+    t = time.perf_counter()
+    if step == "bare":
+        r = bare(file)
+        print(json.dumps({"seconds": time.perf_counter() - t, **r}))
+        return
     from mmon.model_quality import MQConfig, baseline_model_quality, run_model_quality
     from mmon.store import Store
 
     pt, inference, label, probability = KINDS[kind]
     cfg = MQConfig(pt, inference, label, probability)
-    t = time.perf_counter()
     if step == "baseline":
         r = baseline_model_quality(Store(), [file], f"{out}/baseline", cfg)
     else:
@@ -149,7 +182,7 @@ def main() -> None:
     ap.add_argument("--kinds", default="binary,multiclass,regression")
     ap.add_argument("--data-dir", default=str(HERE / "data"))
     ap.add_argument("--out-dir", default=str(HERE / "data" / "out" / "mq"))
-    ap.add_argument("--steps", default="baseline,run")
+    ap.add_argument("--steps", default="baseline,run,bare", help="bare: the bare polars pass (merged JSONL only)")
     ap.add_argument("--one", nargs=4, metavar=("KIND", "STEP", "FILE", "OUT"))
     args = ap.parse_args()
     if args.one:
@@ -164,13 +197,15 @@ def main() -> None:
         file = ensure_data(Path(args.data_dir), kind, rows, fmt)
         out = str(Path(args.out_dir) / f"{kind}_{fmt}_{rows}")
         for step in args.steps.split(","):
+            if step == "bare" and kind != "merged":
+                continue
             m = measure([sys.executable, __file__, "--one", kind, step, str(file), out], timeout=1800)
             inner = json.loads(m.stdout.strip().splitlines()[-1]) if m.ok else {}
             rows_out.append(
                 [
-                    kind, fmt, f"{rows:,}", step, fmt_s(m.wall_s),
+                    kind, fmt, f"{rows:,}", "bare polars" if step == "bare" else step, fmt_s(m.wall_s),
                     fmt_s(inner["seconds"]) if inner else "", fmt_s(m.cpu_s), fmt_mib(m.peak_rss), f"{m.load_max:.1f}",
-                    m.failure() or f"{inner['violations']} violations",
+                    m.failure() or (f"auc {inner['auc']:.4f}" if step == "bare" else f"{inner['violations']} violations"),
                 ]
             )  # fmt: skip
             print(markdown_table(HEAD, rows_out[-1:]), file=sys.stderr)

@@ -41,6 +41,15 @@ RECORD_SCHEMA = {
     "groundTruthData": _IO,
     "eventMetadata": pl.Struct({"eventId": S, "inferenceId": S, "invocationSource": S}),
 }
+
+
+def _schema(bt: bool, shadow: bool) -> dict[str, pl.DataType]:
+    """:data:`RECORD_SCHEMA` without the batch-transform output / the shadow-traffic mark."""
+    sides = {"endpointInput": _IO, "endpointOutput": _IO, **({"batchTransformOutput": _IO} if bt else {})}
+    meta = {"eventId": S, "inferenceId": S, **({"invocationSource": S} if shadow else {})}
+    return {"captureData": pl.Struct(sides), "groundTruthData": _IO, "eventMetadata": pl.Struct(meta)}
+
+
 SIDE_NAMES = {"in": "endpointInput", "out": "endpointOutput", "gt": "groundTruthData"}
 _PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
 OUTPUT_KEY = "SageMakerOutput"  # batch transform with join_source=Input: the model's answer
@@ -102,20 +111,16 @@ def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
     """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines."""
     with store.open(url, "rb") as fh:
         stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
-        rest = b""
+        # Each block is one read and, when it ends mid-line, one short readline (buffered files:
+        # local, gzip, fsspec): a block is copied once at most, not cut and joined again.
         while True:
             buf = stream.read(size)
             if not buf:
                 break
-            buf = rest + buf
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:  # one line longer than the block: keep reading
-                rest = buf
-                continue
-            rest = buf[cut:]
-            yield buf[:cut]
-        if rest.strip():
-            yield rest
+            if not buf.endswith(b"\n"):
+                buf += stream.readline()  # the rest of the block's last line
+            if not buf.isspace():
+                yield buf
 
 
 def read_file(store: Store, url: str) -> pl.DataFrame:
@@ -142,13 +147,21 @@ def read_file(store: Store, url: str) -> pl.DataFrame:
 
 def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
     """:func:`read_records` of some lines, and how many records they hold (shadow ones too)."""
+    # Fields no record of the block can hold are not parsed (a fifth of the parse): a batch-transform
+    # output or a shadow-traffic mark shows in the bytes (``\\u`` escapes could spell them: then
+    # every field is read).
+    plain = b"\\u" not in raw
+    has_bt = not plain or b"batchTransformOutput" in raw
+    has_shadow = not plain or b"ShadowExperiment" in raw
+    schema = RECORD_SCHEMA if has_bt and has_shadow else _schema(has_bt, has_shadow)
     try:
-        recs = pl.read_ndjson(io.BytesIO(raw), schema=RECORD_SCHEMA)
+        recs = pl.read_ndjson(io.BytesIO(raw), schema=schema)
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
     cap = pl.col("captureData")
-    cin, cout, bt = (cap.struct.field(k) for k in ("endpointInput", "endpointOutput", "batchTransformOutput"))
-    is_bt = bt.struct.field("data").is_not_null() & cin.struct.field("data").is_null()
+    cin, cout = cap.struct.field("endpointInput"), cap.struct.field("endpointOutput")
+    bt = cap.struct.field("batchTransformOutput") if has_bt else pl.lit(None, dtype=_IO)
+    is_bt = bt.struct.field("data").is_not_null() & cin.struct.field("data").is_null() if has_bt else pl.lit(False)
     gt = pl.col("groundTruthData")
     meta = pl.col("eventMetadata")
     # Which branches any record needs (the usual file has no BASE64 and no batch transform).
@@ -166,10 +179,11 @@ def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
         return pl.when(is_bt).then(_text(bt, b64["bt"])).otherwise(text), pl.when(is_bt).then(_kind(bt)).otherwise(kind)
 
     (in_text, in_kind), (out_text, out_kind) = pick(cin, "in"), pick(cout, "out")
+    numbered = recs.with_row_index("_rec", offset=1)
+    if has_shadow:
+        numbered = numbered.filter(meta.struct.field("invocationSource").fill_null("") != "ShadowExperiment")
     out = (
-        recs.with_row_index("_rec", offset=1)
-        .filter(meta.struct.field("invocationSource").fill_null("") != "ShadowExperiment")
-        .select(
+        numbered.select(
             pl.col("_rec").cast(pl.UInt32),
             pl.coalesce(meta.struct.field("inferenceId"), meta.struct.field("eventId")).alias("event_id"),
             in_text.alias("in_text"),
@@ -189,6 +203,7 @@ def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
 
 # Decode only the distinct payload texts when at most this share of the rows is distinct.
 _DISTINCT_SHARE = 0.5
+_PROBE = 10_000  # texts looked at first to tell whether finding the distinct ones pays
 
 
 def _decode(df: pl.DataFrame, url: str, what: str) -> pl.DataFrame:
@@ -200,14 +215,43 @@ def _decode(df: pl.DataFrame, url: str, what: str) -> pl.DataFrame:
     ones in order of first appearance, so numbers print the same (``1`` vs ``1.0``, ``1e-7``)."""
     try:
         text = df["text"]
+        if text.len() > 2 * _PROBE and text.head(_PROBE).n_unique() > _DISTINCT_SHARE * _PROBE:
+            # The first texts are mostly distinct (features): finding the distinct ones of millions
+            # of texts would cost a hash of each and save nothing. Either way the values are equal.
+            return df.select("_rec").with_columns(_json_decode(text).alias("v"))
         uniq = text.unique(maintain_order=True)
         if uniq.len() > _DISTINCT_SHARE * text.len():
-            return df.select("_rec").with_columns(text.str.json_decode(infer_schema_length=None).alias("v"))
-        table = pl.DataFrame({"text": uniq, "v": uniq.str.json_decode(infer_schema_length=None)})
+            return df.select("_rec").with_columns(_json_decode(text).alias("v"))
+        table = pl.DataFrame({"text": uniq, "v": _json_decode(uniq)})
         return df.select("_rec", "text").join(table, on="text", how="left", maintain_order="left").select("_rec", "v")
     except pl.exceptions.PolarsError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{url}: {what}: cannot decode the JSON payloads together: {first}") from exc
+
+
+# JSON texts are decoded in slices of this many, two at a time.
+DECODE_ROWS = 1 << 17
+
+
+def _json_decode(text: pl.Series) -> pl.Series:
+    """``text.str.json_decode`` with the type inferred over every text, in slices.
+
+    Polars' inference over all texts holds every parsed document at once (0.7 GiB for 1 M
+    feature payloads). Slices are decoded on their own, two at a time; when every slice infers
+    the same type, that is the type inferred over all of them (the inferred type of many
+    documents is the common supertype of theirs), so the values are those of one decode. When
+    the slices' types differ (a column that turns from integers to text half-way), the texts are
+    decoded together, as before."""
+    n = text.len()
+    if n <= 2 * DECODE_ROWS:
+        return text.str.json_decode(infer_schema_length=None)
+    slices = [text.slice(i, DECODE_ROWS) for i in range(0, n, DECODE_ROWS)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(lambda s: s.str.json_decode(infer_schema_length=None), slices))
+    if len({p.dtype for p in parts}) == 1:
+        return pl.concat(parts, rechunk=False)
+    del parts
+    return text.str.json_decode(infer_schema_length=None)
 
 
 def _fields(dtype: Any) -> dict[str, Any]:
@@ -231,17 +275,24 @@ def navigate(df: pl.DataFrame, parts: list[tuple[str, str]]) -> pl.DataFrame | N
         if kind in ("all", "idx") and not isinstance(dtype, pl.List):
             return None
         if kind == "all":
-            df = (
-                df.filter(pl.col("v").list.len() > 0)
-                .explode("v")
-                .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
-            )
+            df = _numbered(df.filter(pl.col("v").list.len() > 0).explode("v"))
             rows = True
         elif kind == "idx":
             df = df.with_columns(pl.col("v").list.get(int(arg), null_on_oob=True).alias("v"))
     if not rows:
         df = df.with_columns(pl.lit(0, pl.UInt32).alias("_row"))
     return df.select("_rec", "_row", "v")
+
+
+def _numbered(df: pl.DataFrame) -> pl.DataFrame:
+    """``_row``: the row's place among the rows of its record (``_rec``), rows in order.
+
+    The usual payload holds one instance: when the record numbers strictly increase every row
+    is the first of its record, and the per-record count (a group-by over millions of records)
+    is not needed."""
+    if df.height < 2 or bool(df.select((pl.col("_rec").diff().slice(1) > 0).all()).item()):
+        return df.with_columns(pl.lit(0, pl.UInt32).alias("_row"))
+    return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
 
 
 def _json_text(v: Any) -> str | None:
@@ -285,6 +336,10 @@ def _side(recs: pl.DataFrame, side: str) -> tuple[pl.DataFrame, pl.DataFrame, pl
     """(csv, json, jsonlines) parts of one side: ``_rec``, ``text``."""
     t = recs.select("_rec", pl.col(f"{side}_text").alias("text"), pl.col(f"{side}_kind").alias("k"))
     t = t.filter(pl.col("text").is_not_null())
+    kinds = t["k"].unique().to_list()
+    if len(kinds) == 1:  # the usual file: one kind, no filtered copies of the texts
+        empty = t.clear().drop("k")
+        return tuple(t.drop("k") if kinds[0] == k else empty for k in ("csv", "json", "jsonlines"))  # type: ignore[return-value]
     return (
         t.filter(pl.col("k") == "csv").drop("k"),
         t.filter(pl.col("k") == "json").drop("k"),
@@ -294,12 +349,11 @@ def _side(recs: pl.DataFrame, side: str) -> tuple[pl.DataFrame, pl.DataFrame, pl
 
 def _lines(df: pl.DataFrame) -> pl.DataFrame:
     """``_rec``, ``text`` → ``_rec``, ``_row``, ``text``: one row per non-blank line."""
-    return (
+    return _numbered(
         df.with_columns(pl.col("text").str.strip_chars_end("\r\n").str.split("\n"))
         .explode("text")
         .with_columns(pl.col("text").str.strip_suffix("\r"))
         .filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != ""))
-        .with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
     )
 
 

@@ -239,3 +239,18 @@ def test_assemble_side_by_side_equals_the_join(monkeypatch: pytest.MonkeyPatch) 
     # A value column on two sides: the join's suffix, not a side-by-side frame.
     a = pl.DataFrame({"_rec": [1], "_row": [0], "v": ["x"]}, schema_overrides={"_rec": pl.UInt32, "_row": pl.UInt32})
     assert mr._aligned([a, a]) is None
+
+
+def test_decode_in_slices_equals_one_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Slices that infer one type are that type; slices whose types differ (integers, then text
+    # and floats) are decoded together, so every value prints as the one decode prints it.
+    same = [json.dumps({"instances": [{"features": [i, i / 2]}]}) for i in range(40)]
+    mixed = same + [json.dumps({"instances": [{"features": ["a", 1e-07]}]})] + same
+    for texts in (same, mixed):
+        whole = pl.Series(texts).str.json_decode(infer_schema_length=None)
+        monkeypatch.setattr(mr, "DECODE_ROWS", 7)
+        sliced = mr._json_decode(pl.Series(texts))
+        monkeypatch.undo()
+        assert sliced.dtype == whole.dtype
+        assert sliced.to_list() == whole.to_list()
+    assert pl.Series(mixed[:7]).str.json_decode(infer_schema_length=None).dtype != whole.dtype  # the fallback ran

@@ -92,3 +92,20 @@ def test_ambiguous_or_missing_fields_are_clear_errors() -> None:
         rows([line], None, "predictions[*].nope")
     with pytest.raises(InputError, match="only one"):
         mr.parse_path("a[*].b[*]")
+
+
+def test_line_blocks_cut_at_line_ends_plain_and_gzip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    from mmon.store import Store
+
+    lines = [record("1,2", str(i / 10), "1", enc="CSV", ctype="text/csv", gt_enc="CSV") for i in range(40)]
+    raw = "\n".join(lines).encode()  # no newline after the last record
+    (tmp_path / "m.jsonl").write_bytes(raw)
+    (tmp_path / "m.jsonl.gz").write_bytes(gzip.compress(raw))
+    for name in ("m.jsonl", "m.jsonl.gz"):
+        blocks = list(mr.line_blocks(Store(), str(tmp_path / name), 300))
+        assert len(blocks) > 5
+        assert b"".join(blocks) == raw
+        assert all(b.endswith(b"\n") for b in blocks[:-1])
+        assert mr.read_file(Store(), str(tmp_path / name))["_rec"].to_list() == list(range(1, 41))

@@ -252,37 +252,58 @@ def prepare(
         if config.positive_label is None and len(seen) < 2 and len(known | seen) == 2:
             seen = known | seen  # the baseline's two classes decide, as they did for the baseline
         positive = choose_positive(config, seen, warnings)
-        if _derives_prediction(config):
-            negative = _negative(positive, label_classes)
-            t = float(config.probability_threshold)
-            frame = frame.with_columns(
-                predicted=pl.when(pl.col("score").is_null())
-                .then(pl.lit(None, dtype=pl.String))
-                .when(pl.col("score") > t)
-                .then(pl.lit(positive))
-                .otherwise(pl.lit(negative))
-            )
-    counts = frame.select(
-        labelled=pl.col("actual").is_not_null().sum(),
-        usable=(pl.col("actual").is_not_null() & pl.col("predicted").is_not_null()).sum(),
-    ).row(0, named=True)
+    derived = binary and _derives_prediction(config)
+    if derived:
+        assert positive is not None
+        negative = _negative(positive, label_classes)
+        t = float(config.probability_threshold)
+        # The prediction is not materialised as text (10 M strings): it is the score's side of the
+        # threshold, made an Enum below; it is missing exactly where the score is.
+        above = pl.col("score") > t
+        has_pred = pl.col("score").is_not_null()
+    else:
+        has_pred = pl.col("predicted").is_not_null()
+    usable_rows = pl.col("actual").is_not_null() & has_pred
+    counts = frame.select(labelled=pl.col("actual").is_not_null().sum(), usable=usable_rows.sum()).row(0, named=True)
     with_label, usable = int(counts["labelled"]), int(counts["usable"])
     if rows - with_label:
         warnings.append(f"{rows - with_label} of {rows} predictions have no ground-truth label and are not evaluated")
     if with_label - usable:
         warnings.append(f"{with_label - usable} labelled rows have no prediction and are not evaluated")
-    frame = frame.filter(pl.col("actual").is_not_null() & pl.col("predicted").is_not_null())
     keep: list[pl.Expr] = [pl.col("actual"), pl.col("predicted")]
     if config.problem_type != "Regression":
         # Classes as an Enum: 4 bytes a row instead of a string, the same comparisons and texts.
-        classes = set(frame["actual"].unique().to_list()) | set(frame["predicted"].unique().to_list())
+        # The classes are those of the evaluated rows; the casts come before the filter, so that
+        # only the small columns are copied by it (and nothing when every row is evaluated).
+        classes = set(frame.select(pl.col("actual").filter(usable_rows).unique())["actual"].to_list())
+        if derived:
+            sides = frame.select(above.filter(usable_rows).unique().alias("a"))["a"].to_list()
+            classes |= {positive if a else negative for a in sides}
+        else:
+            classes |= set(frame.select(pl.col("predicted").filter(usable_rows).unique())["predicted"].to_list())
         if positive:
             classes.add(positive)
         enum = pl.Enum(compute.sort_classes(classes))
-        keep = [pl.col("actual").cast(enum), pl.col("predicted").cast(enum)]
+        # Not strict: a class seen only in rows that are not evaluated becomes null, and the
+        # filter drops those rows anyway.
+        predicted = pl.col("predicted").cast(enum, strict=False)
+        if derived:
+
+            def side(c: str | None) -> pl.Expr:  # a class no evaluated row has: only rows the filter drops
+                return pl.lit(c if c in classes else None, dtype=enum)
+
+            predicted = (
+                pl.when(~has_pred).then(pl.lit(None, dtype=enum))
+                .when(above).then(side(positive))
+                .otherwise(side(negative)).alias("predicted")
+            )  # fmt: skip
+        keep = [pl.col("actual").cast(enum, strict=False), predicted]
     if binary and "score" in frame.columns:
         keep.append(pl.col("score"))
-    frame = frame.select(keep)
+    lazy = frame.lazy().select(keep)
+    if usable < frame.height:
+        lazy = lazy.filter(pl.col("actual").is_not_null() & pl.col("predicted").is_not_null())
+    frame = lazy.collect()
     if binary and "score" in frame.columns:
         missing = frame["score"].null_count()
         if missing == frame.height and frame.height:
