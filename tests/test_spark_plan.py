@@ -128,6 +128,15 @@ def test_engine_option_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 2 and "--engine 'dask': expected local or spark" in err
     code, _, err = run_cli(["baseline", tmp_path / "a.csv", "-o", tmp_path / "o", "--spark-master", "local[2]"], capsys)
     assert code == 2 and "--spark-master needs --engine spark" in err
+    # Model quality on Spark is refused up front, before any JVM or file: one line, exit 2.
+    for cmd in ("run", "baseline"):
+        code, out, err = run_cli([cmd, tmp_path / "a.csv", "-o", tmp_path / "o", "--type", "model-quality",
+                                  "--problem-type", "BinaryClassification", "--engine", "spark"], capsys)  # fmt: skip
+        assert code == 2, err
+        assert err.strip().splitlines() == [
+            "mmon: error: --engine spark runs data-quality baselines and runs only; --type model-quality runs locally "
+            "(drop --engine spark)"
+        ], err
     assert not (tmp_path / "o").exists()
 
 
