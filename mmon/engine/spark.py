@@ -488,7 +488,8 @@ class SparkEngine:
             task_files = [[files[i].url for i in t] for t in self.tasks]
             with _spark_errors(task_files), self._phase("compute"):
                 cached.count()  # every task in parallel, once; the rows stay on the executors
-            rows = _spark_rows(cached.toLocalIterator(), task_files)
+            # prefetch: the next task's states are fetched while the caller folds this one's.
+            rows = _spark_rows(cached.toLocalIterator(prefetchPartitions=True), task_files)
             profiles = self._in_file_order(rows, files, profile_cls)
             while True:  # "fetch": the driver's time getting and decoding states (not the caller's fold)
                 with self._phase("fetch"):
@@ -553,12 +554,16 @@ def _spark_errors(task_files: list[list[str]] | None = None) -> Iterator[None]:
         if debug():
             raise
         text = str(exc)
-        failed = _TASK_FAILED.search(text)
-        if failed and "Traceback (most recent call last)" in text and task_files:
-            task, attempts = int(failed.group(1)), int(failed.group(2))
-            urls = task_files[task] if task < len(task_files) else []
-            which = f"{urls[0]} and {len(urls) - 1} more files" if len(urls) > 1 else (urls[0] if urls else "?")
-            raise SparkTaskError(f"Spark task {task} ({which}) failed {attempts} attempts: {spark_message(exc)}") from exc
+        if "PythonException" in type(exc).__name__ or "Traceback (most recent call last)" in text:
+            # pyspark hands over the worker's exception, not the job's "Task 1 in stage 3.0 failed
+            # 4 times" (older versions and some paths keep it: then the task's files are named).
+            failed = _TASK_FAILED.search(text)
+            which = "a Spark task"
+            if failed and task_files and int(failed.group(1)) < len(task_files):
+                urls = task_files[int(failed.group(1))]
+                more = f" and {len(urls) - 1} more files" if len(urls) > 1 else ""
+                which = f"Spark task {failed.group(1)} ({urls[0]}{more})"
+            raise SparkTaskError(f"{which} failed on every attempt: {spark_message(exc)}") from exc
         raise StorageError(f"the Spark job failed: {spark_message(exc)}") from exc
 
 
