@@ -27,6 +27,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -44,33 +45,78 @@ def _vm_hwm_self() -> int:
     return 0
 
 
+def _cpu_self() -> float:
+    return time.process_time()
+
+
+def _descendants_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process's descendants: Spark's JVM, and its Python daemon and workers."""
+    import psutil
+
+    got = {"jvm": 0.0, "workers": 0.0}
+    for p in psutil.Process().children(recursive=True):
+        try:
+            t = p.cpu_times()
+            got["jvm" if "java" in p.name() else "workers"] += t.user + t.system
+        except psutil.Error:
+            continue
+    return got
+
+
 def child(engine_name: str, master: str, data: str, out: str) -> None:
-    """One measured ``mmon baseline``: prints a JSON line with the timings and peaks."""
+    """One measured ``mmon baseline`` (the CLI's steps, timed one by one): prints a JSON line."""
     t0 = time.perf_counter()
-    from mmon.baseline import run_baseline
+    from mmon.baseline import profile_files, write_baseline
+    from mmon.readers import dataset_files
     from mmon.store import Store
 
+    phases: dict[str, dict[str, float]] = {}
+
+    def timed(name: str, wall: float, cpu: float) -> None:
+        phases[name] = {"wall_s": time.perf_counter() - wall, "cpu_s": _cpu_self() - cpu}
+
     engine = None
-    session_s = 0.0
+    w, c = time.perf_counter(), _cpu_self()
     if engine_name == "spark":
         from mmon.engine.spark import SparkEngine, spark_session
 
         spark, _ = spark_session(master)  # started here so that its time is told apart
-        session_s = time.perf_counter() - t0
         engine = SparkEngine(master)
-    t1 = time.perf_counter()
-    result = run_baseline(Store({}), [data], out, engine=engine)
-    profile_s = time.perf_counter() - t1
+    timed("session", w, c)
+    store = Store({})
+    w, c = time.perf_counter(), _cpu_self()
+    files = dataset_files(store, [data], None, True)
+    timed("list", w, c)
+    w, c = time.perf_counter(), _cpu_self()
+    profiled = profile_files(store, files, allow_non_finite=False, engine=engine)
+    timed("profile", w, c)
+    w, c = time.perf_counter(), _cpu_self()
+    result = write_baseline(store, profiled, out)
+    timed("write", w, c)
+    # The driver's share of "profile": the engine's own phases (plan, compute = the tasks
+    # running, fetch = getting and decoding states) and the fold that consumes them.
+    for name, got in getattr(engine, "phases", {}).items():
+        phases[name] = dict(got)
+    if engine is not None:
+        inner = [phases[k] for k in ("plan", "compute", "fetch") if k in phases]
+        phases["fold"] = {k: phases["profile"][k] - sum(p[k] for p in inner) for k in ("wall_s", "cpu_s")}
     infos = getattr(engine, "task_info", [])
     report = {
-        "rows": result.item_count,
+        "rows": result.statistics["dataset"]["item_count"],
         "files": len(result.files),
         "tasks": len(getattr(engine, "tasks", [])) or None,
-        "session_s": session_s,
-        "profile_s": profile_s,
+        "total_s": time.perf_counter() - t0,
+        "profile_s": phases["profile"]["wall_s"],
+        "phases": phases,
+        "driver_cpu_s": _cpu_self(),
+        # The workers' own account: CPU of each file's profile, and of the imports of each process.
+        "task_cpu_s": sum(i.get("cpu_s", 0.0) for i in infos),
+        "import_s": sum({i["pid"]: i.get("import_s", 0.0) for i in infos}.values()),
+        "children_cpu": _descendants_cpu(),
         "driver_peak": _vm_hwm_self(),
         "worker_peak": max((i["max_rss_kib"] * 1024 for i in infos), default=0),
         "workers": len({i["pid"] for i in infos}),
+        "threads": sorted({(i.get("polars_threads"), i.get("profile_threads")) for i in infos}),
     }
     print(json.dumps(report), flush=True)
 
@@ -113,10 +159,10 @@ def main() -> None:
     data_dir = Path(args.data_dir)
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("MMON_DEBUG", None)
-    rows_out = []
+    rows_out, ratios_out = [], []
     for n_files in args.files:
         folder = split_dataset(data_dir, args.rows, n_files)
-        results: dict[tuple[str, str], list[dict[str, object]]] = {c: [] for c in CONFIGS}
+        results: dict[tuple[str, str], list[dict[str, Any]]] = {c: [] for c in CONFIGS}
         outputs: dict[tuple[str, str], Path] = {}
         for rep in range(args.repeat):
             # Alternate the order so that a noisy neighbour does not always hit the same configuration.
@@ -127,43 +173,64 @@ def main() -> None:
                 if not m.ok:
                     print(f"FAILED {cfg} x{n_files}: {m.stderr[-2000:]}", flush=True)
                     continue
-                rep_json = json.loads(m.stdout.strip().splitlines()[-1])
-                rep_json.update(wall_s=m.wall_s, tree_peak=m.peak_rss, load_max=m.load_max)
-                results[cfg].append(rep_json)
+                got = json.loads(m.stdout.strip().splitlines()[-1])
+                got.update(wall_s=m.wall_s, tree_peak=m.peak_rss, tree_cpu_s=m.cpu_s, load_max=m.load_max, rep=rep)
+                results[cfg].append(got)
                 outputs.setdefault(cfg, out)
-                print(f"  x{n_files} {cfg[0]} {cfg[1]} rep {rep}: wall {m.wall_s:.1f} s, profile {rep_json['profile_s']:.1f} s, "
-                      f"load {m.load_max:.1f}", flush=True)  # fmt: skip
+                phases = ", ".join(f"{k} {v['wall_s']:.1f}/{v['cpu_s']:.1f}" for k, v in got["phases"].items())
+                print(f"  x{n_files} {cfg[0]} {cfg[1]} rep {rep}: wall {m.wall_s:.1f} s, load {m.load_max:.1f}, tasks {got['tasks']}, "
+                      f"task CPU {got['task_cpu_s']:.1f} s, JVM CPU {got['children_cpu']['jvm']:.1f} s, "
+                      f"worker CPU {got['children_cpu']['workers']:.1f} s; driver wall/CPU s: {phases}", flush=True)  # fmt: skip
         local_out = outputs.get(("local", "-"))
         for cfg in CONFIGS:
             runs = results[cfg]
+            name = f"{cfg[0]} {cfg[1]}".replace(" -", "")
             if not runs:
-                rows_out.append([n_files, f"{cfg[0]} {cfg[1]}".replace(" -", ""), "failed", "", "", "", "", "", "", ""])
+                rows_out.append([n_files, name, "failed", *[""] * 10])
                 continue
             same = "reference"
             if cfg != ("local", "-") and local_out is not None and cfg in outputs:
                 same = "yes" if all(
                     (outputs[cfg] / n).read_bytes() == (local_out / n).read_bytes() for n in ("statistics.json", "constraints.json")
                 ) else "NO"  # fmt: skip
-            best = min(runs, key=lambda r: float(r["wall_s"]))  # type: ignore[arg-type]
+            best = min(runs, key=lambda r: float(r["wall_s"]))
             rows_out.append([
                 n_files,
-                f"{cfg[0]} {cfg[1]}".replace(" -", ""),
+                name,
                 best["tasks"] or "",
-                fmt_s(min(float(r["wall_s"]) for r in runs)),  # type: ignore[arg-type]
-                fmt_s(min(float(r["profile_s"]) for r in runs)),  # type: ignore[arg-type]
-                fmt_mib(max(int(r["driver_peak"]) for r in runs)),  # type: ignore[call-overload]
-                fmt_mib(max(int(r["worker_peak"]) for r in runs)) if cfg[0] == "spark" else "",  # type: ignore[call-overload]
-                fmt_mib(max(int(r["tree_peak"]) for r in runs)),  # type: ignore[call-overload]
-                f"{max(float(r['load_max']) for r in runs):.1f}",  # type: ignore[arg-type]
+                fmt_s(min(float(r["wall_s"]) for r in runs)),
+                fmt_s(min(float(r["profile_s"]) for r in runs)),
+                fmt_s(min(float(r["driver_cpu_s"]) for r in runs)),
+                fmt_s(min(float(r["children_cpu"]["jvm"]) for r in runs)) if cfg[0] == "spark" else "",
+                fmt_s(min(float(r["task_cpu_s"]) for r in runs)) if cfg[0] == "spark" else "",
+                fmt_mib(max(int(r["driver_peak"]) for r in runs)),
+                fmt_mib(max(int(r["worker_peak"]) for r in runs)) if cfg[0] == "spark" else "",
+                fmt_mib(max(int(r["tree_peak"]) for r in runs)),
+                f"{max(float(r['load_max']) for r in runs):.1f}",
                 same,
             ])  # fmt: skip
+        # local[2] against local[1], each repetition's pair on its own (they ran next to each other).
+        one = {int(r["rep"]): r for r in results[("spark", "local[1]")]}
+        two = {int(r["rep"]): r for r in results[("spark", "local[2]")]}
+        for rep in sorted(one.keys() & two.keys()):
+            a, b = one[rep], two[rep]
+            ratios_out.append([n_files, rep, f"{a['wall_s'] / b['wall_s']:.2f}", f"{a['profile_s'] / b['profile_s']:.2f}",
+                               f"{max(a['load_max'], b['load_max']):.1f}"])  # fmt: skip
     print()
     print(f"{args.rows:,} rows × 20 columns, CSV; best of {args.repeat}; {machine_info()}; uptime: {os.popen('uptime').read().strip()}")
+    print("wall: the whole process (JVM start included); profile: map + fold; CPU in seconds (driver: mmon's Python "
+          "process; JVM: Spark's JVM; tasks: the workers' profiling of the files); peaks in MiB.")  # fmt: skip
     print()
     print(markdown_table(
-        ["files", "engine", "tasks", "wall s", "profile s", "driver peak MiB", "worker peak MiB", "tree peak MiB", "load max", "same bytes"],
-        rows_out, "rlrrrrrrrl",
+        ["files", "engine", "tasks", "wall s", "profile s", "driver CPU s", "JVM CPU s", "tasks CPU s",
+         "driver peak MiB", "worker peak MiB", "tree peak MiB", "load max", "same bytes"],
+        rows_out, "rlrrrrrrrrrrl",
     ))  # fmt: skip
+    if ratios_out:
+        print()
+        print("Spark local[2] speed-up over local[1], per repetition (runs alternate; target >= 1.5 on a quiet machine):")
+        print()
+        print(markdown_table(["files", "rep", "wall local[1]/local[2]", "profile local[1]/local[2]", "load max"], ratios_out, "rrrrr"))
 
 
 if __name__ == "__main__":

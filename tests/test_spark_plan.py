@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mmon.engine.spark import MAX_SPLIT_BYTES, OPEN_COST_BYTES, plan_tasks, spark_message
+from mmon.engine.spark import MAX_SPLIT_BYTES, OPEN_COST_BYTES, _pack, plan_tasks, spark_message
 
 MB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,18 +22,22 @@ def _consecutive(tasks: list[list[int]], n: int) -> bool:
     return [i for t in tasks for i in t] == list(range(n)) and all(t for t in tasks)
 
 
-def test_plan_follows_sparks_split_rule() -> None:
+def test_plan_follows_sparks_split_rule_then_balances() -> None:
     # Spark: split = min(128 MB, max(4 MB, sum(size + 4 MB) / parallelism)); a split closes when the
     # next file would take it past that; every file costs its size plus 4 MB.
     sizes = [1 * MB] * 10  # 10 x 5 MB of cost, 2 cores: 25 MB splits -> 5 files each
     assert plan_tasks(sizes, 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
-    # Big data: the 128 MB cap; a file bigger than a split is alone (never cut).
-    sizes = [100 * MB, 20 * MB, 300 * MB, 1 * MB, 1 * MB]
-    tasks = plan_tasks(sizes, 2)
-    assert tasks == [[0, 1], [2], [3, 4]]
+    # Big data: the 128 MB cap; a file bigger than a split is alone (never cut). Spark's 3 splits
+    # ([0, 1], [2], [3, 4]) become 4 on 2 cores, so that no core idles in the last wave.
+    assert plan_tasks([100 * MB, 20 * MB, 300 * MB, 1 * MB, 1 * MB], 2) == [[0], [1], [2], [3, 4]]
     # Tiny files on many cores: the 4 MB floor, one file per task.
     assert plan_tasks([10] * 5, 64) == [[0], [1], [2], [3], [4]]
     assert plan_tasks([], 4) == []
+    # 100 small files on 2 cores: Spark packs 32 + 32 + 32 + 4 (one core does 64 files, the
+    # other 36); balanced: 4 x 25.
+    assert [len(t) for t in plan_tasks([100_000] * 100, 2)] == [25] * 4
+    # The bench's 100 files of 3.8 MB: Spark's 7 splits of 16 (the last of 4) become 8 of 12-13.
+    assert [len(t) for t in plan_tasks([3_950_000] * 100, 2)] == [12, 13] * 4
 
 
 @pytest.mark.parametrize("parallelism", [1, 2, 7, 200])
@@ -49,6 +53,14 @@ def test_plan_keeps_order_and_bounds(parallelism: int) -> None:
     for t in tasks:
         # A task only goes past the split by its single (uncut) file's own size.
         assert len(t) == 1 or sum(sizes[i] + OPEN_COST_BYTES for i in t[:-1]) + sizes[t[-1]] <= split
+    # At least Spark's number of splits, at most that rounded up to full waves of the cores.
+    spark_splits = len(_pack([s + OPEN_COST_BYTES for s in sizes], split + OPEN_COST_BYTES))
+    assert spark_splits <= len(tasks) <= -(-spark_splits // parallelism) * parallelism
+    # Files of one size: every core has a task, and the tasks come in full waves of equal cost.
+    for n_files in (parallelism, 3 * parallelism + 1, 500):
+        tasks = plan_tasks([3 * MB] * n_files, parallelism)
+        assert _consecutive(tasks, n_files) and len(tasks) % parallelism == 0
+        assert max(map(len, tasks)) - min(map(len, tasks)) <= 1
 
 
 def test_task_function_unpickles_without_polars_or_mmon_engine() -> None:
@@ -116,6 +128,15 @@ def test_engine_option_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 2 and "--engine 'dask': expected local or spark" in err
     code, _, err = run_cli(["baseline", tmp_path / "a.csv", "-o", tmp_path / "o", "--spark-master", "local[2]"], capsys)
     assert code == 2 and "--spark-master needs --engine spark" in err
+    # Model quality on Spark is refused up front, before any JVM or file: one line, exit 2.
+    for cmd in ("run", "baseline"):
+        code, out, err = run_cli([cmd, tmp_path / "a.csv", "-o", tmp_path / "o", "--type", "model-quality",
+                                  "--problem-type", "BinaryClassification", "--engine", "spark"], capsys)  # fmt: skip
+        assert code == 2, err
+        assert err.strip().splitlines() == [
+            "mmon: error: --engine spark runs data-quality baselines and runs only; --type model-quality runs locally "
+            "(drop --engine spark)"
+        ], err
     assert not (tmp_path / "o").exists()
 
 

@@ -46,7 +46,10 @@ def make_engine(engine: str, spark_master: str | None, run_type: str = "data-qua
             raise InputError("--spark-master needs --engine spark")
         return None
     if run_type != "data-quality":
-        raise InputError(f"--engine spark profiles data-quality baselines and runs; --type {run_type} runs locally")
+        # Model quality joins each prediction with its ground truth (by event id, across files):
+        # a join, not the per-file map and ordered fold the Spark engine runs. It stays local.
+        raise InputError(f"--engine spark runs data-quality baselines and runs only; --type {run_type} runs locally "
+                         "(drop --engine spark)")  # fmt: skip
     from mmon.engine.spark import SparkEngine
 
     return SparkEngine(spark_master)

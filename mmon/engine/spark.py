@@ -21,10 +21,12 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -44,6 +46,10 @@ MAX_SPLIT_BYTES = 128 * 1024 * 1024
 OPEN_COST_BYTES = 4 * 1024 * 1024
 # How long a master (spark://, sc://) may take to accept a TCP connection before mmon gives up.
 CONNECT_TIMEOUT_S = 10.0
+# The JVM of a Spark that mmon starts on this machine (local[N]) only moves states, never rows: the
+# C1 compiler alone and the serial collector halve its CPU (start-up and the first job's JIT: 36 s
+# -> 18 s measured on the bench's 100 files), CPU that local[N]'s N workers need on a small machine.
+LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 # The standard AWS variables forwarded to the workers (as defaults: an executor's own win).
 AWS_VARIABLES = (
     "AWS_ENDPOINT_URL",
@@ -68,24 +74,66 @@ def debug() -> bool:
 def plan_tasks(
     sizes: list[int], parallelism: int, max_split: int = MAX_SPLIT_BYTES, open_cost: int = OPEN_COST_BYTES
 ) -> list[list[int]]:
-    """Group file indices into tasks of consecutive files, the way Spark packs files into splits.
+    """Group file indices into tasks of consecutive files: Spark's split size, then balanced.
 
     Spark's FilePartition.maxSplitBytes: ``min(maxPartitionBytes, max(openCost, total / parallelism))``
     where every file counts its size plus the open cost; a split is closed when the next file
     would take it past that. Unlike Spark, files are never reordered by size (the fold follows the
     file order) and never cut: one file is always one task's, whatever its size.
+
+    Spark's greedy packing leaves a short last split (100 files of 0.1 MB on 2 cores: 3 tasks of 32
+    files and one of 4, so one core does 64 files while the other does 36), and without reordering
+    nothing fills that gap. So the number of tasks is rounded up to a multiple of the parallelism
+    (every core has work in the last wave) and the files are cut into that many consecutive groups
+    of about equal cost (a file goes to the group its middle falls in). If that would put several
+    files over Spark's split, the files are packed instead at the smallest capacity that needs no
+    more groups (a bigger file is a group of its own). Either way no group of several files is
+    bigger than Spark's split allows.
     """
-    total = sum(s + open_cost for s in sizes)
-    split = min(max_split, max(open_cost, total // max(1, parallelism)))
+    p = max(1, parallelism)
+    costs = [s + open_cost for s in sizes]
+    total = sum(costs)
+    split = min(max_split, max(open_cost, total // p))
+    capacity = split + open_cost  # Spark closes a split when the next file's size (not cost) passes it
+    tasks = _pack(costs, capacity)
+    target = min(len(sizes), -(-len(tasks) // p) * p)
+    if target <= 1:
+        return tasks
+    even = _even_groups(costs, target)
+    if all(len(t) == 1 or sum(costs[i] for i in t) <= capacity for t in even):
+        return even
+    lo, hi = 1, capacity  # hi is feasible: Spark's own plan needs no more than target groups
+    while lo < hi:  # the smallest capacity whose packing needs no more than target groups
+        mid = (lo + hi) // 2
+        if len(_pack(costs, mid)) <= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    return _pack(costs, lo)
+
+
+def _even_groups(costs: list[int], n: int) -> list[list[int]]:
+    """Consecutive groups of about ``total / n`` each: a file joins the group its middle falls in."""
+    total = sum(costs) or 1
+    groups: list[list[int]] = [[] for _ in range(n)]
+    before = 0
+    for i, cost in enumerate(costs):
+        groups[min(n - 1, (2 * before + cost) * n // (2 * total))].append(i)
+        before += cost
+    return [g for g in groups if g]
+
+
+def _pack(costs: list[int], capacity: int) -> list[list[int]]:
+    """Consecutive groups, each closed when the next file would take it past ``capacity``."""
     tasks: list[list[int]] = []
     current: list[int] = []
-    current_size = 0
-    for i, size in enumerate(sizes):
-        if current and current_size + size > split:
+    current_cost = 0
+    for i, cost in enumerate(costs):
+        if current and current_cost + cost > capacity:
             tasks.append(current)
-            current, current_size = [], 0
+            current, current_cost = [], 0
         current.append(i)
-        current_size += size + open_cost
+        current_cost += cost
     if current:
         tasks.append(current)
     return tasks
@@ -168,6 +216,7 @@ def profile_tasks(spec: dict[str, Any], batches: Iterator[Any], first_info: dict
         # on this machine), and error messages name the file as the user typed it.
         os.chdir(spec["cwd"])
     _apply_aws_env(spec["aws_env"])
+    started = time.perf_counter()  # the imports: a new worker process pays them once
     import resource
 
     import polars as pl
@@ -178,7 +227,11 @@ def profile_tasks(spec: dict[str, Any], batches: Iterator[Any], first_info: dict
     from mmon.store import Store
 
     store = Store(dict(spec["options"]))
-    policy = ProfilePolicy(**spec["policy"])
+    # A task has its cores (spark.task.cpus), no more: profile_batches' reading/sketching threads
+    # too (with 2 threads a local[1] task would use 2 cores). The bytes do not depend on it.
+    policy = ProfilePolicy(**dict(spec["policy"], threads=max(1, min(int(spec["policy"]["threads"]), first_info["cpus"]))))
+    attempt = _attempt_number()
+    import_s = time.perf_counter() - started
     files = spec["files"]
     schema = pa.schema(
         [
@@ -192,8 +245,10 @@ def profile_tasks(spec: dict[str, Any], batches: Iterator[Any], first_info: dict
         ]
     )
 
-    def row(task: int, idx: int, url: str, data: bytes | None, kind: str | None, msg: str | None) -> Any:
-        extra = dict(info, pid=os.getpid(), polars_threads=pl.thread_pool_size(),
+    def row(task: int, idx: int, url: str, data: bytes | None, kind: str | None, msg: str | None,
+            cost: dict[str, float] | None = None) -> Any:  # fmt: skip
+        extra = dict(info, pid=os.getpid(), polars_threads=pl.thread_pool_size(), profile_threads=policy.threads,
+                     attempt=attempt, import_s=import_s, **(cost or {}),
                      max_rss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # fmt: skip
         return pa.RecordBatch.from_pylist(
             [{"task": task, "file": idx, "url": url, "profile": data, "error_kind": kind, "error": msg,
@@ -208,13 +263,26 @@ def profile_tasks(spec: dict[str, Any], batches: Iterator[Any], first_info: dict
                 f_url, fmt, header = files[idx]
                 if f_url != url:  # the plan and the file list disagree: never fold the wrong file
                     raise RuntimeError(f"task {task}: file {idx} is {f_url}, the row says {url}")
+                wall, cpu = time.perf_counter(), time.process_time()
                 try:
                     profile = profile_file(store, DatasetFile(url, fmt, header), policy)
                 except MmonError as exc:
                     kind = "storage" if isinstance(exc, StorageError) else "input"
                     yield row(task, idx, url, None, kind, exc.message)
                     break
-                yield row(task, idx, url, profile.to_bytes(), None, None)
+                cost = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+                yield row(task, idx, url, profile.to_bytes(), None, None, cost)
+
+
+def _attempt_number() -> int:
+    """Which attempt of its task this is (0 the first; a retry after a failure counts up)."""
+    try:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        return int(ctx.attemptNumber()) if ctx is not None else 0
+    except Exception:  # noqa: BLE001 - no task context (called outside Spark)
+        return 0
 
 
 # -- the session (driver) ------------------------------------------------------------------------
@@ -278,7 +346,7 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
 
 
-def spark_session(master: str | None = None) -> tuple[Any, bool]:
+def spark_session(master: str | None = None, conf: dict[str, str] | None = None) -> tuple[Any, bool]:
     """The Spark session to use and whether mmon started it (and so stops it).
 
     An active session (spark-submit, a notebook, the tests) is used as it is. Otherwise: ``sc://``
@@ -315,6 +383,8 @@ def spark_session(master: str | None = None) -> tuple[Any, bool]:
     builder = SparkSession.builder.appName("mmon")
     if master:
         builder = builder.master(master)
+    for key, value in (conf or {}).items():  # e.g. the tests' Spark Connect server in the same JVM
+        builder = builder.config(key, value)
     if _is_local_master(master) or (master is None and "PYSPARK_GATEWAY_PORT" not in os.environ):
         # A Spark on this machine: workers run this Python, everything binds to the loopback only.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -325,6 +395,8 @@ def spark_session(master: str | None = None) -> tuple[Any, bool]:
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
         )
+        if "spark.driver.extraJavaOptions" not in (conf or {}):
+            builder = builder.config("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
     with quiet_stderr():
         try:
             spark = builder.getOrCreate()
@@ -366,6 +438,8 @@ class SparkEngine:
         self.master = master
         self.task_info: list[dict[str, Any]] = []  # per file: the worker that profiled it (for tests/bench)
         self.tasks: list[list[int]] = []
+        # The driver's wall and CPU seconds per phase (plan, compute, fetch), for bench/engine.py.
+        self.phases: dict[str, dict[str, float]] = {}
 
     def map_files(self, store: Store, files: list[DatasetFile], policy: ProfilePolicy) -> Iterator[FileProfile]:
         from mmon.engine import FileProfile
@@ -374,7 +448,9 @@ class SparkEngine:
             return
         spark, owned = spark_session(self.master)
         try:
-            self.tasks = plan_tasks(file_sizes(store, files), default_parallelism(spark))
+            self.phases = {}
+            with self._phase("plan"):
+                self.tasks = plan_tasks(file_sizes(store, files), default_parallelism(spark))
             yield from self._run(spark, store, files, policy, FileProfile)
         finally:
             if owned:
@@ -392,6 +468,8 @@ class SparkEngine:
             "aws_env": {k: os.environ[k] for k in AWS_VARIABLES if os.environ.get(k)},
             "cwd": os.getcwd(),
         }
+        setup = self._phase("setup")
+        setup.__enter__()
         n = len(self.tasks)
         # One partition per task, in task order: spark.range cuts 0..n-1 into n slices of one id.
         paths = F.lit([[files[i].url for i in t] for t in self.tasks])
@@ -405,13 +483,33 @@ class SparkEngine:
         with quiet_stderr():  # pyspark warns about pandas versions when the UDF is defined
             results = tasks_df.mapInArrow(task_function(spec), RESULT_SCHEMA)
         cached = results.persist(StorageLevel.MEMORY_AND_DISK)
+        setup.__exit__(None, None, None)
         try:
-            with _spark_errors():
+            task_files = [[files[i].url for i in t] for t in self.tasks]
+            with _spark_errors(task_files), self._phase("compute"):
                 cached.count()  # every task in parallel, once; the rows stay on the executors
-            yield from self._in_file_order(_spark_rows(cached.toLocalIterator()), files, profile_cls)
+            # prefetch: the next task's states are fetched while the caller folds this one's.
+            rows = _spark_rows(cached.toLocalIterator(prefetchPartitions=True), task_files)
+            profiles = self._in_file_order(rows, files, profile_cls)
+            while True:  # "fetch": the driver's time getting and decoding states (not the caller's fold)
+                with self._phase("fetch"):
+                    profile = next(profiles, None)
+                if profile is None:
+                    return
+                yield profile
         finally:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception), self._phase("cleanup"):
                 cached.unpersist()
+
+    @contextlib.contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            got = self.phases.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
+            got["wall_s"] += time.perf_counter() - wall
+            got["cpu_s"] += time.process_time() - cpu
 
     def _in_file_order(self, rows: Iterator[Any], files: list[DatasetFile], profile_cls: Any) -> Iterator[FileProfile]:
         """Yield profiles by file index; rows that arrive early wait (they come in order from Spark)."""
@@ -432,8 +530,19 @@ class SparkEngine:
             raise StorageError(f"Spark returned profiles of {expected} of {len(files)} files (first missing: {files[expected].url})")
 
 
+class SparkTaskError(MmonError):
+    """A task whose Python code failed on every attempt Spark gave it (exit 2, like an unexpected
+    error of the local engine: the worker's error, not the cluster's)."""
+
+
+# Spark's summary of an aborted stage: "Task 1 in stage 3.0 failed 2 times, most recent failure: ..."
+_TASK_FAILED = re.compile(r"Task (\d+) in stage [\d.]+ failed (\d+) times?")
+
+
 @contextlib.contextmanager
-def _spark_errors() -> Iterator[None]:
+def _spark_errors(task_files: list[list[str]] | None = None) -> Iterator[None]:
+    """Spark's exceptions as one line: a task whose Python code kept failing names the task, its
+    files and the worker's error (exit 2); anything else is Spark's failure (exit 3)."""
     try:
         with warnings.catch_warnings():
             if not debug():
@@ -441,15 +550,26 @@ def _spark_errors() -> Iterator[None]:
             yield
     except MmonError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a Spark failure: one line, exit 3 (MMON_DEBUG=1 shows it all)
+    except Exception as exc:  # noqa: BLE001 - a Spark failure: one line (MMON_DEBUG=1 shows it all)
         if debug():
             raise
+        text = str(exc)
+        if "PythonException" in type(exc).__name__ or "Traceback (most recent call last)" in text:
+            # pyspark hands over the worker's exception, not the job's "Task 1 in stage 3.0 failed
+            # 4 times" (older versions and some paths keep it: then the task's files are named).
+            failed = _TASK_FAILED.search(text)
+            which = "a Spark task"
+            if failed and task_files and int(failed.group(1)) < len(task_files):
+                urls = task_files[int(failed.group(1))]
+                more = f" and {len(urls) - 1} more files" if len(urls) > 1 else ""
+                which = f"Spark task {failed.group(1)} ({urls[0]}{more})"
+            raise SparkTaskError(f"{which} failed on every attempt: {spark_message(exc)}") from exc
         raise StorageError(f"the Spark job failed: {spark_message(exc)}") from exc
 
 
-def _spark_rows(it: Iterator[Any]) -> Iterator[Any]:
+def _spark_rows(it: Iterator[Any], task_files: list[list[str]] | None = None) -> Iterator[Any]:
     while True:
-        with _spark_errors():
+        with _spark_errors(task_files):
             r = next(it, None)
         if r is None:
             return
