@@ -267,6 +267,50 @@ def _blank_rows(store: Store, f: DatasetFile) -> set[int]:
     return rows
 
 
+def data_lines(store: Store, f: DatasetFile, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """The lines (1-based) where data rows hold fields: ``(row, field)`` -> line, rows 0-based as
+    the batches count them (blank lines skipped), for CSV and JSON Lines; nothing for other
+    formats or when the file cannot be walked again. A quoted CSV value may span lines, so the
+    line is the field's own, not the record's first. For messages only: the file is read again,
+    streamed, once for all of ``wanted``, up to the last row asked for."""
+    found: dict[tuple[int, int], int] = {}
+    if f.format not in ("csv", "jsonl") or not wanted:
+        return found
+    fields: dict[int, list[int]] = {}
+    for row, field in wanted:
+        fields.setdefault(row, []).append(field)
+    last = max(fields)
+    try:
+        with store.open(f.url, "rb") as raw:
+            stream = gzip.GzipFile(fileobj=raw) if f.url.lower().endswith(".gz") else raw
+            k = 0
+            if f.format == "jsonl":
+                for n, line in enumerate(stream, start=1):
+                    if line.strip():  # polars skips blank lines
+                        found.update(((k, j), n) for j in fields.get(k, ()))
+                        if k == last:
+                            break
+                        k += 1
+                return found
+            # Lines end at "\n" only, as the other line numbers here count them.
+            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+            csv.field_size_limit(2**31 - 1)
+            reader = csv.reader(text)
+            if f.header:
+                next(reader, None)
+            start = reader.line_num + 1
+            for values in reader:
+                if values:  # a blank line is not a row (see _blank_rows)
+                    found.update(((k, j), start + sum(v.count("\n") for v in values[:j])) for j in fields.get(k, ()))
+                    if k == last:
+                        break
+                    k += 1
+                start = reader.line_num + 1
+    except (MmonError, OSError, EOFError, csv.Error):
+        pass
+    return found
+
+
 def _raw_bytes(store: Store, url: str) -> bytes:
     raw = store.read_bytes(url)
     if url.lower().endswith(".gz"):
