@@ -12,7 +12,6 @@ files are batched for reading never changes a byte).
 
 from __future__ import annotations
 
-import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -114,8 +113,6 @@ class Measured:
     hashed: dict[int, pl.Expr]
     # Text columns classified from their distinct values: exact value counts, already complete.
     counted: dict[int, dict[str, int]] = field(default_factory=dict)
-    # Chunk lengths of each part as read alone (several parts only): see _first_moments.
-    chunks: list[list[int]] | None = None
 
     @property
     def rows(self) -> int:
@@ -170,9 +167,6 @@ class Measured:
             st = self.parts[p][name]
             if st.num_n:
                 values = work.get_column(_v(i)).slice(offset, n)
-                if self.chunks is not None and len(self.chunks[p]) > 1:
-                    starts = np.cumsum([0, *self.chunks[p]]).tolist()
-                    values = pl.concat([values.slice(a, b - a) for a, b in itertools.pairwise(starts)], rechunk=False)
                 if (present := self._first_moments(st, values)) is not None:
                     replay.append((st, present))
             if i in self.hashed:
@@ -189,9 +183,9 @@ class Measured:
 
         SageMaker's sum is a left-to-right double sum in row order; cumsum adds in that order.
         Up to ``REPLAY_MAX`` values, mean and M2 are Spark's sequential update (SageMaker's
-        std_dev bit for bit); above, polars' mean and variance over the column, whose result
-        depends on its chunks (not on its offset): a file in a batch of several is given its own
-        chunk lengths, so it gets the bits of the file read alone.
+        std_dev bit for bit); above, polars' mean and variance over the column, which is one
+        chunk (see :func:`measure_batch`), so a file in a batch of several gets the bits of the
+        file read alone.
         """
         values = _present(column)
         st.num_sum = float(np.cumsum(values)[-1])
@@ -326,7 +320,6 @@ def measure_batch(
     running: ProfileState | None = None,
     row_offset: int = 0,
     parts: list[int] | None = None,
-    chunks: list[list[int]] | None = None,
 ) -> Measured:
     """The polars passes of a batch: numeric values and hash keys per row, then the class counts
     and moments per column (per part).
@@ -396,6 +389,11 @@ def measure_batch(
             [e for i, (value, over) in redone for e in (value.alias(_v(i)), over.alias(_o(i)))]
         )
     has_value = set(numeric_text) | set(typed_numbers) | set(numeric_counted)
+    # polars' sums, means and variances add chunk by chunk, and a batch's chunks are however the
+    # reader buffered the bytes (local disk and S3 differ, so may two runs): the value columns
+    # are made one chunk each, so the moments are a function of the values alone.
+    if has_value:
+        work = work.with_columns([work.get_column(_v(i)).rechunk() for i in sorted(has_value)])
     first = running is None
     aggs: list[pl.Expr] = []
     # The integer counts as per-row flags, for a batch of several files (summed per file below).
@@ -459,7 +457,7 @@ def measure_batch(
             )
         part_states.append(states)
     counts = {i: vc.counts for i, vc in counted.items()}
-    return Measured(batch, work, names, part_states, bounds, priors, hashed, counts, chunks)
+    return Measured(batch, work, names, part_states, bounds, priors, hashed, counts)
 
 
 def _column_state(
