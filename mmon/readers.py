@@ -447,7 +447,10 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
 
 
 def _is_storage_failure(exc: Exception) -> bool:
-    text = str(exc).lower()
+    # polars quotes the data it could not parse in backticks (a CSV field running to the end of
+    # the file: "could not parse `\"open\n-0.403...`"); the data is not the error, so a value
+    # like -0.403 or 'Forbidden' must not make bad input a storage failure (exit 3 for exit 2).
+    text = str(exc).split("`", 1)[0].lower()
     return any(
         s in text
         for s in (

@@ -91,6 +91,16 @@ def test_parse_errors_name_the_line(tmp_path: Path, capsys, name: str) -> None:
     assert expected in line and name in line
 
 
+@pytest.mark.parametrize("word", ["-0.403", "Forbidden", "credentials", "timed out"])
+def test_data_quoted_in_a_parse_error_is_not_a_storage_failure(tmp_path: Path, capsys, word: str) -> None:
+    # Found by the fuzz run (seed 1515, case 5288): polars quotes the unparsed rest of the file,
+    # and its '-0.403' matched the storage failures' '403' (exit 3, "cannot read from the store").
+    data = b'a\n0.5\n"open\n0.28\n' + word.encode() + b"\n1\n"
+    code, _, err, _ = baseline(tmp_path, "d.csv", data, capsys)
+    assert code == 2, err
+    assert one_error(err).endswith("d.csv: line 3: a quoted field is never closed")
+
+
 def test_json_document_with_a_late_nested_value_reads_like_jsonl(tmp_path: Path, capsys) -> None:
     rows = [{"a": i, "n": None} for i in range(150)] + [{"a": 150, "n": {"x": [1, 2]}}]
     code, _, err, from_json = baseline(tmp_path, "d.json", json.dumps(rows).encode(), capsys)
