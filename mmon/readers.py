@@ -271,6 +271,50 @@ def _blank_rows(store: Store, f: DatasetFile) -> set[int]:
     return rows
 
 
+def data_lines(store: Store, f: DatasetFile, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """The lines (1-based) where data rows hold fields: ``(row, field)`` -> line, rows 0-based as
+    the batches count them (blank lines skipped), for CSV and JSON Lines; nothing for other
+    formats or when the file cannot be walked again. A quoted CSV value may span lines, so the
+    line is the field's own, not the record's first. For messages only: the file is read again,
+    streamed, once for all of ``wanted``, up to the last row asked for."""
+    found: dict[tuple[int, int], int] = {}
+    if f.format not in ("csv", "jsonl") or not wanted:
+        return found
+    fields: dict[int, list[int]] = {}
+    for row, field in wanted:
+        fields.setdefault(row, []).append(field)
+    last = max(fields)
+    try:
+        with store.open(f.url, "rb") as raw:
+            stream = gzip.GzipFile(fileobj=raw) if f.url.lower().endswith(".gz") else raw
+            k = 0
+            if f.format == "jsonl":
+                for n, line in enumerate(stream, start=1):
+                    if line.strip():  # polars skips blank lines
+                        found.update(((k, j), n) for j in fields.get(k, ()))
+                        if k == last:
+                            break
+                        k += 1
+                return found
+            # Lines end at "\n" only, as the other line numbers here count them.
+            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+            csv.field_size_limit(2**31 - 1)
+            reader = csv.reader(text)
+            if f.header:
+                next(reader, None)
+            start = reader.line_num + 1
+            for values in reader:
+                if values:  # a blank line is not a row (see _blank_rows)
+                    found.update(((k, j), start + sum(v.count("\n") for v in values[:j])) for j in fields.get(k, ()))
+                    if k == last:
+                        break
+                    k += 1
+                start = reader.line_num + 1
+    except (MmonError, OSError, EOFError, csv.Error):
+        pass
+    return found
+
+
 def _raw_bytes(store: Store, url: str) -> bytes:
     raw = store.read_bytes(url)
     if url.lower().endswith(".gz"):
@@ -316,9 +360,36 @@ def _scan(store: Store, f: DatasetFile) -> pl.LazyFrame:
     raise InputError(f"{url}: unknown format {f.format!r}")
 
 
-def _normalise(df: pl.DataFrame, f: DatasetFile) -> pl.DataFrame:
+def _header_names(store: Store, f: DatasetFile, columns: list[str]) -> dict[str, str]:
+    """Renames for header names polars left CSV-quoted: it keeps a doubled quote doubled in the
+    header (``"a""b"`` is read as ``a""b``) while it undoes it in values (``a"b``). The header
+    record is read again with the csv module (only when a name holds ``""``); repeats are named
+    as polars names them (``x``, ``x_duplicated_0``, ...)."""
+    if not any('""' in c for c in columns):
+        return {}
+    try:
+        with store.open(f.url, "rb") as raw:
+            stream = gzip.GzipFile(fileobj=raw) if f.url.lower().endswith(".gz") else raw
+            csv.field_size_limit(2**31 - 1)
+            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+            header = next(csv.reader(text), [])
+    except (MmonError, OSError, EOFError, csv.Error):
+        return {}
+    seen: dict[str, int] = {}
+    names = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}_duplicated_{seen[name] - 2}")
+    if len(names) != len(columns) or len(set(names)) != len(names):
+        return {}
+    return {old: new for old, new in zip(columns, names, strict=True) if old != new}
+
+
+def _normalise(df: pl.DataFrame, f: DatasetFile, renames: dict[str, str] | None = None) -> pl.DataFrame:
     if f.format == "csv" and not f.header:
         df = df.rename(dict(zip(df.columns, positional_names(df.width), strict=True)))
+    if renames:
+        df = df.rename(renames)
     # Nested JSON values have no SageMaker type but String; keep them as their JSON text.
     nested = [c for c, t in df.schema.items() if isinstance(t, (pl.Struct, pl.List, pl.Array))]
     if nested:
@@ -342,7 +413,10 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
         empty = True
         offset = 0
         blank: set[int] | None = None
+        renames: dict[str, str] | None = None
         for batch in lf.collect_batches(chunk_size=batch_rows):
+            if renames is None:
+                renames = _header_names(store, f, batch.columns) if f.format == "csv" and f.header else {}
             empty = False
             height = batch.height
             if f.format == "csv" and height and batch.width:
@@ -353,10 +427,12 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
                         index = pl.int_range(offset, offset + height, eager=True)
                         batch = batch.filter(~(all_null & index.is_in(list(blank))))
             offset += height
-            yield _normalise(batch, f)
+            yield _normalise(batch, f, renames)
         if empty:
             # A file with a header and no rows: yield the empty frame so its columns are known.
-            yield _normalise(lf.head(0).collect(), f)
+            frame = lf.head(0).collect()
+            renames = _header_names(store, f, frame.columns) if f.format == "csv" and f.header else {}
+            yield _normalise(frame, f, renames)
     except MmonError:
         raise
     except pl.exceptions.NoDataError as exc:
@@ -375,7 +451,10 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
 
 
 def _is_storage_failure(exc: Exception) -> bool:
-    text = str(exc).lower()
+    # polars quotes the data it could not parse in backticks (a CSV field running to the end of
+    # the file: "could not parse `\"open\n-0.403...`"); the data is not the error, so a value
+    # like -0.403 or 'Forbidden' must not make bad input a storage failure (exit 3 for exit 2).
+    text = str(exc).split("`", 1)[0].lower()
     return any(
         s in text
         for s in (

@@ -13,13 +13,16 @@ from __future__ import annotations
 import base64
 import io
 import json
+import multiprocessing
 import random
 import re
+import shutil
 import string
 import sys
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,15 +61,33 @@ class Figures:
     capture_bad_lines: int = 0
     examples: list[str] = field(default_factory=list)
 
-    def add(self, o: Outcome) -> None:
-        self.cases[o.kind] += 1
+    def add(self, o: Outcome, cases: int = 1) -> None:
+        self.cases[o.kind] += cases
         self.internal_errors += len(o.internal_errors)
         self.lost_or_altered += len(o.lost_or_altered)
         self.no_location += len(o.no_location)
         self.wrong_exit += len(o.wrong_exit)
-        for msg in o.internal_errors + o.lost_or_altered + o.no_location + o.wrong_exit:
-            if len(self.examples) < 20:
-                self.examples.append(f"{o.kind}: {msg[:300]}")
+        # A few examples of each kind of failure, so a rare one is not hidden behind a common one.
+        for tag, msgs in (("internal", o.internal_errors), ("lost", o.lost_or_altered),
+                          ("no location", o.no_location), ("wrong exit", o.wrong_exit)):  # fmt: skip
+            for msg in msgs:
+                self._example(f"{tag}: {o.kind}: {msg[:300]}")
+
+    def _example(self, text: str) -> None:
+        tag = text.split(":", 1)[0]
+        if sum(e.split(":", 1)[0] == tag for e in self.examples) < 5:
+            self.examples.append(text)
+
+    def merge(self, o: Figures) -> None:
+        self.cases.update(o.cases)
+        self.internal_errors += o.internal_errors
+        self.lost_or_altered += o.lost_or_altered
+        self.no_location += o.no_location
+        self.wrong_exit += o.wrong_exit
+        self.capture_lines += o.capture_lines
+        self.capture_bad_lines += o.capture_bad_lines
+        for e in o.examples:
+            self._example(e)
 
     def summary(self) -> str:
         return (
@@ -247,32 +268,68 @@ def _bad_line(rng: random.Random, base: dict[str, Any], style: str) -> tuple[str
     return kind, json.dumps(_json_payload_record(base, '{"instances": [[1, 2], [3]]}')).encode()
 
 
-def capture_case(rng: random.Random, tmp: Path, figures: Figures | None = None) -> Outcome:
-    """Good records with malformed lines among them, in 1-3 files of one hour folder."""
-    o = Outcome("capture")
+@dataclass
+class _CaptureInput:
+    """One capture case's lines, cut into files, and the choices its two writes make."""
+
+    case: int
+    lines: list[tuple[bool, bytes, str]]  # (good, line, event id or mutation)
+    parts: list[list[tuple[bool, bytes, str]]]
+    n_good: int
+    bad_kinds: list[str]
+    # per write (with the bad lines, without), per file: (blank lines between, trailing newline)
+    layout: list[list[tuple[bool, bool]]]
+
+
+def capture_style(seed: int) -> str:
+    """The payload style a capture case's seed draws first (cases of one style are merged together)."""
+    return random.Random(seed).choice(["csv", "json", "b64"])
+
+
+def _capture_input(rng: random.Random, case: int) -> _CaptureInput:
+    """Good records with malformed lines among them, in 1-3 files. Event ids carry the case
+    number, so the records of several cases can share one window."""
     style = rng.choice(["csv", "json", "b64"])
     n_good = rng.randint(1, 12)
     n_bad = rng.randint(1, 5)
-    good = [_good_record(rng, style, f"g{i}") for i in range(n_good)]
-    bad = [_bad_line(rng, _good_record(rng, style, f"b{i}"), style) for i in range(n_bad)]
+    good = [_good_record(rng, style, f"g{case}.{i}") for i in range(n_good)]
+    bad = [_bad_line(rng, _good_record(rng, style, f"b{case}.{i}"), style) for i in range(n_bad)]
     lines: list[tuple[bool, bytes, str]] = [(True, json.dumps(g).encode(), g["eventMetadata"]["eventId"]) for g in good]
     lines += [(False, line, kind) for kind, line in bad]
     rng.shuffle(lines)
     n_files = rng.randint(1, 3)
     cuts = sorted(rng.sample(range(1, len(lines)), k=min(n_files - 1, len(lines) - 1))) if len(lines) > 1 else []
     parts = [lines[a:b] for a, b in zip([0, *cuts], [*cuts, len(lines)], strict=True)]
+    layout = [[(rng.random() < 0.2, rng.random() < 0.7) for _ in parts] for _ in range(2)]
+    return _CaptureInput(case, lines, parts, n_good, sorted(kind for kind, _ in bad), layout)
 
-    def write(root: Path, keep_bad: bool) -> None:
-        folder = root / "cap" / "AllTraffic" / "2022" / "04" / "18" / "00"
-        folder.mkdir(parents=True)
-        for k, part in enumerate(parts):
+
+def _write_capture(root: Path, cases: list[_CaptureInput], keep_bad: bool) -> None:
+    folder = root / "cap" / "AllTraffic" / "2022" / "04" / "18" / "00"
+    folder.mkdir(parents=True)
+    for c in cases:
+        for k, part in enumerate(c.parts):
             chosen = [line for is_good, line, _ in part if is_good or keep_bad]
-            blank = b"\n\n" if rng.random() < 0.2 else b"\n"
-            (folder / f"f-{k:02d}.jsonl").write_bytes(blank.join(chosen) + (b"\n" if rng.random() < 0.7 else b""))
+            blank, trailing = c.layout[0 if keep_bad else 1][k]
+            data = (b"\n\n" if blank else b"\n").join(chosen) + (b"\n" if trailing else b"")
+            (folder / f"f-{c.case:05d}-{k:02d}.jsonl").write_bytes(data)
 
+
+def capture_batch(cases: list[_CaptureInput], tmp: Path, figures: Figures | None = None) -> Outcome:
+    """The cases' files in one hour folder, merged with and without their malformed lines: every
+    line accounted for, and the good records' rows the same as when the bad lines are absent
+    (isolation across cases' files too, since they share the window)."""
+    o = Outcome("capture")
     mixed, alone = tmp / "mixed", tmp / "alone"
-    write(mixed, True)
-    write(alone, False)
+    _write_capture(mixed, cases, True)
+    _write_capture(alone, cases, False)
+    lines = sum(len(c.lines) for c in cases)
+    n_good = sum(c.n_good for c in cases)
+    n_bad = lines - n_good
+    bad_kinds = sorted(k for c in cases for k in c.bad_kinds)
+    if figures is not None:
+        figures.capture_lines += lines
+        figures.capture_bad_lines += n_bad
     try:
         s = capture_merge(Store(), str(mixed / "cap"), str(mixed / "out"), HOUR)
         s0 = capture_merge(Store(), str(alone / "cap"), str(alone / "out"), HOUR)
@@ -282,13 +339,9 @@ def capture_case(rng: random.Random, tmp: Path, figures: Figures | None = None) 
     except Exception as exc:  # noqa: BLE001 - what the fuzz looks for
         o.internal_errors.append(f"{type(exc).__name__}: {str(exc)[:200]} [{traceback.format_exc().splitlines()[-3][:120]}]")
         return o
-    bad_kinds = sorted(kind for kind, _ in bad)
-    if figures is not None:
-        figures.capture_lines += len(lines)
-        figures.capture_bad_lines += n_bad
     # Every line accounted for.
-    if s.records != len(lines):
-        o.lost_or_altered.append(f"records {s.records} != lines written {len(lines)} ({bad_kinds})")
+    if s.records != lines:
+        o.lost_or_altered.append(f"records {s.records} != lines written {lines} ({bad_kinds})")
     if s.records != s.malformed_lines + s.shadow_skipped + s.outside_window + s.in_window:
         o.lost_or_altered.append(f"counts do not add up: {s.to_dict()['capture']}")
     if s.malformed_lines + s.malformed_payloads != n_bad:
@@ -310,6 +363,11 @@ def capture_case(rng: random.Random, tmp: Path, figures: Figures | None = None) 
         if not p.file or p.line <= 0 or not p.reason:
             o.no_location.append(f"problem without file/line: {p}")
     return o
+
+
+def capture_case(rng: random.Random, tmp: Path, figures: Figures | None = None) -> Outcome:
+    """One capture case alone in its window."""
+    return capture_batch([_capture_input(rng, 0)], tmp, figures)
 
 
 # -- datasets ------------------------------------------------------------------------------------
@@ -567,34 +625,112 @@ CASES: dict[str, Callable[..., Outcome]] = {
 }
 
 
-def run_fuzz(seed: int, counts: dict[str, int], tmp: Path, progress: bool = False) -> Figures:
-    """``counts[kind]`` cases of each kind from one seed; returns the figures."""
-    figures = Figures()
+# A unit of work: one case, or several capture cases of one payload style merged in one window.
+Unit = tuple[str, list[tuple[int, int]]]  # (kind, [(case number, case seed)])
+
+
+def fuzz_units(seed: int, counts: dict[str, int], capture_batch_size: int = 1) -> list[Unit]:
+    """The cases of a run, from one seed (each case's seed drawn in case order, whatever the
+    batching), as units of work."""
     rng = random.Random(seed)
+    units: list[Unit] = []
     i = 0
     for kind, n in counts.items():
+        pending: dict[str, list[tuple[int, int]]] = {}
         for _ in range(n):
-            case_dir = tmp / f"c{i}"
-            case_dir.mkdir(parents=True)
-            case_rng = random.Random(rng.getrandbits(64))
-            if kind == "capture":
-                outcome = capture_case(case_rng, case_dir, figures)
+            case_seed = rng.getrandbits(64)
+            if kind == "capture" and capture_batch_size > 1:
+                bucket = pending.setdefault(capture_style(case_seed), [])
+                bucket.append((i, case_seed))
+                if len(bucket) == capture_batch_size:
+                    units.append((kind, pending.pop(capture_style(case_seed))))
             else:
-                outcome = CASES[kind](case_rng, case_dir)
-            figures.add(outcome)
+                units.append((kind, [(i, case_seed)]))
             i += 1
-            if progress and i % 500 == 0:
-                print(f"... {i} cases: {figures.summary()}", file=sys.stderr, flush=True)
+        units += [(kind, cases) for cases in pending.values()]
+    return units
+
+
+def run_unit(unit: Unit, tmp: Path) -> Figures:
+    """Run one unit in its own folder (removed when nothing went wrong); returns its figures."""
+    figures = Figures()
+    kind, cases = unit
+    folder = tmp / f"c{cases[0][0]}"
+    folder.mkdir(parents=True)
+    if kind == "capture":
+        outcome = capture_batch([_capture_input(random.Random(sd), i) for i, sd in cases], folder, figures)
+        if not outcome.ok and len(cases) > 1:
+            # Which case? Each one alone in its window; if none fails alone, the failure needs
+            # the cases together (a bad record changing another file's records): said as such.
+            alone = [capture_batch([_capture_input(random.Random(sd), i)], folder / f"alone-{i}") for i, sd in cases]
+            failed = [o for o in alone if not o.ok]
+            if failed:
+                outcome = Outcome("capture")
+                for o in failed:
+                    for name in ("internal_errors", "lost_or_altered", "no_location", "wrong_exit"):
+                        getattr(outcome, name).extend(getattr(o, name))
+            else:
+                outcome.lost_or_altered[:] = [f"only with cases {[i for i, _ in cases]} in one window: {m}" for m in outcome.lost_or_altered]
+        figures.add(outcome, len(cases))
+    else:
+        (i, case_seed), = cases
+        outcome = CASES[kind](random.Random(case_seed), folder)
+        figures.add(outcome)
+    if outcome.ok:
+        shutil.rmtree(folder, ignore_errors=True)
     return figures
 
 
-if __name__ == "__main__":  # python -m tests.fuzzgen SEED N_PER_KIND
+def _run_units(units: list[Unit], tmp: Path) -> Figures:
+    figures = Figures()
+    for unit in units:
+        figures.merge(run_unit(unit, tmp))
+    return figures
+
+
+def run_fuzz(
+    seed: int, counts: dict[str, int], tmp: Path, progress: bool = False, workers: int = 1, capture_batch_size: int = 1
+) -> Figures:
+    """``counts[kind]`` cases of each kind from one seed; returns the figures.
+
+    ``capture_batch_size``: capture cases of one payload style merged together in one window
+    (one merge per batch instead of per case; a failing batch is re-run case by case to name
+    the case). ``workers``: processes the units are spread over (the figures do not depend on it).
+    """
+    units = fuzz_units(seed, counts, capture_batch_size)
+    if counts.get("document") or counts.get("option"):
+        _documents(tmp / "docs")  # made once, before any worker could race to make it
+    figures = Figures()
+    done = 0
+    if workers <= 1:
+        results: Iterator[Figures] = (run_unit(u, tmp) for u in units)
+        pool = None
+    else:
+        # Spawned, not forked: a fork of a process with polars' thread pool can hang.
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        # Interleaved slices: every worker gets its share of each kind.
+        slices = [units[k::workers * 8] for k in range(workers * 8)]
+        results = pool.map(_run_units, slices, [tmp] * len(slices))
+    try:
+        for f in results:
+            figures.merge(f)
+            done += sum(f.cases.values())
+            if progress:
+                print(f"... {done} cases: {figures.summary()}", file=sys.stderr, flush=True)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return figures
+
+
+if __name__ == "__main__":  # python -m tests.fuzzgen SEED N_PER_KIND [WORKERS]
     import tempfile
 
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     per = int(sys.argv[2]) if len(sys.argv) > 2 else 50
     with tempfile.TemporaryDirectory() as d:
-        f = run_fuzz(seed, dict.fromkeys(CASES, per), Path(d), progress=True)
+        workers = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+        f = run_fuzz(seed, dict.fromkeys(CASES, per), Path(d), progress=True, workers=workers, capture_batch_size=25)
     print(f.summary())
     for e in f.examples:
         print(" ", e)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from typing import Any
 
 import typer
 import typer.rich_utils
@@ -82,11 +84,18 @@ def _usage_line(exc: click_exceptions.UsageError) -> str:
     return f"{msg}{hint}"
 
 
+@functools.cache
+def _command() -> Any:
+    """The click command, built once: typer builds it from the signatures on every ``app()``
+    call (about 0.2 s), which in-process callers (the tests, the fuzz run) pay per command."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure ends as one line on stderr and a documented exit code."""
     try:
         # Not standalone: click's usage errors come here, to be said in one line like every error.
-        result = app(args=argv, prog_name="mmon", standalone_mode=False)
+        result = _command()(args=argv, prog_name="mmon", standalone_mode=False)
         code = result if isinstance(result, int) else 0
         if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into exit code 130
             err.print("mmon: interrupted", highlight=False)

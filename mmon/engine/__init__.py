@@ -16,7 +16,7 @@ from typing import Protocol
 
 from mmon.engine.state_codec import decode_profile, encode_profile
 from mmon.errors import InputError
-from mmon.readers import DatasetFile, column_warnings, iter_batches
+from mmon.readers import DatasetFile, column_warnings, data_lines, iter_batches
 from mmon.stats.profile import profile_batches
 from mmon.stats.state import ProfileState
 from mmon.store import Store
@@ -73,9 +73,13 @@ class Profiled:
     warnings: list[str] = field(default_factory=list)
 
 
-def _row_where(f: DatasetFile, row: int | None) -> str:
+def _row_where(f: DatasetFile, row: int | None, line: int | None) -> str:
     if row is None:
         return ""
+    if line is not None:
+        return f", first at line {line}"
+    # The file could not be walked again: the line a file without blank lines or quoted line
+    # breaks would have.
     if f.format == "csv":
         return f", first at line {row + (2 if f.header else 1)}"
     if f.format == "jsonl":
@@ -83,17 +87,29 @@ def _row_where(f: DatasetFile, row: int | None) -> str:
     return f", first at row {row}"
 
 
-def check_file_state(file: DatasetFile, state: ProfileState, policy: ProfilePolicy) -> FileProfile:
+def check_file_state(
+    file: DatasetFile, state: ProfileState, policy: ProfilePolicy, store: Store | None = None
+) -> FileProfile:
     """A file's profile with its warnings; NaN/inf refused (InputError, file and line) unless allowed.
 
     Non-finite numbers are counted as missing. With ``allow_non_finite=False`` (the baseline's
     default) they are refused instead: a baseline's mean and spread must not rest on them.
+    ``store``: where the file is read again to name the exact line of the first one.
     """
     # Repeated or empty header names (polars renames a repeated `x` to `x_duplicated_0`): said.
     warnings = column_warnings(file, list(state.columns))
-    for name, col in state.columns.items():
+    # The exact lines of the first non-finite values (blank lines and quoted line breaks before
+    # them counted): the file is walked again, once, only when there are some.
+    firsts = {
+        (col.first_nonfinite_row, k)
+        for k, col in enumerate(state.columns.values())
+        if col.n_nonfinite and col.first_nonfinite_row is not None
+    }
+    lines = data_lines(store, file, sorted(firsts)) if store is not None and firsts else {}
+    for position, (name, col) in enumerate(state.columns.items()):
         if col.n_nonfinite:
-            where = _row_where(file, col.first_nonfinite_row)
+            row = col.first_nonfinite_row
+            where = _row_where(file, row, None if row is None else lines.get((row, position)))
             msg = f"{file.url}: column {name!r} has {col.n_nonfinite} NaN or infinite values{where}"
             if not policy.allow_non_finite:
                 raise InputError(f"{msg}; fix the data or pass --allow-non-finite to count them as missing")
@@ -106,7 +122,7 @@ def profile_file(store: Store, file: DatasetFile, policy: ProfilePolicy) -> File
     the file. Raises InputError (exit 2) naming the file and line on bad input, StorageError
     (exit 3) when the store fails."""
     state = profile_batches(iter_batches(store, file), threads=policy.threads)
-    return check_file_state(file, state, policy)
+    return check_file_state(file, state, policy, store)
 
 
 def fold(profiles: Iterable[FileProfile], n_files: int | None = None) -> Profiled:

@@ -40,7 +40,7 @@ class LocalEngine:
                 members = [f for f, _ in group]
                 group.clear()
                 for f, state in zip(members, states, strict=True):
-                    yield check_file_state(f, state, policy)
+                    yield check_file_state(f, state, policy, store)
 
         for f in files:
             batches = iter_batches(store, f)
@@ -56,5 +56,5 @@ class LocalEngine:
             yield from flush()
             head = [b for b in (first, second) if b is not None]
             state = profile_batches(chain(head, batches), threads=policy.threads)
-            yield check_file_state(f, state, policy)
+            yield check_file_state(f, state, policy, store)
         yield from flush()

@@ -28,7 +28,8 @@ def classified_counts(batch: pl.DataFrame, name: str, prior: ColumnState | None)
     Only for a column whose earlier batches stayed under the category cap (its counts are needed
     anyway, and a regex over a few hundred distinct values is cheaper than over every row), and
     only when polars' cast to a number accepts exactly the Deequ-numeric values (no ``inf``,
-    ``.5`` or ``- 4``), so the per-row values can come from the plain cast.
+    ``.5`` or ``- 4``) and gives a finite number for each (no ``1e999``), so the per-row values
+    can come from the plain cast.
     """
     if prior is None or prior.categories is None:
         return None
@@ -41,9 +42,10 @@ def classified_counts(batch: pl.DataFrame, name: str, prior: ColumnState | None)
         numeric.alias("numeric"),
         dtypes.is_fractional_text("v", numeric).alias("fractional"),
         pl.col("v").cast(pl.Float64, strict=False).is_not_null().alias("casts"),
+        pl.col("v").cast(pl.Float64, strict=False).is_infinite().any().alias("overflow"),
         dtypes.is_boolean_text("v").alias("boolean"),
     )
-    if not info.get_column("numeric").equals(info.get_column("casts")):
+    if info.get_column("overflow")[0] or not info.get_column("numeric").equals(info.get_column("casts")):
         return None
     sums = pl.concat([counts, info], how="horizontal").select(
         pl.col("n").filter(pl.col(c)).sum().alias(c) for c in ("numeric", "fractional", "boolean")

@@ -12,7 +12,6 @@ files are batched for reading never changes a byte).
 
 from __future__ import annotations
 
-import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -39,6 +38,10 @@ def _v(i: int) -> str:  # numeric value (Float64), null where the value is not a
 
 def _h(i: int) -> str:  # HyperLogLog key
     return f"\0h{i}"
+
+
+def _o(i: int) -> str:  # Deequ-numeric text too large for a double ('1e999', 400 digits)
+    return f"\0o{i}"
 
 
 def _typed_valid(name: str, kind: str) -> pl.Expr:
@@ -71,8 +74,25 @@ def _prepare(batch: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
 _NONFINITE_WORDS = ["nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]
 
 
-def _nonfinite_text(col: pl.Series) -> pl.Series:
+def _nonfinite_words(col: pl.Series) -> pl.Series:
+    """'inf', 'NaN' and the like: String to Deequ, non-finite numbers to mmon (among numbers)."""
     return col.str.strip_chars().str.to_lowercase().is_in(_NONFINITE_WORDS).fill_null(False)
+
+
+def _overflow_expr(name: str, numeric: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(finite value, overflow flag) of a text column whose Deequ-numeric values may be too large
+    for a double: '1e999' or 400 digits are numbers to Deequ but cast to infinity, so they are
+    non-finite numbers, counted (and refused) like a typed infinity. Spaces are removed first, as
+    the cast of '- 4' needs (the one definition of an overflow, for counts and categories alike)."""
+    value = dtypes.text_value(name, numeric, spaced=True)
+    return pl.when(value.is_finite()).then(value), (numeric & value.is_infinite()).fill_null(False)
+
+
+def _nonfinite_text(col: pl.Series) -> pl.Series:
+    """The values of a text column counted as non-finite numbers: the words, and overflows."""
+    frame = col.rename("v").to_frame()
+    _, overflow = _overflow_expr("v", dtypes.is_numeric_text("v"))
+    return _nonfinite_words(col) | frame.select(overflow).to_series()
 
 
 @dataclass
@@ -93,8 +113,6 @@ class Measured:
     hashed: dict[int, pl.Expr]
     # Text columns classified from their distinct values: exact value counts, already complete.
     counted: dict[int, dict[str, int]] = field(default_factory=dict)
-    # Chunk lengths of each part as read alone (several parts only): see _first_moments.
-    chunks: list[list[int]] | None = None
 
     @property
     def rows(self) -> int:
@@ -149,9 +167,6 @@ class Measured:
             st = self.parts[p][name]
             if st.num_n:
                 values = work.get_column(_v(i)).slice(offset, n)
-                if self.chunks is not None and len(self.chunks[p]) > 1:
-                    starts = np.cumsum([0, *self.chunks[p]]).tolist()
-                    values = pl.concat([values.slice(a, b - a) for a, b in itertools.pairwise(starts)], rechunk=False)
                 if (present := self._first_moments(st, values)) is not None:
                     replay.append((st, present))
             if i in self.hashed:
@@ -168,9 +183,9 @@ class Measured:
 
         SageMaker's sum is a left-to-right double sum in row order; cumsum adds in that order.
         Up to ``REPLAY_MAX`` values, mean and M2 are Spark's sequential update (SageMaker's
-        std_dev bit for bit); above, polars' mean and variance over the column, whose result
-        depends on its chunks (not on its offset): a file in a batch of several is given its own
-        chunk lengths, so it gets the bits of the file read alone.
+        std_dev bit for bit); above, polars' mean and variance over the column, which is one
+        chunk (see :func:`measure_batch`), so a file in a batch of several gets the bits of the
+        file read alone.
         """
         values = _present(column)
         st.num_sum = float(np.cumsum(values)[-1])
@@ -305,7 +320,6 @@ def measure_batch(
     running: ProfileState | None = None,
     row_offset: int = 0,
     parts: list[int] | None = None,
-    chunks: list[list[int]] | None = None,
 ) -> Measured:
     """The polars passes of a batch: numeric values and hash keys per row, then the class counts
     and moments per column (per part).
@@ -358,19 +372,28 @@ def measure_batch(
         v = pl.col(names[i]).cast(pl.Float64)
         per_row.append((pl.when(v.is_finite()).then(v) if kinds[names[i]] == "fractional" else v).alias(_v(i)))
     work = work.with_columns(per_row)
-    # Deequ-numeric text polars cannot cast ('- 4', ' 7'): redo those columns with spaces removed
-    # (the same values for every text the plain cast reads, so per-file results do not depend on it).
+    # Deequ-numeric text polars cannot cast ('- 4', ' 7') or casts to infinity ('1e999'): redo
+    # those columns with spaces removed and overflows flagged (the same values for every text the
+    # plain cast reads finite, so per-file results do not depend on it).
     missed = (
-        work.select([(pl.col(_r(i)) & pl.col(_v(i)).is_null()).any().alias(str(i)) for i in numeric_text]).row(0)
+        work.select(
+            [(pl.col(_r(i)) & ~pl.col(_v(i)).is_finite().fill_null(False)).any().alias(str(i)) for i in numeric_text]
+        ).row(0)
         if numeric_text
         else ()
     )
     respaced = [i for i, bad in zip(numeric_text, missed, strict=True) if bad]
     if respaced:
+        redone = [(i, _overflow_expr(names[i], pl.col(_r(i)))) for i in respaced]
         work = work.with_columns(
-            [dtypes.text_value(names[i], pl.col(_r(i)), spaced=True).alias(_v(i)) for i in respaced]
+            [e for i, (value, over) in redone for e in (value.alias(_v(i)), over.alias(_o(i)))]
         )
     has_value = set(numeric_text) | set(typed_numbers) | set(numeric_counted)
+    # polars' sums, means and variances add chunk by chunk, and a batch's chunks are however the
+    # reader buffered the bytes (local disk and S3 differ, so may two runs): the value columns
+    # are made one chunk each, so the moments are a function of the values alone.
+    if has_value:
+        work = work.with_columns([work.get_column(_v(i)).rechunk() for i in sorted(has_value)])
     first = running is None
     aggs: list[pl.Expr] = []
     # The integer counts as per-row flags, for a batch of several files (summed per file below).
@@ -386,6 +409,9 @@ def measure_batch(
                 r = pl.col(_r(i))
                 aggs += [r.sum().alias(f"num{i}"), dtypes.is_fractional_text(name, r).sum().alias(f"frac{i}")]
                 flags += [(f"num{i}", r), (f"frac{i}", dtypes.is_fractional_text(name, r))]
+                if i in respaced:
+                    aggs.append(pl.col(_o(i)).sum().alias(f"over{i}"))
+                    flags.append((f"over{i}", pl.col(_o(i))))
         elif kind == "boolean":
             aggs.append(pl.col(name).count().alias(f"valid{i}"))
             flags.append((f"valid{i}", pl.col(name).is_not_null()))
@@ -426,14 +452,17 @@ def measure_batch(
     for row, (offset, size) in zip(rows, bounds, strict=True):
         states: dict[str, ColumnState] = {}
         for i, name in enumerate(names):
-            states[name] = _column_state(batch, name, i, kinds[name], row, size, offset, counted, has_value, first, row_offset)
+            states[name] = _column_state(
+                batch, work, name, i, kinds[name], row, size, offset, counted, has_value, first, row_offset
+            )
         part_states.append(states)
     counts = {i: vc.counts for i, vc in counted.items()}
-    return Measured(batch, work, names, part_states, bounds, priors, hashed, counts, chunks)
+    return Measured(batch, work, names, part_states, bounds, priors, hashed, counts)
 
 
 def _column_state(
     batch: pl.DataFrame,
+    work: pl.DataFrame,
     name: str,
     i: int,
     kind: str,
@@ -474,16 +503,29 @@ def _column_state(
         st.n_nonfinite = st.nulls - raw_nulls
         bad = batch.get_column(name).slice(offset, n).cast(pl.Float64)
         st.first_nonfinite_row = row_offset + int((bad.is_nan() | bad.is_infinite()).arg_true()[0])
-    elif kind == "text" and st.n_string and cnt:
-        # 'inf' or 'NaN' among numbers: Deequ would call the column String; mmon counts them as
-        # missing numbers and reports them (the baseline refuses them unless told otherwise).
-        mask = _nonfinite_text(batch.get_column(name).slice(offset, n))
-        bad_count = int(mask.sum())
-        if bad_count:
-            st.n_nonfinite = bad_count
+    elif kind == "text" and ((over := int(row.get(f"over{i}") or 0)) or (st.n_string and cnt)):
+        # Non-finite numbers in text are counted as missing and reported (the baseline refuses
+        # them unless told otherwise): numbers too large for a double ('1e999', a Deequ Integral
+        # or Fractional that casts to infinity), and 'inf' or 'NaN' among numbers (Deequ would
+        # call the column String). Looked at row by row only in a part that has some.
+        col = batch.get_column(name).slice(offset, n)
+        masks = []
+        if over:
+            big = work.get_column(_o(i)).slice(offset, n)
+            frac = int((big & col.str.contains("[.eE]")).sum())
+            st.n_fractional -= frac
+            st.n_integral -= over - frac
+            st.nulls += over
+            masks.append(big)
+        if st.n_string and (words := _nonfinite_words(col)).any():
+            k = int(words.sum())
+            st.n_string -= k
+            st.nulls += k
+            masks.append(words)
+        if masks:
+            mask = masks[0] if len(masks) == 1 else masks[0] | masks[1]
+            st.n_nonfinite = int(mask.sum())
             st.first_nonfinite_row = row_offset + int(mask.arg_true()[0])
-            st.nulls += bad_count
-            st.n_string -= bad_count
     if cnt:
         st.num_n = cnt
         if not first:

@@ -61,11 +61,8 @@ def profile_small_files(frames: list[pl.DataFrame], threads: int = 2) -> list[Pr
     """
     if len(frames) == 1:
         return [profile_batches(iter(frames), threads=threads)]
-    # polars' mean and variance depend on how a column is cut into chunks: each file's values are
-    # handed to them in its own chunks (as when the file is read alone), the passes run rechunked.
-    chunks = [f.get_column(f.columns[0]).chunk_lengths() if f.width else [f.height] for f in frames]
     batch = pl.concat(frames, rechunk=True)
-    measured = measure_batch(batch, parts=[f.height for f in frames], chunks=chunks)
+    measured = measure_batch(batch, parts=[f.height for f in frames])
     return measured.sketch_parts(threads)
 
 
