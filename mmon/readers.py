@@ -328,8 +328,14 @@ def _to_json(v: object) -> str:
     return json.dumps(v, separators=(",", ":"), default=str)
 
 
-def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+def iter_batches(
+    store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_ROWS, check_first: bool = True
+) -> Iterator[pl.DataFrame]:
     """Yield the file as DataFrames of at most ``batch_rows`` rows, in file order.
+
+    ``check_first=False``: the first batch keeps a CSV file's blank lines (rows of nulls); the
+    caller drops them with :func:`drop_blank_lines` (the local engine checks many small files'
+    first batches in one pass).
 
     Raises InputError naming the file (and the line where it can be found) for unreadable input.
     """
@@ -341,13 +347,8 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
         for batch in lf.collect_batches(chunk_size=batch_rows):
             empty = False
             height = batch.height
-            if f.format == "csv" and height and batch.width:
-                all_null = batch.select(pl.all_horizontal(pl.all().is_null())).to_series()
-                if all_null.any():
-                    blank = _blank_rows(store, f) if blank is None else blank
-                    if blank:
-                        index = pl.int_range(offset, offset + height, eager=True)
-                        batch = batch.filter(~(all_null & index.is_in(list(blank))))
+            if offset or check_first:
+                batch, blank = _drop_blank(store, f, batch, offset, blank)
             offset += height
             yield _normalise(batch, f)
         if empty:
@@ -368,6 +369,27 @@ def iter_batches(store: Store, f: DatasetFile, batch_rows: int = DEFAULT_BATCH_R
             yield pl.DataFrame()  # an empty JSON Lines file (an empty window): no rows, no columns
             return
         raise _explain(store, f, exc) from exc
+
+
+def _drop_blank(
+    store: Store, f: DatasetFile, batch: pl.DataFrame, offset: int, blank: set[int] | None
+) -> tuple[pl.DataFrame, set[int] | None]:
+    """``batch`` (rows ``offset`` ... of ``f``) without the CSV file's blank lines; the blank line
+    numbers, looked up once per file and only when the batch has an all-null row."""
+    if f.format != "csv" or not batch.height or not batch.width:
+        return batch, blank
+    all_null = batch.select(pl.all_horizontal(pl.all().is_null())).to_series()
+    if all_null.any():
+        blank = _blank_rows(store, f) if blank is None else blank
+        if blank:
+            index = pl.int_range(offset, offset + batch.height, eager=True)
+            batch = batch.filter(~(all_null & index.is_in(list(blank))))
+    return batch, blank
+
+
+def drop_blank_lines(store: Store, f: DatasetFile, first: pl.DataFrame) -> pl.DataFrame:
+    """The first batch of :func:`iter_batches` ``(check_first=False)`` without blank lines."""
+    return _drop_blank(store, f, first, 0, None)[0]
 
 
 def _is_storage_failure(exc: Exception) -> bool:
