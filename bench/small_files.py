@@ -11,8 +11,8 @@ CSV under --data-dir. Each configuration runs in a process of its own, alternati
 times; the table shows the best CPU (user + system of the process tree) and wall, the peak RSS,
 and the highest load average seen (CPU seconds are the figure to trust on a busy machine):
 
-* ``mmon``: ``mmon baseline FOLDER -o OUT -q`` with this checkout on PYTHONPATH;
-* ``before``: the same command with ``--before``'s checkout first on PYTHONPATH (e.g. the commit
+* ``mmon``: ``mmon baseline FOLDER -o OUT -q`` run in this checkout (``-m`` puts it first);
+* ``before``: the same command run in ``--before``'s checkout (e.g. the commit
   before the profiling seam: ``git archive 39f81a1 | tar -x -C /tmp/preseam``);
 * ``bare polars``: one multi-file ``scan_csv`` of the folder with per-column count, nulls,
   ``n_unique``, and sum/mean/std/min/max of the number columns -- what the data costs to read
@@ -98,7 +98,7 @@ def main() -> None:
                     shutil.rmtree(out, ignore_errors=True)
                     cmd = [sys.executable, "-m", "mmon", "baseline", str(folder), "-o", str(out), "-q"]
                     env = {**os.environ, "PYTHONPATH": str(checkout)}
-                m = measure(cmd, env=env)
+                m = measure(cmd, env=env, cwd=checkout or REPO)
                 if not m.ok:
                     print(f"{name} {shape}: {m.failure()} {m.stderr[-300:]}", file=sys.stderr)
                     continue

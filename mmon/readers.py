@@ -29,6 +29,8 @@ DATA_SUFFIXES = (".csv", ".csv.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", "
 # Rows per batch: about 2 million cells for a 20-column table keeps peak memory near half a GiB
 # while each batch is still large enough for polars to work at full speed.
 DEFAULT_BATCH_ROWS = 100_000
+# Parquet is read this many batches at a time (see _batches).
+PARQUET_SLICE_BATCHES = 4
 
 
 def infer_format(url: str) -> str:
@@ -344,7 +346,7 @@ def iter_batches(
         empty = True
         offset = 0
         blank: set[int] | None = None
-        for batch in lf.collect_batches(chunk_size=batch_rows):
+        for batch in _batches(lf, f, batch_rows):
             empty = False
             height = batch.height
             if offset or check_first:
@@ -369,6 +371,29 @@ def iter_batches(
             yield pl.DataFrame()  # an empty JSON Lines file (an empty window): no rows, no columns
             return
         raise _explain(store, f, exc) from exc
+
+
+def _batches(lf: pl.LazyFrame, f: DatasetFile, batch_rows: int) -> Iterator[pl.DataFrame]:
+    """The scan's rows in batches of ``batch_rows`` (the last one shorter).
+
+    Parquet is read a few batches at a time (polars decodes only the pages a slice needs): its
+    streamed batches hold on to whole row groups, and a file written with 1M-row row groups took
+    a baseline to 1.7 GiB where slices stay near 0.3 GiB. Slices of one batch cost a third more
+    decoding; of ``PARQUET_SLICE_BATCHES`` batches, about what streaming costs. The batches are
+    the same rows in the same chunks either way (cutting a frame keeps its chunk boundaries).
+    """
+    if f.format != "parquet":
+        yield from lf.collect_batches(chunk_size=batch_rows)
+        return
+    offset = 0
+    step = batch_rows * PARQUET_SLICE_BATCHES
+    while True:
+        piece = lf.slice(offset, step).collect()
+        for start in range(0, piece.height, batch_rows):
+            yield piece.slice(start, batch_rows)
+        if piece.height < step:
+            return
+        offset += step
 
 
 def _drop_blank(
