@@ -15,6 +15,7 @@ import json
 import posixpath
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -385,15 +386,22 @@ def _batches(lf: pl.LazyFrame, f: DatasetFile, batch_rows: int) -> Iterator[pl.D
     if f.format != "parquet":
         yield from lf.collect_batches(chunk_size=batch_rows)
         return
-    offset = 0
     step = batch_rows * PARQUET_SLICE_BATCHES
-    while True:
-        piece = lf.slice(offset, step).collect()
-        for start in range(0, piece.height, batch_rows):
-            yield piece.slice(start, batch_rows)
-        if piece.height < step:
-            return
-        offset += step
+    # The next slice is decoded while the caller works on this one (polars releases the GIL), as
+    # polars' own streaming overlaps decoding with the consumer: at most two slices are held.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        offset = 0
+        pending = pool.submit(lf.slice(offset, step).collect)
+        while True:
+            piece = pending.result()
+            more = piece.height == step
+            if more:
+                offset += step
+                pending = pool.submit(lf.slice(offset, step).collect)
+            for start in range(0, piece.height, batch_rows):
+                yield piece.slice(start, batch_rows)
+            if not more:
+                return
 
 
 def _drop_blank(
