@@ -137,6 +137,9 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
     # ('nan', 'inf' are never numeric text: only the other values need the slower test.)
     rare += [_nonfinite(pl.col(names[i]).filter(~pl.col(f"r{i}"))).any() for i in numeric_text]
     rare += [(pl.col(c).is_not_null() & ~pl.col(c).cast(pl.Float64).is_finite()).any() for c in names if kinds[c] == "fractional"]
+    # Numeric text past the float range ('1e999' casts to inf): measure.py's rule for it (issue 15
+    # item 6) applies, whatever it is.
+    rare += [pl.col(f"v{i}").is_infinite().any() for i in numeric_text]
     if rare and any(work.select(rare).row(0)):
         return None
 
