@@ -4,13 +4,16 @@ fails until it gets its case.
 
 * every monitor type of ``mmon.monitors.MONITORS`` (and model quality's ``--estimator cbpe``)
   round-trips baseline -> run: the baseline's own data gives no violation, a drifted window does;
-* every data-quality check of ``mmon.checks.model.CHECK_TYPES`` reports a violation with
-  SageMaker's description for a window made to break it;
+* every data-quality check of ``mmon.checks.registry.CHECKS`` reports a violation with
+  SageMaker's description for a window made to break it (a new check's registry line makes its
+  case here fail until ``DESCRIPTIONS`` and ``_broken_window`` have it), and names its module's
+  ``evaluate``;
 * every drift test of ``DRIFT_TEST_NAMES`` agrees with scipy on exact (uncompacted) sketches.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -27,7 +30,8 @@ from scipy.spatial.distance import jensenshannon
 from mmon import monitors
 from mmon.checks import CheckOptions, DriftTest, check_data_quality
 from mmon.checks import drift_tests as T
-from mmon.checks.model import CATEGORICAL_TESTS, CHECK_TYPES, DRIFT_TEST_NAMES, NUMERIC_TESTS
+from mmon.checks.model import CATEGORICAL_TESTS, DRIFT_TEST_NAMES, NUMERIC_TESTS
+from mmon.checks.registry import CHECKS, Check
 from mmon.monitors import MonitorOptions, RunRequest
 from mmon.stats.profile import profile_batch
 from mmon.stats.statistics import read_statistics, to_statistics
@@ -190,18 +194,30 @@ def _broken_window() -> tuple[pl.DataFrame, pl.DataFrame]:
     return base, cur
 
 
-def test_every_data_quality_check_describes_its_violation() -> None:
-    assert set(DESCRIPTIONS) == set(CHECK_TYPES)
+@functools.cache
+def _broken_descriptions() -> dict[str, list[str]]:
     base, cur = _broken_window()
     stats = to_statistics(profile_batch(base))
     report = check_data_quality(read_statistics(stats), suggest_constraints(stats), profile_batch(cur), CheckOptions())
     found: dict[str, list[str]] = {}
     for v in report.violations:
         found.setdefault(v["constraint_check_type"], []).append(v["description"])
-    assert set(found) == set(CHECK_TYPES), found
-    for check, pattern in DESCRIPTIONS.items():
-        for description in found[check]:
-            assert re.fullmatch(pattern, description), (check, description)
+    return found
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.name)
+def test_every_data_quality_check_describes_its_violation(check: Check) -> None:
+    assert callable(check.function()) and check.summary and check.scope in ("missing", "extra", "feature")
+    assert check.name in DESCRIPTIONS, f"{check.name}: add its description pattern and a case in _broken_window"
+    found = _broken_descriptions()
+    assert check.name in found, (check.name, found)
+    for description in found[check.name]:
+        assert re.fullmatch(DESCRIPTIONS[check.name], description), (check.name, description)
+
+
+def test_no_violation_outside_the_registry() -> None:
+    assert set(_broken_descriptions()) <= {c.name for c in CHECKS}
+    assert set(DESCRIPTIONS) == {c.name for c in CHECKS}
 
 
 # -- drift tests ---------------------------------------------------------------------------------------

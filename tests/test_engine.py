@@ -156,3 +156,75 @@ def test_fold_warns_about_columns_missing_from_files(tmp_path: Path) -> None:
     assert f"column 'flag' is in 1 of {len(files)} files; counted as missing in the others" in profiled.warnings
     stats = json.loads(_statistics_bytes(profiled.state))
     assert stats["dataset"]["item_count"] == profiled.state.rows
+
+
+def _grouped_cases(folder: Path, fmt: str) -> None:
+    """Small files built to cross every order-dependent rule inside one reading group: a column
+    whose categories pass the cap mid-group, one that stays exact (files of at most four values in
+    first-seen order, others in value order), files over 1 200 values (the cheap estimate), a
+    column null in whole files, numbers as text mixed with words, KLL compactions during the
+    group's merges and a file of more than 2 050 numbers (its own sketch compacts)."""
+    folder.mkdir()
+    rng = np.random.default_rng(11)
+    sizes = [int(x) for x in rng.integers(1, 400, 60)]
+    sizes[7], sizes[20] = 2600, 1500
+    for i, n in enumerate(sizes):
+        frame = pl.DataFrame(
+            {
+                "grows": [f"v{int(x)}" for x in rng.integers(0, 30 * (i + 1), n)],
+                "few": [["d", "b", "a", "c", "e", "f"][int(x)] for x in rng.integers(0, 6 if i % 2 else 3, n)],
+                "num": rng.normal(0, 1, n).round(3) + 0.0,  # no -0.0 (its own path)
+                "ints": rng.integers(-5, 5, n),
+                "mixed": [str(int(x)) if x % 3 else "word" for x in rng.integers(0, 50, n)],
+                "holes": [None] * n if i % 4 == 0 else [f"h{int(x)}" for x in rng.integers(0, 3, n)],
+            },
+            schema_overrides={"holes": pl.String},
+        )
+        if fmt == "csv":
+            frame.write_csv(folder / f"p{i:03d}.csv")
+        else:
+            frame.write_parquet(folder / f"p{i:03d}.parquet")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_grouped_fold_equals_per_file_fold(tmp_path: Path, fmt: str) -> None:
+    """The local engine measures runs of small files as one group (no state per file) and folds
+    it into the same bytes as folding profile_file's per-file states in file order: statistics,
+    and the binary form of the folded state (sums, M2, KLL levels and counters, categories)."""
+    from mmon.engine.batched import FileGroup
+    from mmon.engine.state_codec import encode_profile
+
+    _grouped_cases(tmp_path / "data", fmt)
+    store = Store()
+    files = dataset_files(store, [str(tmp_path / "data")], None, True)
+    policy = ProfilePolicy()
+    alone = fold(profile_file(store, f, policy) for f in files)
+    for batch_rows in (100_000, 3_000, 700):
+        engine = LocalEngine(batch_rows=batch_rows)
+        mapped = list(engine.map_groups(store, files, policy))
+        assert any(isinstance(m, FileGroup) for m in mapped)  # the grouped path is the one tested
+        grouped = fold(iter(mapped), len(files))
+        assert grouped.files == alone.files and grouped.warnings == alone.warnings
+        assert _statistics_bytes(grouped.state) == _statistics_bytes(alone.state)
+        assert encode_profile("x", grouped.state, []) == encode_profile("x", alone.state, [])
+    cols = alone.state.columns
+    assert cols["grows"].categories is None and cols["few"].categories is not None
+    assert cols["num"].kll.num_levels > 1  # compactions happened while folding
+
+
+@pytest.mark.parametrize(("rows", "row_group", "batch_rows"), [(250_000, 60_000, 100_000), (95, 10, 7), (40, 50, 7)])
+def test_parquet_read_in_slices_gives_the_streamed_batches(tmp_path: Path, rows: int, row_group: int, batch_rows: int) -> None:
+    """Parquet is read a few batches at a time (bounded memory with 1M-row row groups): the same
+    batches as polars' streamed ones, row for row and chunk for chunk (polars' sums and variance
+    depend on the chunks, so the statistics stay byte-identical)."""
+    from mmon.readers import DatasetFile, iter_batches
+
+    path = tmp_path / "f.parquet"
+    frame = with_nulls(make_frame(rows, seed=4), 9, 3)
+    frame.write_parquet(path, row_group_size=row_group)
+    streamed = list(pl.scan_parquet(path).collect_batches(chunk_size=batch_rows))
+    sliced = list(iter_batches(Store(), DatasetFile(str(path), "parquet"), batch_rows=batch_rows))
+    assert [b.height for b in sliced] == [b.height for b in streamed]
+    for a, b in zip(sliced, streamed, strict=True):
+        assert a.equals(b)
+        assert [c.chunk_lengths() for c in a.get_columns()] == [c.chunk_lengths() for c in b.get_columns()]

@@ -19,8 +19,13 @@ count (in value order on ties, so reruns write the same text), at most 5, each c
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mmon.jsonfmt import java_double_str
 from mmon.stats.profile import CATEGORY_CAP, ColumnState
+
+if TYPE_CHECKING:
+    from .model import FeatureView, Outcome
 
 SHOWN_VALUES = 5
 MAX_VALUE_CHARS = 40
@@ -81,3 +86,13 @@ def check(domains: list[str], col: ColumnState, threshold: float) -> tuple[bool,
     if observed < threshold:
         return True, description(threshold, observed, unknown_values(domain, col.categories))
     return True, None
+
+
+def evaluate(view: FeatureView) -> Outcome | None:
+    """Needs ``string_constraints.domains`` (else not run)."""
+    if view.spec is None or view.col is None or view.cfg is None:
+        return None
+    domains = (view.spec.get("string_constraints") or {}).get("domains")
+    if not isinstance(domains, list):
+        return None
+    return check(domains, view.col, view.cfg.domain_content_threshold)

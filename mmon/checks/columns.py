@@ -15,6 +15,11 @@ check; an extra column gets no other check (there is nothing to compare it with)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import FeatureView, Outcome
+
 
 def missing_description(baseline_columns: int, current_columns: int) -> str:
     return (
@@ -35,3 +40,11 @@ def missing_columns(baseline: list[str], current: list[str]) -> list[str]:
 def extra_columns(baseline: list[str], current: list[str]) -> list[str]:
     known = set(baseline)
     return [c for c in current if c not in known]
+
+
+def evaluate_missing(view: FeatureView) -> Outcome:
+    return True, missing_description(view.n_base, view.n_cur)
+
+
+def evaluate_extra(view: FeatureView) -> Outcome:
+    return True, extra_description(view.n_base, view.n_cur)

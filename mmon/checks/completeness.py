@@ -22,9 +22,13 @@ SageMaker's real report.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from mmon.jsonfmt import java_double_str
 from mmon.stats.profile import ColumnState
+
+if TYPE_CHECKING:
+    from .model import FeatureView, Outcome
 
 
 def observed_completeness(col: ColumnState) -> float | None:
@@ -61,3 +65,26 @@ def check(
     if observed < expected - allowance:
         return True, description(expected, observed)
     return True, None
+
+
+def evaluate(view: FeatureView) -> Outcome | None:
+    """Needs a ``completeness`` constraint (else not run)."""
+    from .config import ROBUST
+
+    expected = view.spec.get("completeness") if view.spec is not None else None
+    if expected is None or view.col is None or view.cfg is None:
+        return None
+    robust = view.cfg.comparison_method == ROBUST
+    return check(_fraction(expected, view.name), view.col, robust, view.baseline_rows)
+
+
+def _fraction(value: object, feature: str) -> float:
+    from mmon.errors import InputError
+
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"constraints.json feature {feature!r}: completeness must be a number, got {value!r}") from None
+    if math.isnan(x):
+        raise InputError(f"constraints.json feature {feature!r}: completeness is NaN")
+    return x

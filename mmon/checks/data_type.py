@@ -37,9 +37,14 @@ Observed: Only 0.0% of data is Integral.``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mmon.jsonfmt import java_double_str
 from mmon.stats import dtypes
 from mmon.stats.profile import ColumnState
+
+if TYPE_CHECKING:
+    from .model import FeatureView, Outcome
 
 NUMERIC_TYPES = (dtypes.INTEGRAL, dtypes.FRACTIONAL)
 
@@ -92,3 +97,11 @@ def check(
     if observed < threshold:
         return True, description(expected_type, threshold, observed)
     return True, None
+
+
+def evaluate(view: FeatureView) -> Outcome | None:
+    """Needs the feature's constraint and a baseline type (else not run)."""
+    if view.spec is None or not view.base_type or view.col is None or view.cfg is None:
+        return None
+    stats_type = view.stats.inferred_type if view.stats else None
+    return check(view.base_type, view.col, view.cfg.datatype_check_threshold, stats_type)

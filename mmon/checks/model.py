@@ -13,8 +13,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from mmon.errors import InputError
+
+from . import registry
+
+if TYPE_CHECKING:
+    from mmon.stats.state import ColumnState
+    from mmon.stats.statistics import FeatureStatistics
+
+    from .config import MonitoringConfig
 
 MISSING_COLUMN = "missing_column_check"
 EXTRA_COLUMN = "extra_column_check"
@@ -24,16 +33,8 @@ NON_NEGATIVE = "non_negative_check"
 CATEGORICAL_VALUES = "categorical_values_check"
 BASELINE_DRIFT = "baseline_drift_check"
 
-#: Every check, in the order its violations are listed within one feature.
-CHECK_TYPES: tuple[str, ...] = (
-    MISSING_COLUMN,
-    EXTRA_COLUMN,
-    DATA_TYPE,
-    COMPLETENESS,
-    NON_NEGATIVE,
-    CATEGORICAL_VALUES,
-    BASELINE_DRIFT,
-)
+#: Every check, in the order its violations are listed within one feature (the registry's order).
+CHECK_TYPES = registry.CHECK_TYPES
 
 #: The extra drift tests (``--drift-test``), canonical names.
 KS, WASSERSTEIN, PSI, JS, CHI2 = "ks", "wasserstein", "psi", "js", "chi2"
@@ -126,6 +127,33 @@ class CheckReport:
     features: list[FeatureResult]
     # The global emit_metrics setting (per-feature settings are on each FeatureResult).
     emit_metrics: bool = True
+
+
+#: A check's outcome for one feature: (evaluated, description of its violation or None).
+Outcome = tuple[bool, "str | None"]
+
+
+@dataclass
+class FeatureView:
+    """What a check sees of one feature: the current column and the baseline's side of it.
+
+    ``col`` is None for a missing column; ``spec`` (the feature's constraints) and ``stats`` (its
+    baseline statistics) are None when the baseline has no such entry. ``more``: further
+    violation descriptions of the same check (the drift tests), listed after its own.
+    """
+
+    name: str
+    col: ColumnState | None
+    spec: dict[str, Any] | None
+    stats: FeatureStatistics | None
+    cfg: MonitoringConfig | None
+    base_type: str | None
+    baseline_rows: int | None
+    n_base: int
+    n_cur: int
+    result: FeatureResult
+    tests: list[DriftTest] = field(default_factory=list)
+    more: list[str] = field(default_factory=list)
 
 
 def violation(feature: str, check: str, description: str) -> dict[str, str]:

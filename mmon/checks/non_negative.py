@@ -12,8 +12,13 @@ Description: ``Non-negative requirement is not met. Observed minimum: -3.0.``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mmon.jsonfmt import java_double_str
 from mmon.stats.profile import ColumnState
+
+if TYPE_CHECKING:
+    from .model import FeatureView, Outcome
 
 
 def description(minimum: float) -> str:
@@ -27,3 +32,12 @@ def check(col: ColumnState) -> tuple[bool, str | None]:
     if col.num_min < 0:
         return True, description(col.num_min)
     return True, None
+
+
+def evaluate(view: FeatureView) -> Outcome | None:
+    """Needs ``num_constraints.is_non_negative: true`` (else not run)."""
+    if view.spec is None or view.col is None:
+        return None
+    if (view.spec.get("num_constraints") or {}).get("is_non_negative") is not True:
+        return None
+    return check(view.col)

@@ -2,8 +2,8 @@
 
 Which features are checked: the features of constraints.json in their order, then features that
 only the baseline statistics.json lists (missing column and drift only: they carry no constraint),
-then columns of the current dataset that the baseline does not know (``extra_column_check``). Per feature, checks run in
-:data:`mmon.checks.model.CHECK_TYPES` order, each only when
+then columns of the current dataset that the baseline does not know (``extra_column_check``). Per feature, the checks of
+:data:`mmon.checks.registry.CHECKS` run in its order (each module's ``evaluate``), each only when
 
 * the global and the feature's ``evaluate_constraints`` are Enabled (global Disabled = no checks
   at all, not even missing/extra columns),
@@ -22,32 +22,28 @@ are computed only where ``baseline_drift_check`` runs.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
 from mmon.errors import InputError
 from mmon.stats import dtypes
 from mmon.stats.profile import ColumnState, ProfileState
-from mmon.stats.statistics import DatasetStatistics, FeatureStatistics
+from mmon.stats.statistics import DatasetStatistics
 
-from . import categorical_values, columns, completeness, data_type, drift, drift_tests, non_negative
-from .config import CHISQUARED, ROBUST, MonitoringConfig, feature_config, global_config
-from .model import (
-    BASELINE_DRIFT,
-    CATEGORICAL_TESTS,
-    CATEGORICAL_VALUES,
-    COMPLETENESS,
-    DATA_TYPE,
-    EXTRA_COLUMN,
-    MISSING_COLUMN,
-    NON_NEGATIVE,
-    NUMERIC_TESTS,
-    CheckOptions,
-    CheckReport,
-    DriftTest,
-    FeatureResult,
-    violation,
-)
+from . import columns, completeness
+from .config import feature_config, global_config
+from .model import CheckOptions, CheckReport, DriftTest, FeatureResult, FeatureView, Outcome, violation
+from .registry import CHECKS, Check
+
+# The registry's checks by scope, with their evaluate functions (looked up once).
+_SCOPES: dict[str, list[tuple[Check, Callable[[FeatureView], Outcome | None]]]] = {}
+
+
+def _checks(scope: str) -> list[tuple[Check, Callable[[FeatureView], Outcome | None]]]:
+    if not _SCOPES:
+        for c in CHECKS:
+            _SCOPES.setdefault(c.scope, []).append((c, c.function()))
+    return _SCOPES.get(scope, [])
 
 
 def _current_type(col: ColumnState) -> str:
@@ -91,11 +87,22 @@ class _Run:
     def _on(self, feature: str, check: str) -> bool:
         return not self.options.is_disabled(feature, check)
 
-    def _add(self, res: FeatureResult, check: str, evaluated: bool, desc: str | None) -> None:
-        if evaluated:
-            res.checks_run.append(check)
-        if desc is not None:
-            self.violations.append(violation(res.name, check, desc))
+    def _run_checks(self, scope: str, view: FeatureView) -> None:
+        """The registry's checks of ``scope`` for one feature, in registry order."""
+        for check, evaluate in _checks(scope):
+            if not self._on(view.name, check.name):
+                continue
+            outcome = evaluate(view)
+            if outcome is None:
+                continue
+            evaluated, desc = outcome
+            if evaluated:
+                view.result.checks_run.append(check.name)
+            if desc is not None:
+                self.violations.append(violation(view.name, check.name, desc))
+            for more in view.more:
+                self.violations.append(violation(view.name, check.name, more))
+            view.more = []
 
     # -- the run --------------------------------------------------------------------------------
     def run(self) -> CheckReport:
@@ -112,8 +119,9 @@ class _Run:
                 completeness=completeness.observed_completeness(col),
                 emit_metrics=self.config.emit_metrics,
             )
-            if evaluate and self._on(name, EXTRA_COLUMN):
-                self._add(res, EXTRA_COLUMN, True, columns.extra_description(n_base, n_cur))
+            if evaluate:
+                view = FeatureView(name, col, None, None, None, None, None, n_base, n_cur, res)
+                self._run_checks("extra", view)
             self.features.append(res)
         return CheckReport(violations=self.violations, features=self.features, emit_metrics=self.config.emit_metrics)
 
@@ -133,93 +141,10 @@ class _Run:
         self.features.append(res)
         if not (evaluate and cfg.evaluate_constraints):
             return
-        if col is None:
-            if self._on(name, MISSING_COLUMN):
-                self._add(res, MISSING_COLUMN, True, columns.missing_description(n_base, n_cur))
-            return
-        if spec is not None:
-            if base_type and self._on(name, DATA_TYPE):
-                self._add(res, DATA_TYPE, *data_type.check(base_type, col, cfg.datatype_check_threshold,
-                                                           stats.inferred_type if stats else None))  # fmt: skip
-            expected = spec.get("completeness")
-            if expected is not None and self._on(name, COMPLETENESS):
-                robust = cfg.comparison_method == ROBUST
-                self._add(
-                    res, COMPLETENESS,
-                    *completeness.check(_fraction(expected, name), col, robust, self.baseline.item_count or None),
-                )  # fmt: skip
-            num = spec.get("num_constraints") or {}
-            if num.get("is_non_negative") is True and self._on(name, NON_NEGATIVE):
-                self._add(res, NON_NEGATIVE, *non_negative.check(col))
-            strs = spec.get("string_constraints") or {}
-            domains = strs.get("domains")
-            if isinstance(domains, list) and self._on(name, CATEGORICAL_VALUES):
-                self._add(
-                    res, CATEGORICAL_VALUES, *categorical_values.check(domains, col, cfg.domain_content_threshold)
-                )
-        if stats is not None and cfg.perform_comparison and self._on(name, BASELINE_DRIFT):
-            self._drift(res, stats, col, cfg)
-
-    def _drift(self, res: FeatureResult, stats: FeatureStatistics, col: ColumnState, cfg: MonitoringConfig) -> None:
-        if stats.sketch is not None and stats.sketch.count > 0:
-            if col.kll.count == 0:
-                return
-            simple, n, m = drift.numeric_linf(stats.sketch, col.kll)
-            distance = drift.select(simple, n, m, cfg.comparison_method)
-            res.drift_distance = distance
-            res.drift_method = "linf_robust" if cfg.comparison_method == ROBUST else "linf_simple"
-            desc = drift.description(distance, cfg.comparison_threshold) if distance > cfg.comparison_threshold else None
-            self._add(res, BASELINE_DRIFT, True, desc)
-            names = [t.name for t in self.tests if t.name in NUMERIC_TESTS]
-            if names:
-                res.extra.update(drift_tests.numeric_tests(names, stats.sketch, col.kll, stats.std_dev))
-            self._test_violations(res, NUMERIC_TESTS)
-            return
-        if stats.categories:
-            cur = col.categories
-            if not cur or sum(cur.values()) == 0:
-                return
-            threshold = cfg.categorical_comparison_threshold
-            if cfg.categorical_drift_method == CHISQUARED:
-                result = drift.chi_squared(cur, stats.categories)
-                res.drift_method = "chi_squared"
-                if math.isnan(result.p_value):
-                    self._add(res, BASELINE_DRIFT, True, None)
-                else:
-                    res.drift_distance = result.p_value
-                    desc = drift.chi_squared_description(result.p_value, threshold) if result.p_value < threshold else None
-                    self._add(res, BASELINE_DRIFT, True, desc)
-            else:
-                simple, n, m = drift.categorical_linf(stats.categories, cur)
-                distance = drift.select(simple, n, m, cfg.comparison_method)
-                res.drift_distance = distance
-                res.drift_method = "linf_robust" if cfg.comparison_method == ROBUST else "linf_simple"
-                desc = drift.description(distance, threshold) if distance > threshold else None
-                self._add(res, BASELINE_DRIFT, True, desc)
-            names = [t.name for t in self.tests if t.name in CATEGORICAL_TESTS]
-            if names:
-                res.extra.update(drift_tests.categorical_tests(names, stats.categories, cur))
-            self._test_violations(res, CATEGORICAL_TESTS)
-
-    def _test_violations(self, res: FeatureResult, applicable: tuple[str, ...]) -> None:
-        for t in self.tests:
-            if t.threshold is None or t.name not in applicable or t.name not in res.extra:
-                continue
-            value = res.extra[t.name]
-            if drift_tests.exceeds(t.name, value, t.threshold):
-                self.violations.append(
-                    violation(res.name, BASELINE_DRIFT, drift_tests.description(t.name, value, t.threshold))
-                )
-
-
-def _fraction(value: Any, feature: str) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"constraints.json feature {feature!r}: completeness must be a number, got {value!r}") from None
-    if math.isnan(x):
-        raise InputError(f"constraints.json feature {feature!r}: completeness is NaN")
-    return x
+        view = FeatureView(
+            name, col, spec, stats, cfg, base_type, self.baseline.item_count or None, n_base, n_cur, res, self.tests
+        )
+        self._run_checks("missing" if col is None else "feature", view)
 
 
 def check_data_quality(

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mmon.capture.window import parse_duration
+from mmon.checks.registry import disable_help
 from mmon.cli import typed
 from mmon.cli.console import error, file_progress, line, out, print_json, warn
 from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
@@ -131,7 +132,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         disable: Annotated[
             list[str] | None,
-            typer.Option("--disable", help="Switch a check off for a feature: FEATURE:CHECK ('*' for all). Repeatable."),
+            typer.Option("--disable", help=disable_help()),
         ] = None,
         postprocessor: Annotated[
             str | None, typer.Option(help="Python file with postprocess_handler() (SageMaker's contract), run after the report.")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from mmon.engine.batched import FileGroup, merge_group
 from mmon.engine.state_codec import decode_profile, encode_profile
 from mmon.errors import InputError
 from mmon.readers import DatasetFile, column_warnings, data_lines, iter_batches
@@ -125,8 +126,11 @@ def profile_file(store: Store, file: DatasetFile, policy: ProfilePolicy) -> File
     return check_file_state(file, state, policy, store)
 
 
-def fold(profiles: Iterable[FileProfile], n_files: int | None = None) -> Profiled:
+def fold(profiles: Iterable[FileProfile | FileGroup], n_files: int | None = None) -> Profiled:
     """Merge per-file profiles LEFT TO RIGHT IN THE ORDER GIVEN (file order: the only fold order).
+
+    A :class:`~mmon.engine.batched.FileGroup` (consecutive files the local engine measured
+    together) folds as its files' profiles would, one after the other.
 
     Adds the dataset-level warnings: columns missing from some files (counted as missing there),
     empty columns, and columns that are String because of a few non-numbers.
@@ -136,6 +140,13 @@ def fold(profiles: Iterable[FileProfile], n_files: int | None = None) -> Profile
     warnings: list[str] = []
     columns_seen: dict[str, int] = {}
     for profile in profiles:
+        if isinstance(profile, FileGroup):
+            files.extend(profile.urls)
+            warnings.extend(profile.warnings)
+            for gc in profile.columns:
+                columns_seen[gc.summary.name] = columns_seen.get(gc.summary.name, 0) + len(profile.files)
+            merge_group(total, profile)
+            continue
         files.append(profile.url)
         warnings.extend(profile.warnings)
         for name in profile.state.columns:
@@ -174,12 +185,17 @@ def profile_files(
     policy = policy or ProfilePolicy()
     engine = engine or LocalEngine()
 
-    def tracked() -> Iterator[FileProfile]:
+    # An engine may yield groups of consecutive files that fold like their files' profiles.
+    mapped: Iterator[FileProfile | FileGroup] = getattr(engine, "map_groups", engine.map_files)(store, files, policy)
+
+    def tracked() -> Iterator[FileProfile | FileGroup]:
         if progress:
             progress(files[0].url if files else "", 0, len(files))
-        for i, profile in enumerate(engine.map_files(store, files, policy)):
+        done = 0
+        for profile in mapped:
+            done += len(profile.files) if isinstance(profile, FileGroup) else 1
             if progress:
-                progress(files[i + 1].url if i + 1 < len(files) else "", i + 1, len(files))
+                progress(files[done].url if done < len(files) else "", done, len(files))
             yield profile
 
     profiled = fold(tracked(), len(files))

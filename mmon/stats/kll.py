@@ -318,6 +318,28 @@ class KLLSketch:
             self._condense()
         return self
 
+    def merge_values(self, values: np.ndarray) -> KLLSketch:
+        """``merge`` of a fresh sketch fed ``values`` alone, without building that sketch.
+
+        A fresh sketch compacts only past ``capacity(k, c, 0)`` values, so the other sketch is one
+        level holding ``values`` in order: its merge appends them to level 0 and condenses while
+        ``actual >= total`` -- also when ``values`` is empty, as merging an empty sketch does.
+        The local engine folds many small files' values into the dataset's sketch this way.
+        """
+        v = np.asarray(values, dtype=_F64)
+        m = v.shape[0]
+        if m > self._caps[0]:
+            raise ValueError(f"{m} values would have been compacted in their own sketch: merge a KLLSketch")
+        self._cache = None
+        if m:
+            if not self._negzero and _count_negative_zeros(v):
+                self._negzero = True
+            self._append(0, v)
+        self._actual = sum(self._lens)
+        while self._actual >= self._total:
+            self._condense()
+        return self
+
     # ------------------------------------------------------------------ queries
 
     @property

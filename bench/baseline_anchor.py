@@ -1,0 +1,111 @@
+"""``mmon baseline`` on the anchor Parquet with 1M-row row groups vs a bare polars pass (issue 16 item 4).
+
+    python bench/baseline_anchor.py                      # 10M rows, 2 alternating rounds
+    python bench/baseline_anchor.py --rows 1000000 --repeat 3 --before /tmp/other-checkout
+    python bench/baseline_anchor.py --bare FILE          # the bare polars pass alone (internal)
+
+The anchors' seeded 20-column table (bench/baseline.py's generator) is written once under
+--data-dir as ``anchor_<rows>_rg1m.parquet`` with 1,000,000-row row groups. Each configuration
+runs in its own process, alternating, ``--repeat`` times; the table shows the best CPU (user +
+system) and wall, the highest peak RSS and load average seen:
+
+* ``mmon``: ``mmon baseline FILE -o OUT -q`` run in this checkout (``-m`` puts it first);
+* ``before``: the same run in ``--before``'s checkout;
+* ``bare polars``: one streaming polars query with only moments (sum, mean, std), null counts and
+  ``n_unique`` per column -- the issue's yardstick (target: mmon's wall <= 2x, peak <= 1 GiB).
+
+Nothing asserts; wall times on a loaded machine lie (compare CPU seconds, or run it quiet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import fmt_mib, fmt_s, machine_info, markdown_table, measure  # noqa: E402
+
+REPO = HERE.parent
+ROW_GROUP = 1_000_000
+
+
+def ensure_file(data_dir: Path, rows: int) -> Path:
+    import polars as pl
+    from baseline import ensure_dataset
+
+    path = data_dir / f"anchor_{rows}_rg1m.parquet"
+    if not path.exists():
+        source = ensure_dataset(data_dir, rows, ["parquet"])["parquet"]
+        tmp = path.with_suffix(".tmp")
+        pl.read_parquet(source).write_parquet(tmp, row_group_size=ROW_GROUP)
+        os.replace(tmp, path)
+    return path
+
+
+def bare(path: str) -> None:
+    import polars as pl
+
+    lf = pl.scan_parquet(path)
+    aggs: list[pl.Expr] = []
+    for i, (name, dtype) in enumerate(lf.collect_schema().items()):
+        c = pl.col(name)
+        aggs += [c.null_count().alias(f"null{i}"), c.n_unique().alias(f"distinct{i}")]
+        if dtype.is_numeric():
+            aggs += [c.sum().alias(f"sum{i}"), c.mean().alias(f"mean{i}"), c.std(ddof=0).alias(f"std{i}")]
+    lf.select(aggs).collect(engine="streaming")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
+    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", "/tmp/mmon-bench"))
+    ap.add_argument("--bare", metavar="FILE")
+    args = ap.parse_args()
+    if args.bare:
+        bare(args.bare)
+        return
+    data_dir = Path(args.data_dir)
+    path = ensure_file(data_dir, args.rows)
+    out = data_dir / "anchor-out"
+    configs: list[tuple[str, Path | None]] = [("mmon", REPO)]
+    if args.before:
+        configs.append(("before", Path(args.before).resolve()))
+    configs.append(("bare polars", None))
+    best: dict[str, list[float]] = {}
+    for _ in range(args.repeat):
+        for name, checkout in configs:
+            if checkout is None:
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--bare", str(path)]
+                env = dict(os.environ)
+            else:
+                shutil.rmtree(out, ignore_errors=True)
+                cmd = [sys.executable, "-m", "mmon", "baseline", str(path), "-o", str(out), "-q"]
+                env = {**os.environ, "PYTHONPATH": str(checkout)}
+            m = measure(cmd, env=env, cwd=checkout or REPO)
+            if not m.ok:
+                print(f"{name}: {m.failure()} {m.stderr[-300:]}", file=sys.stderr)
+                continue
+            cur = [m.cpu_s, m.wall_s, float(m.peak_rss), m.load_max]
+            prev = best.get(name)
+            best[name] = cur if prev is None else [min(prev[0], cur[0]), min(prev[1], cur[1]), max(prev[2], cur[2]), max(prev[3], cur[3])]
+    bare_wall = best.get("bare polars", [0.0, 0.0])[1]
+    rows = []
+    for name, _ in configs:
+        if name in best:
+            cpu, wall, peak, load = best[name]
+            ratio = f"{wall / bare_wall:.2f}x" if bare_wall else ""
+            rows.append([f"{args.rows:,}", name, fmt_s(cpu), fmt_s(wall), ratio, fmt_mib(int(peak)), f"{load:.1f}"])
+    info = machine_info()
+    print(f"machine: {info['cpu']}, {info['cpus']} CPUs, {info['ram']}; {path.name}: {ROW_GROUP:,}-row row groups")
+    print(markdown_table(["rows", "run", "CPU s", "wall s", "wall / bare", "peak RSS", "load max"], rows, "llrrrrr"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Benchmark of ``mmon baseline`` over many small files (issue 12 §3: "keep the speed").
+
+    python bench/small_files.py                          # 1000 x 200 and 100 x 2000 rows, CSV
+    python bench/small_files.py --shapes 1000x200 --repeat 3
+    python bench/small_files.py --before /tmp/preseam    # also a checkout of another commit
+    python bench/small_files.py --bare FOLDER            # the bare polars pass alone (internal)
+
+The files are consecutive slices of the anchors' seeded 20-column table (bench/baseline.py's
+generator: 7 floats, 6 ints, 7 strings of cardinality 5 ... 50,000, 2 % nulls), written once as
+CSV under --data-dir. Each configuration runs in a process of its own, alternating, ``--repeat``
+times; the table shows the best CPU (user + system of the process tree) and wall, the peak RSS,
+and the highest load average seen (CPU seconds are the figure to trust on a busy machine):
+
+* ``mmon``: ``mmon baseline FOLDER -o OUT -q`` run in this checkout (``-m`` puts it first);
+* ``before``: the same command run in ``--before``'s checkout (e.g. the commit
+  before the profiling seam: ``git archive 39f81a1 | tar -x -C /tmp/preseam``);
+* ``bare polars``: one multi-file ``scan_csv`` of the folder with per-column count, nulls,
+  ``n_unique``, and sum/mean/std/min/max of the number columns -- what the data costs to read
+  and summarise with no per-file profile at all.
+
+Nothing asserts; the figures go into the README by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import fmt_mib, fmt_s, machine_info, markdown_table, measure  # noqa: E402
+
+REPO = HERE.parent
+
+
+def make_files(data_dir: Path, n_files: int, rows: int) -> Path:
+    """``n_files`` CSV files of ``rows`` consecutive rows of the anchors' table (made once)."""
+    import numpy as np
+    from baseline import SEED, _chunk
+
+    folder = data_dir / f"small_{n_files}x{rows}"
+    done = folder / "_DONE"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    df = _chunk(np.random.default_rng(SEED), n_files * rows)
+    for i in range(n_files):
+        df.slice(i * rows, rows).write_csv(folder / f"part-{i:05d}.csv")
+    done.write_text("")
+    return folder
+
+
+def bare(folder: str) -> None:
+    import polars as pl
+
+    lf = pl.scan_csv(f"{folder}/*.csv", infer_schema_length=10000)
+    aggs: list[pl.Expr] = [pl.len().alias("__rows")]
+    for i, (name, dtype) in enumerate(lf.collect_schema().items()):
+        c = pl.col(name)
+        aggs += [c.count().alias(f"count{i}"), c.null_count().alias(f"null{i}"), c.n_unique().alias(f"distinct{i}")]
+        if dtype.is_numeric():
+            aggs += [c.sum(), c.mean().alias(f"mean{i}"), c.std(ddof=0).alias(f"std{i}"), c.min().alias(f"min{i}"), c.max().alias(f"max{i}")]
+    lf.select(aggs).collect()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shapes", nargs="+", default=["1000x200", "100x2000"], help="FILESxROWS")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
+    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", "/tmp/mmon-bench-small"))
+    ap.add_argument("--bare", metavar="FOLDER")
+    args = ap.parse_args()
+    if args.bare:
+        bare(args.bare)
+        return
+    data_dir = Path(args.data_dir)
+    out = data_dir / "out"
+    configs: list[tuple[str, Path | None]] = [("mmon", REPO)]
+    if args.before:
+        configs.append(("before", Path(args.before).resolve()))
+    configs.append(("bare polars", None))
+    rows_out = []
+    for shape in args.shapes:
+        n_files, rows = (int(x) for x in shape.lower().split("x"))
+        folder = make_files(data_dir, n_files, rows)
+        best: dict[str, list[float]] = {}
+        for _ in range(args.repeat):
+            for name, checkout in configs:
+                if checkout is None:
+                    cmd = [sys.executable, str(Path(__file__).resolve()), "--bare", str(folder)]
+                    env = dict(os.environ)
+                else:
+                    shutil.rmtree(out, ignore_errors=True)
+                    cmd = [sys.executable, "-m", "mmon", "baseline", str(folder), "-o", str(out), "-q"]
+                    env = {**os.environ, "PYTHONPATH": str(checkout)}
+                m = measure(cmd, env=env, cwd=checkout or REPO)
+                if not m.ok:
+                    print(f"{name} {shape}: {m.failure()} {m.stderr[-300:]}", file=sys.stderr)
+                    continue
+                prev = best.get(name)
+                cur = [m.cpu_s, m.wall_s, float(m.peak_rss), m.load_max]
+                best[name] = cur if prev is None else [min(prev[0], cur[0]), min(prev[1], cur[1]), max(prev[2], cur[2]), max(prev[3], cur[3])]
+        for name, _ in configs:
+            if name in best:
+                cpu, wall, peak, load = best[name]
+                rows_out.append([f"{n_files} x {rows}", name, fmt_s(cpu), fmt_s(wall), fmt_mib(int(peak)), f"{load:.1f}"])
+    info = machine_info()
+    print(f"machine: {info['cpu']}, {info['cpus']} CPUs, {info['ram']}")
+    print(markdown_table(["files x rows", "run", "CPU s", "wall s", "peak RSS", "load max"], rows_out, "llrrrr"))
+
+
+if __name__ == "__main__":
+    main()
