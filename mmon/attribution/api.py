@@ -48,6 +48,7 @@ from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, LOCAL_SHAP_FILE, VIOL
 from mmon.jsonfmt import java_double_str
 from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
 from mmon.monitors.place import Where
+from mmon.monitors.result import AnalysisResult
 from mmon.readers import dataset_files, iter_batches
 from mmon.store import Store, join
 
@@ -66,12 +67,7 @@ class AttributionOptions:
 
 
 @dataclass
-class AttributionResult:
-    analysis: dict[str, Any]
-    violations: list[dict[str, Any]]
-    outputs: dict[str, str]
-    warnings: list[str]
-    rows: int
+class AttributionResult(AnalysisResult):
     model_calls: int
     ndcg: float | None
     baseline: dict[str, Any] | None = None

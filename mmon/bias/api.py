@@ -25,6 +25,7 @@ from mmon.documents import document_body, write_report
 from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, VIOLATIONS_FILE
 from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
 from mmon.monitors.place import Where
+from mmon.monitors.result import AnalysisResult
 from mmon.store import Store, join
 
 # CloudWatch cannot take infinities: Clarify publishes +/- this number instead (format study §6).
@@ -40,12 +41,7 @@ class BiasOptions:
 
 
 @dataclass
-class BiasResult:
-    analysis: dict[str, Any]
-    violations: list[dict[str, Any]]
-    outputs: dict[str, str]
-    warnings: list[str]
-    rows: int
+class BiasResult(AnalysisResult):
     not_judged: list[dict[str, Any]] = field(default_factory=list)
     baseline: dict[str, Any] | None = None
     files: list[str] = field(default_factory=list)
