@@ -120,6 +120,31 @@ def _chunk(rng, n: int):  # type: ignore[no-untyped-def]
     )
 
 
+def generate(seed: int, rows: int):  # type: ignore[no-untyped-def]
+    """``rows`` rows from ``default_rng(seed)`` in CHUNK_ROWS steps (so a smaller file is a prefix)."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    chunks = []
+    done = 0
+    while done < rows:
+        n = min(CHUNK_ROWS, rows - done)
+        chunks.append(_chunk(rng, n))
+        done += n
+    return pl.concat(chunks, rechunk=False)
+
+
+def write_atomic(df, path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    """Write parquet or CSV beside ``path`` and rename it in: an interrupted run leaves no half file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    if fmt == "parquet":
+        df.write_parquet(tmp)
+    else:
+        df.write_csv(tmp)
+    os.replace(tmp, path)
+
+
 def _sidecar(data_dir: Path, rows: int) -> Path:
     return data_dir / f"mixed_{rows}.json"
 
@@ -130,9 +155,6 @@ def dataset_paths(data_dir: Path, rows: int) -> dict[str, Path]:
 
 def ensure_dataset(data_dir: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     """Write the seeded dataset of ``rows`` rows in ``formats`` unless a matching copy is there."""
-    import numpy as np
-    import polars as pl
-
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = dataset_paths(data_dir, rows)
     side = _sidecar(data_dir, rows)
@@ -154,22 +176,9 @@ def ensure_dataset(data_dir: Path, rows: int, formats: list[str]) -> dict[str, P
 
     print(f"generating {rows:,} rows (seed {SEED}) as {', '.join(missing)} in {data_dir} …", flush=True)
     t0 = time.perf_counter()
-    rng = np.random.default_rng(SEED)
-    chunks = []
-    done = 0
-    while done < rows:
-        n = min(CHUNK_ROWS, rows - done)
-        chunks.append(_chunk(rng, n))
-        done += n
-    df = pl.concat(chunks, rechunk=False)
-    del chunks
+    df = generate(SEED, rows)
     for fmt in missing:
-        tmp = paths[fmt].with_suffix(paths[fmt].suffix + ".tmp")
-        if fmt == "parquet":
-            df.write_parquet(tmp)
-        else:
-            df.write_csv(tmp)
-        os.replace(tmp, paths[fmt])
+        write_atomic(df, paths[fmt], fmt)
         meta["files"][fmt] = {"name": paths[fmt].name, "bytes": paths[fmt].stat().st_size}
         print(f"  wrote {paths[fmt]} ({human_bytes(paths[fmt].stat().st_size)})", flush=True)
     side.write_text(json.dumps(meta, indent=2) + "\n")

@@ -68,11 +68,12 @@ from baseline import (  # noqa: E402
     GENERATOR_VERSION,
     SEED,
     STRING_CARDINALITIES,
-    _chunk,
     _vocab,
     ensure_dataset,
     ensure_peers,
+    generate,
     mmon_bin,
+    write_atomic,
 )
 
 WINDOW_SEED = 43  # + index in --current-rows
@@ -132,9 +133,6 @@ def window_paths(data_dir: Path, rows: int, seed: int, drift: bool) -> tuple[dic
 def ensure_window(data_dir: Path, rows: int, seed: int, fmt: str, drift: bool = False) -> tuple[Path, dict]:
     """A sample of baseline.py's mixed table drawn with ``seed`` (optionally drifted), reused while its
     sidecar JSON matches (seed, rows, generator and drift versions, file size)."""
-    import numpy as np
-    import polars as pl
-
     data_dir.mkdir(parents=True, exist_ok=True)
     paths, side = window_paths(data_dir, rows, seed, drift)
     path = paths[fmt]
@@ -160,23 +158,10 @@ def ensure_window(data_dir: Path, rows: int, seed: int, fmt: str, drift: bool = 
     what = "drifted " if drift else ""
     print(f"generating {rows:,} {what}rows (seed {seed}) as {fmt} in {data_dir} …", flush=True)
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    chunks = []
-    done = 0
-    while done < rows:
-        n = min(CHUNK_ROWS, rows - done)
-        chunks.append(_chunk(rng, n))
-        done += n
-    df = pl.concat(chunks, rechunk=False)
-    del chunks
+    df = generate(seed, rows)
     if drift:
         df, meta["applied"] = inject_drift(df)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    if fmt == "parquet":
-        df.write_parquet(tmp)
-    else:
-        df.write_csv(tmp)
-    os.replace(tmp, path)
+    write_atomic(df, path, fmt)
     del df
     meta["files"][fmt] = {"name": path.name, "bytes": path.stat().st_size}
     side.write_text(json.dumps(meta, indent=2) + "\n")
@@ -376,38 +361,18 @@ def render(results: list[Result]) -> str:
         if r.m is None:
             rows.append([r.tool, r.window, "", "", "", "", "not run", "", r.note])
             continue
+        measured = [r.tool, r.window, fmt_s(r.m.wall_s), fmt_s(r.m.cpu_s), fmt_mib(r.m.peak_rss), f"{r.m.load_max:.1f}"]
         if not r.m.ok:
             why = (
                 r.m.failure()
                 if r.m.timed_out or r.m.extra.get("rss_limit_hit")
                 else f"failed: {r.m.failure()}"
             )
-            rows.append(
-                [
-                    r.tool,
-                    r.window,
-                    fmt_s(r.m.wall_s),
-                    fmt_s(r.m.cpu_s),
-                    fmt_mib(r.m.peak_rss),
-                    f"{r.m.load_max:.1f}",
-                    "—",
-                    "",
-                    why,
-                ]
-            )
+            rows.append(measured + ["—", "", why])
             continue
         rows.append(
-            [
-                r.tool,
-                r.window,
-                fmt_s(r.m.wall_s),
-                fmt_s(r.m.cpu_s),
-                fmt_mib(r.m.peak_rss),
-                f"{r.m.load_max:.1f}",
-                "" if r.found is None else str(r.found),
-                ", ".join(r.columns) if r.found is not None else "",
-                r.note,
-            ]
+            measured
+            + ["" if r.found is None else str(r.found), ", ".join(r.columns) if r.found is not None else "", r.note]
         )
     return markdown_table(
         ["tool", "window", "wall s", "CPU s", "peak RSS MiB", "max load", "flagged cols", "which", "notes"],

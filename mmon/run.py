@@ -10,7 +10,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
@@ -20,6 +20,7 @@ from mmon.engine import Engine, ProfilePolicy, Progress, profile_files
 from mmon.errors import InputError
 from mmon.filenames import CLOUDWATCH_FILE, PROMETHEUS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
 from mmon.metrics import cloudwatch_jsonl, cloudwatch_records, metric_time_or_now, prometheus_text
+from mmon.monitors.place import Where
 from mmon.own_files import refuse_overwrite, reserved_columns_warning
 from mmon.readers import DatasetFile, dataset_files
 from mmon.scripts import load_script
@@ -143,17 +144,12 @@ def run_data_quality(
     baseline_statistics: str,
     baseline_constraints: str,
     output: str,
-    fmt: str | None = None,
-    header: bool = True,
     options: CheckOptions | None = None,
-    endpoint: str | None = None,
-    schedule: str | None = None,
-    metric_time: str | None = None,
     postprocessor: str | None = None,
     progress: Progress | None = None,
     files: list[DatasetFile] | None = None,
-    before_publish: Callable[[], None] | None = None,
     engine: Engine | None = None,
+    **where: Unpack[Where],
 ) -> RunResult:
     """Check current data against a baseline and write the report under ``output``."""
     store.check_writable(output)
@@ -169,7 +165,7 @@ def run_data_quality(
     handler = load_postprocessor(postprocessor, store) if postprocessor else None
 
     if files is None:
-        files = dataset_files(store, inputs, fmt, header)
+        files = dataset_files(store, inputs, where.get("fmt"), where.get("header", True))
     # -o at the baseline's (or the data's) folder must not replace them.
     refuse_overwrite(
         [join(output, n) for n in (VIOLATIONS_FILE, STATISTICS_FILE, CLOUDWATCH_FILE, PROMETHEUS_FILE)],
@@ -188,7 +184,8 @@ def run_data_quality(
     report = check_data_quality(baseline, constraints, state, options)
     violations = violations_document(report)
 
-    mt = metric_time_or_now(metric_time)
+    mt = metric_time_or_now(where.get("metric_time"))
+    endpoint, schedule = where.get("endpoint"), where.get("schedule")
     report_files: dict[str, tuple[str, Body]] = {
         "constraint_violations": (VIOLATIONS_FILE, document_body(violations, "constraint_violations")),
         "statistics": (STATISTICS_FILE, document_body(current_stats, "statistics")),
@@ -198,7 +195,7 @@ def run_data_quality(
         report_files["cloudwatch_metrics"] = (CLOUDWATCH_FILE, cloudwatch_jsonl(records))
         report_files["prometheus"] = (PROMETHEUS_FILE, prometheus_text(current_stats, report, endpoint, schedule).encode())
     # A scheduled execution checks it still owns its hour before publishing anything.
-    urls = write_report(store, output, report_files, before_publish)
+    urls = write_report(store, output, report_files, where.get("before_publish"))
 
     result = RunResult(current_stats, report, violations["violations"], profiled.files, urls, warnings + profiled.warnings)
     if handler is not None:

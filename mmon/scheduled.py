@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from mmon.baseline import Progress
 from mmon.capture import capture_merge
@@ -18,6 +18,7 @@ from mmon.capture.window import Window
 from mmon.checks import CheckOptions
 from mmon.engine import Engine
 from mmon.errors import InputError
+from mmon.monitors.place import Where
 from mmon.own_files import is_inside
 from mmon.run import RunResult, run_data_quality
 from mmon.schedule.executions import begin_execution, finish_execution
@@ -30,33 +31,38 @@ MERGE_FOLDER = "merge"
 RunFn = Callable[[list[str], str, str, Callable[[], None]], Any]
 
 
+class Execution(TypedDict, total=False):
+    """The keywords both scheduled runs take: which window, where its data is, how metrics are named."""
+
+    schedule_expression: str | None
+    start_offset: str | None
+    end_offset: str | None
+    data: list[str] | None  # the window's data as files, or
+    capture: str | None  # the capture root whose window's hour folders are merged first
+    fmt: str | None
+    header: bool
+    endpoint: str | None
+    schedule: str | None
+    progress: Progress | None
+
+
 def _execute(
-    store: Store,
-    output: str,
-    scheduled_time: str,
-    schedule_expression: str | None,
-    start_offset: str | None,
-    end_offset: str | None,
-    schedule: str | None,
-    data: list[str] | None,
-    capture: str | None,
-    merge_options: dict[str, Any],
-    run: RunFn,
+    store: Store, output: str, scheduled_time: str, ex_kw: Execution, merge_options: dict[str, Any], run: RunFn
 ) -> tuple[dict[str, Any], Any]:
+    capture, expression, schedule = ex_kw.get("capture"), ex_kw.get("schedule_expression"), ex_kw.get("schedule")
     for flag, root in (("--capture", capture), ("--ground-truth", merge_options.get("ground_truth"))):
         if root and is_inside(output, root):
             # Its hour folders would hold reports beside capture: keep the two trees apart.
             raise InputError(f"--output {output} is inside {flag} {root}: write the reports to another folder")
-    ex = resolve_execution(scheduled_time, schedule_expression, start_offset, end_offset, output=output)
+    ex = resolve_execution(scheduled_time, expression, ex_kw.get("start_offset"), ex_kw.get("end_offset"), output=output)
     assert ex.report_prefix is not None
     store.check_writable(output)
     with begin_execution(
-        store, ex.report_prefix, ex.scheduled, (ex.start, ex.end), schedule=schedule_expression or schedule
+        store, ex.report_prefix, ex.scheduled, (ex.start, ex.end), schedule=expression or schedule
     ) as lock:
-        inputs = list(data or [])
+        inputs = list(ex_kw.get("data") or [])
         merge_warnings: list[str] = []
         if capture:
-            # SageMaker keeps the merged window under {output}/merge/...; so does mmon, per hour.
             merged = join(output, MERGE_FOLDER, *ex.report_prefix[len(output) :].strip("/").split("/"))
             summary = capture_merge(store, capture, merged, Window(ex.start, ex.end), **merge_options)
             merge_warnings = list(summary.warnings)
@@ -71,40 +77,37 @@ def _execute(
     return ex.as_dict(), result
 
 
+def _where(ex: Execution, metric_time: str, before_publish: Callable[[], None]) -> Where:
+    """The run's reading and publishing keywords: merged capture is read as the merge wrote it."""
+    fmt = None if ex.get("capture") else ex.get("fmt")
+    return Where(
+        fmt=fmt, header=ex.get("header", True), endpoint=ex.get("endpoint"), schedule=ex.get("schedule"),
+        metric_time=metric_time, before_publish=before_publish,
+    )  # fmt: skip
+
+
 def scheduled_run(
     store: Store,
     output: str,
     baseline_statistics: str,
     baseline_constraints: str,
     scheduled_time: str,
-    schedule_expression: str | None = None,
-    start_offset: str | None = None,
-    end_offset: str | None = None,
-    data: list[str] | None = None,
-    capture: str | None = None,
-    fmt: str | None = None,
-    header: bool = True,
     options: CheckOptions | None = None,
-    endpoint: str | None = None,
-    schedule: str | None = None,
     postprocessor: str | None = None,
-    progress: Progress | None = None,
     engine: Engine | None = None,
+    **ex: Unpack[Execution],
 ) -> tuple[dict[str, Any], RunResult]:
     """A scheduled data-quality execution."""
 
     def run(inputs: list[str], report: str, metric_time: str, before_publish: Callable[[], None]) -> RunResult:
         return run_data_quality(
-            store, inputs, baseline_statistics, baseline_constraints, report, fmt=None if capture else fmt,
-            header=header, options=options, endpoint=endpoint, schedule=schedule, metric_time=metric_time,
-            postprocessor=postprocessor, progress=progress, before_publish=before_publish,
-            engine=engine,
+            store, inputs, baseline_statistics, baseline_constraints, report, options=options,
+            postprocessor=postprocessor, progress=ex.get("progress"), engine=engine,
+            **_where(ex, metric_time, before_publish),
         )  # fmt: skip
 
     merge = {"header_from": baseline_statistics, "fmt": "parquet"}
-    return _execute(
-        store, output, scheduled_time, schedule_expression, start_offset, end_offset, schedule, data, capture, merge, run
-    )
+    return _execute(store, output, scheduled_time, ex, merge, run)
 
 
 def scheduled_typed_run(
@@ -114,18 +117,9 @@ def scheduled_typed_run(
     baseline_constraints: str | None,
     baseline_statistics: str | None,
     scheduled_time: str,
-    schedule_expression: str | None = None,
-    start_offset: str | None = None,
-    end_offset: str | None = None,
-    data: list[str] | None = None,
-    capture: str | None = None,
     ground_truth: str | None = None,
     ground_truth_lookahead: timedelta = timedelta(0),
-    fmt: str | None = None,
-    header: bool = True,
-    endpoint: str | None = None,
-    schedule: str | None = None,
-    progress: Progress | None = None,
+    **ex: Unpack[Execution],
 ) -> tuple[dict[str, Any], Any]:
     """A scheduled execution of a monitor type of ``mmon.monitors`` (same layout and lock)."""
     from mmon import monitors
@@ -135,10 +129,8 @@ def scheduled_typed_run(
 
         cons = monitors.need(baseline_constraints, "--baseline-constraints", options.run_type)
         # Every run type re-checks the lock after its work and before its first write.
-        req = monitors.RunRequest(
-            cons, baseline_statistics, None if capture else fmt, header, endpoint, schedule, metric_time, progress,
-            before_publish,
-        )  # fmt: skip
+        w = _where(ex, metric_time, before_publish)
+        req = monitors.RunRequest(cons, baseline_statistics, progress=ex.get("progress"), **w)
         try:
             return monitors.run(store, inputs, report, options, req)
         except NotEnoughLabels as exc:
@@ -147,6 +139,4 @@ def scheduled_typed_run(
 
     # Merged records (capture + groundTruthData) are what SageMaker's analyzers read.
     merge = {"ground_truth": ground_truth, "fmt": "jsonl", "ground_truth_lookahead": ground_truth_lookahead}
-    return _execute(
-        store, output, scheduled_time, schedule_expression, start_offset, end_offset, schedule, data, capture, merge, run
-    )
+    return _execute(store, output, scheduled_time, ex, merge, run)

@@ -21,13 +21,15 @@ import posixpath
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import fsspec
 
 from mmon.errors import InputError, StorageError
+
+_T = TypeVar("_T")
 
 _S3 = ("s3", "s3a")
 
@@ -277,37 +279,24 @@ class Store:
             line = data[: exc.start].count(b"\n") + 1
             raise InputError(f"{url}:{line}: not valid UTF-8 (byte offset {exc.start})") from exc
 
-    def exists(self, url: str) -> bool:
+    def _either(self, url: str, verb: str, local: Callable[[str], _T], remote: Callable[[Any], _T]) -> _T:
+        """``local(path)`` for a local url, else ``remote(filesystem)``; a failure of either as a StorageError."""
         try:
-            if is_local(url):
-                return os.path.exists(local_path(url))
-            return bool(self.fs(url).exists(url))
+            return local(local_path(url)) if is_local(url) else remote(self.fs(url))
         except Exception as exc:  # noqa: BLE001
-            raise self._storage_error(url, "look up", exc) from exc
+            raise self._storage_error(url, verb, exc) from exc
+
+    def exists(self, url: str) -> bool:
+        return self._either(url, "look up", os.path.exists, lambda fs: bool(fs.exists(url)))
 
     def isdir(self, url: str) -> bool:
-        try:
-            if is_local(url):
-                return os.path.isdir(local_path(url))
-            return bool(self.fs(url).isdir(url))
-        except Exception as exc:  # noqa: BLE001
-            raise self._storage_error(url, "look up", exc) from exc
+        return self._either(url, "look up", os.path.isdir, lambda fs: bool(fs.isdir(url)))
 
     def size(self, url: str) -> int:
-        try:
-            if is_local(url):
-                return os.path.getsize(local_path(url))
-            return int(self.fs(url).size(url))
-        except Exception as exc:  # noqa: BLE001
-            raise self._storage_error(url, "look up", exc) from exc
+        return self._either(url, "look up", os.path.getsize, lambda fs: int(fs.size(url)))
 
     def open(self, url: str, mode: str = "rb") -> Any:
-        try:
-            if is_local(url):
-                return open(local_path(url), mode)
-            return self.fs(url).open(url, mode)
-        except Exception as exc:  # noqa: BLE001
-            raise self._storage_error(url, "open", exc) from exc
+        return self._either(url, "open", lambda path: open(path, mode), lambda fs: fs.open(url, mode))
 
     def _with_proto(self, url: str, paths: Iterable[str]) -> list[str]:
         proto = protocol_of(url)

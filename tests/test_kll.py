@@ -124,6 +124,13 @@ def _bits(data: list[list[float]]) -> list[list[int]]:
     return [np.asarray(level, dtype=np.float64).view(np.int64).tolist() for level in data]
 
 
+def _feed_both(ref: DeequRef, sketch: KLLSketch, values: np.ndarray) -> None:
+    """The same values into the Deequ transcription (one by one, as Deequ does) and the sketch (vectorised)."""
+    for v in values.tolist():
+        ref.update(v)
+    sketch.update(values)
+
+
 def _chunks(values: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     cuts = np.cumsum(sizes)
     return [c for c in np.split(values, cuts[cuts < values.shape[0]]) if c.shape[0]]
@@ -243,10 +250,8 @@ def test_merge_matches_reference_transcription() -> None:
     refs, sketches = [], []
     for part in parts:
         ref = DeequRef()
-        for v in part.tolist():
-            ref.update(v)
         sketch = KLLSketch()
-        sketch.update(part)
+        _feed_both(ref, sketch, part)
         refs.append(ref)
         sketches.append(sketch)
     # Spark treeReduce-like shape: (a + b) + c, and c + (a + b) to exercise a shorter `this`.
@@ -256,17 +261,12 @@ def test_merge_matches_reference_transcription() -> None:
     assert merged.count == sum(p.shape[0] for p in parts)
     # Counters/offsets survive the merge: continuing to update must still agree.
     tail = rng.standard_normal(20_000)
-    for v in tail.tolist():
-        merged_ref.update(v)
-    merged.update(tail)
+    _feed_both(merged_ref, merged, tail)
     assert _bits(merged.to_data()) == _bits(merged_ref.levels)
 
-    small_first_ref = DeequRef()
-    for v in parts[2].tolist():
-        small_first_ref.update(v)
+    small_first_ref, small_first = DeequRef(), KLLSketch()
+    _feed_both(small_first_ref, small_first, parts[2])
     small_first_ref.merge(merged_ref)
-    small_first = KLLSketch()
-    small_first.update(parts[2])
     small_first.merge(merged)
     assert _bits(small_first.to_data()) == _bits(small_first_ref.levels)
 
@@ -281,9 +281,7 @@ def test_from_data_then_update_and_merge_match_reference() -> None:
     sketch = KLLSketch.from_data(data)
     assert sketch.compaction_counts == (0,) * len(data)  # reconstruct starts fresh compactors
     more = rng.standard_normal(15_000)
-    for v in more.tolist():
-        ref.update(v)
-    sketch.update(more)
+    _feed_both(ref, sketch, more)
     assert _bits(sketch.to_data()) == _bits(ref.levels)
 
     other = KLLSketch()
@@ -302,9 +300,7 @@ def test_from_data_over_capacity_condenses_on_next_update() -> None:
     ref = DeequRef.reconstruct(data)
     sketch = KLLSketch.from_data(data)
     values = rng.standard_normal(5000)
-    for v in values.tolist():
-        ref.update(v)
-    sketch.update(values)
+    _feed_both(ref, sketch, values)
     assert _bits(sketch.to_data()) == _bits(ref.levels)
 
 
@@ -335,10 +331,8 @@ def test_deequ_quantiles_match_transcription() -> None:
     for n in (1, 5, 10, 2050, 30_000):
         values = np.round(rng.lognormal(size=n), 2)
         ref = DeequRef()
-        for v in values.tolist():
-            ref.update(v)
         sketch = KLLSketch()
-        sketch.update(values)
+        _feed_both(ref, sketch, values)
         for q in (2, 3, 4, 10, 100):
             assert sketch.deequ_quantiles(q) == ref.quantiles(q), (n, q)
 

@@ -158,20 +158,21 @@ def test_postprocessor_runs_and_its_failure_keeps_the_report(tmp_path: Path, cap
     (tmp_path / "post.py").write_text(f"def postprocess_handler():\n    open({str(marker)!r}, 'w').write('ok')\n")
     code, _ = _run(tmp_path / "train.csv", stats, cons, tmp_path / "r1", capsys, "--postprocessor", tmp_path / "post.py")
     assert code == 0 and marker.read_text() == "ok"
+
+    def post(script: str, out: str) -> tuple[int, str]:
+        code, _, err = run_cli(
+            ["run", tmp_path / "train.csv", "--baseline-statistics", stats, "--baseline-constraints", cons,
+             "-o", tmp_path / out, "--postprocessor", tmp_path / script],
+            capsys,
+        )  # fmt: skip
+        return code, err
+
     (tmp_path / "bad.py").write_text("def postprocess_handler(logger):\n    raise RuntimeError('boom')\n")
-    code, out, err = run_cli(
-        ["run", tmp_path / "train.csv", "--baseline-statistics", stats, "--baseline-constraints", cons,
-         "-o", tmp_path / "r2", "--postprocessor", tmp_path / "bad.py"],
-        capsys,
-    )  # fmt: skip
+    code, err = post("bad.py", "r2")
     assert code == 2 and "boom" in err and "report was written" in err
     assert (tmp_path / "r2" / "constraint_violations.json").exists()
     (tmp_path / "none.py").write_text("x = 1\n")
-    code, _, err = run_cli(
-        ["run", tmp_path / "train.csv", "--baseline-statistics", stats, "--baseline-constraints", cons,
-         "-o", tmp_path / "r3", "--postprocessor", tmp_path / "none.py"],
-        capsys,
-    )  # fmt: skip
+    code, err = post("none.py", "r3")
     assert code == 2 and "postprocess_handler" in err and not (tmp_path / "r3").exists()
 
 

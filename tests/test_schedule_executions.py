@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,25 +122,35 @@ def test_an_unreadable_lock_counts_by_its_age(tmp_path: Path) -> None:
     finish_execution(lock, "Completed")
 
 
-def test_simultaneous_starts_exactly_one_wins(tmp_path: Path) -> None:
-    store, out = Store(), str(tmp_path / "out")
-    barrier = threading.Barrier(8)
-    won: list[str] = []
+def _race(begin: Callable[[int], Any], n: int) -> tuple[list[Any], list[str]]:
+    """``begin(i)`` on ``n`` threads released at once: (what the winners' calls returned, the refusals)."""
+    barrier = threading.Barrier(n)
+    won: list[Any] = []
     refused: list[str] = []
 
     def attempt(i: int) -> None:
         barrier.wait()
         try:
-            _begin(store, out, host=f"host-{i}")
-            won.append(f"host-{i}")
+            won.append(begin(i))
         except ExecutionInProgress as exc:
             refused.append(str(exc))
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return won, refused
+
+
+def test_simultaneous_starts_exactly_one_wins(tmp_path: Path) -> None:
+    store, out = Store(), str(tmp_path / "out")
+
+    def begin(i: int) -> str:
+        _begin(store, out, host=f"host-{i}")
+        return f"host-{i}"
+
+    won, refused = _race(begin, 8)
     assert len(won) == 1 and len(refused) == 7
     assert all(won[0] in r for r in refused)
 
@@ -283,22 +295,7 @@ def test_lock_and_listing_on_s3(s3_store: Store, s3_bucket: str) -> None:
 
 def test_simultaneous_starts_on_s3_one_wins(s3_store: Store, s3_bucket: str) -> None:
     out = f"{s3_bucket}/r"
-    barrier = threading.Barrier(4)
-    won: list[object] = []
-    refused: list[str] = []
-
-    def attempt(i: int) -> None:
-        barrier.wait()
-        try:
-            won.append(_begin(Store(dict(s3_store.options)), out, host=f"host-{i}", settle=0.3))
-        except ExecutionInProgress as exc:
-            refused.append(str(exc))
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    won, refused = _race(lambda i: _begin(Store(dict(s3_store.options)), out, host=f"host-{i}", settle=0.3), 4)
     # SeaweedFS honours If-None-Match: exactly one conditional PUT creates the lock. (On a server that
     # ignored it, simultaneous writers could both pass; every one but the last owner then fails verify().)
     assert len(won) == 1

@@ -23,7 +23,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import polars as pl
@@ -47,6 +47,8 @@ from mmon.errors import InputError
 from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, LOCAL_SHAP_FILE, VIOLATIONS_FILE
 from mmon.jsonfmt import java_double_str
 from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
+from mmon.monitors.place import Where
+from mmon.monitors.result import AnalysisResult
 from mmon.readers import dataset_files, iter_batches
 from mmon.store import Store, join
 
@@ -65,12 +67,7 @@ class AttributionOptions:
 
 
 @dataclass
-class AttributionResult:
-    analysis: dict[str, Any]
-    violations: list[dict[str, Any]]
-    outputs: dict[str, str]
-    warnings: list[str]
-    rows: int
+class AttributionResult(AnalysisResult):
     model_calls: int
     ndcg: float | None
     baseline: dict[str, Any] | None = None
@@ -618,22 +615,18 @@ def run_attribution(
     config: dict[str, Any],
     constraints_url: str,
     options: AttributionOptions | None = None,
-    fmt: str | None = None,
-    header: bool = True,
-    endpoint: str | None = None,
-    schedule: str | None = None,
-    metric_time: str | None = None,
-    before_publish: Callable[[], None] | None = None,
     progress: Progress | None = None,
+    **where: Unpack[Where],
 ) -> AttributionResult:
     """Explain a monitoring window, compare with the baseline analysis.json and write the report."""
     options = options or AttributionOptions()
     store.check_writable(output)
     baseline = load_analysis(store, constraints_url)  # fail on a bad baseline before any model call
+    fmt, header = where.get("fmt"), where.get("header", True)
     computed, _model = _compute(store, inputs, model_spec, config, options, fmt, header, progress)
     violations, scores, cmp_warnings = compare(baseline, computed.analysis, options.threshold)
-    mt = metric_time_or_now(metric_time)
-    records = cloudwatch_records(computed.analysis, endpoint, schedule, mt)
+    mt = metric_time_or_now(where.get("metric_time"))
+    records = cloudwatch_records(computed.analysis, where.get("endpoint"), where.get("schedule"), mt)
     files: dict[str, tuple[str, Body]] = {
         "constraint_violations": (VIOLATIONS_FILE, document_body({"version": "1.0", "violations": violations},
                                                                  "constraint_violations")),
@@ -642,7 +635,7 @@ def run_attribution(
     }  # fmt: skip
     if computed.local is not None:
         files["local_shap_values"] = (LOCAL_SHAP_FILE, _local_csv(computed.local))
-    urls = write_report(store, output, files, before_publish)
+    urls = write_report(store, output, files, where.get("before_publish"))
     defined = [s for s in scores.values() if s is not None]
     return AttributionResult(
         computed.analysis,

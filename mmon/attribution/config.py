@@ -36,12 +36,17 @@ def parse_json(text: str, source: str) -> Any:
         raise InputError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
 
 
+def _checked(doc: Any, schema: str, source: str) -> dict[str, Any]:
+    """``doc`` if it is a JSON object valid against ``schema``; else a SchemaError naming ``source``."""
+    if not isinstance(doc, dict):
+        raise SchemaError(f"{source}: /: expected a JSON object")
+    _validate(doc, schema, source)
+    return doc
+
+
 def validate_config(config: Any, source: str = "analysis_config") -> dict[str, Any]:
     """Check a Clarify analysis config (``methods.shap`` required) and return it."""
-    if not isinstance(config, dict):
-        raise SchemaError(f"{source}: /: expected a JSON object")
-    _validate(config, "explainability_config.schema.json", source)
-    return config
+    return _checked(config, "explainability_config.schema.json", source)
 
 
 def load_config(store: Store, url: str) -> dict[str, Any]:
@@ -50,10 +55,7 @@ def load_config(store: Store, url: str) -> dict[str, Any]:
 
 
 def validate_analysis(doc: Any, source: str) -> dict[str, Any]:
-    if not isinstance(doc, dict):
-        raise SchemaError(f"{source}: /: expected a JSON object")
-    _validate(doc, "attribution_analysis.schema.json", source)
-    return doc
+    return _checked(doc, "attribution_analysis.schema.json", source)
 
 
 def load_analysis(store: Store, url: str) -> dict[str, Any]:

@@ -46,7 +46,5 @@ def run(store: Store, data: list[str], output: str, o: MonitorOptions, req: RunR
     config = _config(store, o)
     model = need(o.model, "--model", o.run_type)
     return run_attribution(
-        store, data, output, model, config, req.constraints, _options(o), fmt=req.fmt, header=req.header,
-        endpoint=req.endpoint, schedule=req.schedule, metric_time=req.metric_time, progress=req.progress,
-        before_publish=req.before_publish,
-    )  # fmt: skip
+        store, data, output, model, config, req.constraints, _options(o), progress=req.progress, **req.where()
+    )

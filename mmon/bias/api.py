@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from mmon import schemas
 from mmon.bias.compute import Analysis, analyse
@@ -25,6 +24,8 @@ from mmon.bias.drift import STAGE_NAMES, STAGES, check_analysis, compare, metric
 from mmon.documents import document_body, write_report
 from mmon.filenames import ANALYSIS_FILE, CLOUDWATCH_FILE, VIOLATIONS_FILE
 from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
+from mmon.monitors.place import Where
+from mmon.monitors.result import AnalysisResult
 from mmon.store import Store, join
 
 # CloudWatch cannot take infinities: Clarify publishes +/- this number instead (format study §6).
@@ -40,12 +41,7 @@ class BiasOptions:
 
 
 @dataclass
-class BiasResult:
-    analysis: dict[str, Any]
-    violations: list[dict[str, Any]]
-    outputs: dict[str, str]
-    warnings: list[str]
-    rows: int
+class BiasResult(AnalysisResult):
     not_judged: list[dict[str, Any]] = field(default_factory=list)
     baseline: dict[str, Any] | None = None
     files: list[str] = field(default_factory=list)
@@ -235,16 +231,12 @@ def run_bias(
     config: dict[str, Any],
     constraints_url: str,
     options: BiasOptions,
-    fmt: str | None = None,
-    header: bool = True,
-    endpoint: str | None = None,
-    schedule: str | None = None,
-    metric_time: str | None = None,
-    before_publish: Callable[[], None] | None = None,
+    **where: Unpack[Where],
 ) -> BiasResult:
     """Compute the window's bias metrics, compare them with the baseline analysis.json, write the report."""
     store.check_writable(output)
     baseline = load_bias_constraints(store, constraints_url)
+    fmt, header = where.get("fmt"), where.get("header", True)
     analysis, files = _analyse(store, inputs, config, options, fmt, header, pinned_facets(baseline))
     judgement = compare(baseline, analysis, options.min_rows)
     warnings = list(analysis.warnings)
@@ -254,14 +246,14 @@ def run_bias(
             r = n["reason"].split(":")[0].split(" (")[0]
             reasons[r] = reasons.get(r, 0) + 1
         warnings.append("not judged: " + "; ".join(f"{r} ({k})" for r, k in reasons.items()))
-    mt = metric_time_or_now(metric_time)
-    records = cloudwatch_records(analysis.doc, endpoint, schedule, mt)
+    mt = metric_time_or_now(where.get("metric_time"))
+    records = cloudwatch_records(analysis.doc, where.get("endpoint"), where.get("schedule"), mt)
     urls = write_report(store, output, {
         "constraint_violations": (VIOLATIONS_FILE, document_body({"version": "1.0", "violations": judgement.violations},
                                                                  "constraint_violations")),
         "analysis": (ANALYSIS_FILE, analysis_bytes(analysis.doc)),
         "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(records)),
-    }, before_publish)  # fmt: skip
+    }, where.get("before_publish"))  # fmt: skip
     return BiasResult(
         analysis.doc, judgement.violations, urls, warnings, analysis.rows, judgement.not_judged, baseline, files,
         analysis.rows_post, judgement.compared,

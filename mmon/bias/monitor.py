@@ -42,7 +42,4 @@ def check_baseline(store: Store, o: MonitorOptions, req: RunRequest) -> None:
 def run(store: Store, data: list[str], output: str, o: MonitorOptions, req: RunRequest) -> Any:
     from mmon.bias import run_bias
 
-    return run_bias(
-        store, data, output, _config(store, o), req.constraints, _options(o), fmt=req.fmt, header=req.header,
-        endpoint=req.endpoint, schedule=req.schedule, metric_time=req.metric_time, before_publish=req.before_publish,
-    )  # fmt: skip
+    return run_bias(store, data, output, _config(store, o), req.constraints, _options(o), **req.where())

@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import polars as pl
@@ -45,6 +45,7 @@ from mmon.model_quality.api import (
     validate_config,
 )
 from mmon.model_quality.constraints import SECTIONS, violation_name
+from mmon.monitors.place import Where
 from mmon.prometheus import Gauges
 from mmon.readers import dataset_files, iter_batches
 from mmon.schemas import json_pointer, load_schema
@@ -273,12 +274,7 @@ def run_cbpe(
     constraints_url: str,
     statistics_url: str | None = None,
     cbpe_url: str | None = None,
-    fmt: str | None = None,
-    header: bool = True,
-    endpoint: str | None = None,
-    schedule: str | None = None,
-    metric_time: str | None = None,
-    before_publish: Callable[[], None] | None = None,
+    **where: Unpack[Where],
 ) -> MQResult:
     """Estimate the window's metrics without labels and write the report (see the module doc)."""
     url = cbpe_url or _beside(statistics_url or constraints_url)
@@ -299,6 +295,7 @@ def run_cbpe(
     _check_config(config)
     store.check_writable(output)
     constraints = load_document(store, constraints_url, "constraints")
+    fmt, header = where.get("fmt"), where.get("header", True)
     warnings: list[str] = []
     if isinstance(model, CBPEModel):
         positive = str(doc["positive_label"])
@@ -329,13 +326,14 @@ def run_cbpe(
         warnings.append("the window has no predictions: nothing to estimate (no traffic?)")
     stats = _statistics(estimates, config.problem_type, n, cm)
     violations = _violations(estimates)
-    mt = metric_time_or_now(metric_time)
+    mt = metric_time_or_now(where.get("metric_time"))
+    endpoint, schedule = where.get("endpoint"), where.get("schedule")
     urls = write_report(store, output, {
         "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
         "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
         "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(_cloudwatch(estimates, endpoint, schedule, mt))),
         "prometheus": (PROMETHEUS_FILE, _prometheus(estimates, config.problem_type, violations, rows, endpoint, schedule).encode()),
-    }, before_publish)  # fmt: skip
+    }, where.get("before_publish"))  # fmt: skip
     # labelled = 0: no label was read; the estimate covers the window's n scored predictions.
     return MQResult(stats, constraints, violations, urls, 0, rows, warnings, config.problem_type, files)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import redirect_stdout
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +9,7 @@ from rich.table import Table
 
 from mmon.baseline import run_baseline
 from mmon.cli import typed
-from mmon.cli.console import file_progress, out, print_json, warn
+from mmon.cli.console import cell, file_progress, out, print_json, warn
 from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.store import Store, parse_storage_options
@@ -60,14 +58,6 @@ def _summary_rows(statistics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    return str(x)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("baseline", help=HELP, epilog=EXIT_CODES_HELP)
     def baseline(
@@ -112,8 +102,7 @@ def register(app: typer.Typer) -> None:
             )  # fmt: skip
             opts.estimator = estimator
             opts.reference_chunk_size = reference_chunk_size
-            # A model script may print: stdout is for mmon's result only.
-            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress, redirect_stdout(sys.stderr):
+            with typed.work_progress(run_type, quiet or json_output) as progress:
                 result = typed.baseline_typed(store, dataset, output, opts, fmt, header, progress)
             for w in result.warnings:
                 warn(w, quiet)
@@ -147,10 +136,8 @@ def register(app: typer.Typer) -> None:
         for col in ("feature", "type", "complete", "min", "mean", "max", "std dev", "distinct", "top value"):
             table.add_column(col, justify="right" if col not in ("feature", "type", "top value") else "left")
         for r in rows:
-            table.add_row(
-                r["name"], r["inferred_type"], _fmt(r["completeness"]), _fmt(r.get("min")), _fmt(r.get("mean")),
-                _fmt(r.get("max")), _fmt(r.get("std_dev")), _fmt(r.get("distinct")), _fmt(r.get("top")),
-            )
+            values = (r["completeness"], r.get("min"), r.get("mean"), r.get("max"), r.get("std_dev"), r.get("distinct"), r.get("top"))
+            table.add_row(r["name"], r["inferred_type"], *(cell(v, 6) for v in values))
         out.print(table)
         out.print(f"Wrote {result.outputs['statistics']}\nWrote {result.outputs['constraints']}", highlight=False)
 

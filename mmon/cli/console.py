@@ -31,6 +31,15 @@ def line(*parts: str | tuple[str, str] | Text) -> Text:
     return Text.assemble(*parts)
 
 
+def cell(x: Any, digits: int) -> str:
+    """A table cell: empty for a missing value, a float to ``digits`` significant digits."""
+    if x is None:
+        return ""
+    if isinstance(x, float):
+        return f"{x:.{digits}g}"
+    return str(x)
+
+
 def error(message: str, label: str = "mmon: error:") -> None:
     """The one-line error on stderr: a red label, then the message exactly as written."""
     err.print(line((label, "red"), " ", message), highlight=False)

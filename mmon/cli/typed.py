@@ -7,12 +7,15 @@ table / JSON conventions as data quality.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from mmon.cli.console import line, out, print_json, styled
+from mmon.cli.console import file_progress, line, out, print_json, styled
 from mmon.monitors import TYPES, MonitorOptions, NotJudged, RunRequest, check_type, need, not_judged
 from mmon.monitors import baseline as _baseline
 from mmon.monitors import run as _run
@@ -80,6 +83,15 @@ ReferenceChunkOpt = Annotated[
 MinLabelledOpt = Annotated[
     int, typer.Option("--min-labelled", help="model-quality: refuse to judge a window with fewer labelled predictions.")
 ]
+
+
+@contextmanager
+def work_progress(run_type: str, quiet: bool) -> Iterator[Any]:
+    """The progress bar of a typed baseline or run, with stdout sent to stderr meanwhile: a model
+    script may print, and stdout is for mmon's result only."""
+    label = "Model calls" if run_type == "feature-attribution" else "Reading"
+    with file_progress(label, quiet) as progress, redirect_stdout(sys.stderr):
+        yield progress
 
 
 def baseline_typed(

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from mmon.errors import InputError
 from mmon.filenames import REPORT_FILES
+from mmon.monitors.place import Where
 from mmon.store import Store
 
 # --type name -> the module implementing it (imported on first use: the CLI starts fast).
@@ -81,6 +82,13 @@ class RunRequest:
     metric_time: str | None = None
     progress: Any = None
     before_publish: Callable[[], None] | None = None
+
+    def where(self) -> Where:
+        """The keywords every ``run_*`` takes for where it reads and publishes (``mmon.monitors.place``)."""
+        return Where(
+            fmt=self.fmt, header=self.header, endpoint=self.endpoint, schedule=self.schedule,
+            metric_time=self.metric_time, before_publish=self.before_publish,
+        )  # fmt: skip
 
 
 def monitor(run_type: str) -> Monitor:

@@ -24,7 +24,5 @@ def run(store: Store, data: list[str], output: str, o: MonitorOptions, req: RunR
 
     return run_data_quality(
         store, data, need(req.statistics, "--baseline-statistics", o.run_type), req.constraints, output,
-        fmt=req.fmt, header=req.header, options=o.check_options, endpoint=req.endpoint, schedule=req.schedule,
-        metric_time=req.metric_time, postprocessor=o.postprocessor, progress=req.progress,
-        before_publish=req.before_publish,
+        options=o.check_options, postprocessor=o.postprocessor, progress=req.progress, **req.where(),
     )  # fmt: skip
