@@ -70,9 +70,15 @@ def profile_batches(batches: Iterable[pl.DataFrame], threads: int = 2) -> Profil
     """Profile the batches of one file (in order) into one state, sketching values sequentially.
 
     Two stages overlap: while one thread feeds the sketches of batch ``i`` (numpy, mostly), the
-    caller's thread reads batch ``i + 1`` and runs its polars passes. Sketches are still fed one
-    batch after the other, in file order; at most two batches are held at a time. ``threads=1``
-    runs everything on the caller's thread.
+    caller's thread reads batch ``i + 1``. Sketches are still fed one batch after the other, in
+    file order; at most two batches are held at a time. ``threads=1`` runs everything on the
+    caller's thread.
+
+    Batch ``i + 1`` is *measured* only once batch ``i`` is folded: its polars passes read the
+    running state (which text columns are still categorical, their known values), and reading it
+    while the fold changes it made the choice depend on timing -- an internal error when a
+    column passed the category cap mid-measure, and in principle other paths than ``threads=1``
+    takes. Now every thread count measures batch ``i + 1`` against the state of batches ``0..i``.
     """
     total: ProfileState | None = None
     rows = 0
@@ -92,10 +98,10 @@ def profile_batches(batches: Iterable[pl.DataFrame], threads: int = 2) -> Profil
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending: Future[Any] | None = None
         for batch in batches:
+            if pending is not None:
+                pending.result()  # batch i folded before batch i + 1 reads the running state
             measured = measure_batch(batch, total, rows)
             rows += measured.rows
-            if pending is not None:
-                pending.result()
             if total is None:
                 # The first batch's state becomes the running state; later batches feed its
                 # sketches (after this one's, the worker being a single thread).
