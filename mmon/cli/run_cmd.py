@@ -12,7 +12,7 @@ from rich.table import Table
 from mmon.capture.window import parse_duration
 from mmon.checks.registry import disable_help
 from mmon.cli import typed
-from mmon.cli.console import error, file_progress, line, out, print_json, warn
+from mmon.cli.console import cell, error, file_progress, line, out, print_json, warn
 from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
 from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
 from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
@@ -64,14 +64,6 @@ def _feature_rows(result: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _fmt(x: Any) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
 
 
 def register(app: typer.Typer) -> None:
@@ -195,7 +187,7 @@ def register(app: typer.Typer) -> None:
             if bool(data) == bool(capture):
                 raise InputError("give the current data as DATA... or as --capture (one of the two)")
             execution = None
-            with file_progress("Model calls" if run_type == "feature-attribution" else "Reading", quiet or json_output) as progress, redirect_stdout(sys.stderr):
+            with typed.work_progress(run_type, quiet or json_output) as progress:
                 if scheduled_time:
                     from mmon.scheduled import scheduled_typed_run
 
@@ -285,10 +277,10 @@ def register(app: typer.Typer) -> None:
         for col in ("feature", "type", "complete", "drift", "method", *(["drift tests"] if extra else []), "violations"):
             table.add_column(col, justify="right" if col in ("complete", "drift") else "left")
         for r in rows:
-            tests = [" ".join(f"{k}={_fmt(v)}" for k, v in r["extra"].items() if not k.endswith("_statistic"))] if extra else []
+            tests = [" ".join(f"{k}={cell(v, 4)}" for k, v in r["extra"].items() if not k.endswith("_statistic"))] if extra else []
             table.add_row(
-                r["name"], _fmt(r["inferred_type"]), _fmt(r["completeness"]), _fmt(r["drift_distance"]),
-                _fmt(r["drift_method"]), *tests, ", ".join(r["violations"]), style="red" if r["violations"] else None,
+                r["name"], cell(r["inferred_type"], 4), cell(r["completeness"], 4), cell(r["drift_distance"], 4),
+                cell(r["drift_method"], 4), *tests, ", ".join(r["violations"]), style="red" if r["violations"] else None,
             )  # fmt: skip
         out.print(table)
         if n:
