@@ -257,3 +257,32 @@ def human_bytes(n: int) -> str:
 
 def free_disk(path: str | os.PathLike[str]) -> int:
     return shutil.disk_usage(path).free
+
+
+def best_baselines(
+    configs: Sequence[tuple[str, Path | None]], data: Path, out: Path, script: Path, repeat: int, label: str = ""
+) -> dict[str, list[float]]:
+    """``mmon baseline DATA`` from each checkout of ``configs`` (a bare pass, ``SCRIPT --bare DATA``,
+    where the checkout is None), alternating, ``repeat`` times: per config ``[CPU s, wall s, peak RSS,
+    load]`` -- the best CPU and wall, the worst peak and load. Each checkout runs in its own folder:
+    ``python -m`` puts the working folder first on the path, so PYTHONPATH alone would run another
+    checkout's code."""
+    repo = Path(__file__).resolve().parent.parent
+    best: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for name, checkout in configs:
+            if checkout is None:
+                cmd = [sys.executable, str(script), "--bare", str(data)]
+                env = dict(os.environ)
+            else:
+                shutil.rmtree(out, ignore_errors=True)
+                cmd = [sys.executable, "-m", "mmon", "baseline", str(data), "-o", str(out), "-q"]
+                env = {**os.environ, "PYTHONPATH": str(checkout)}
+            m = measure(cmd, env=env, cwd=checkout or repo)
+            if not m.ok:
+                print(f"{name}{label}: {m.failure()} {m.stderr[-300:]}", file=sys.stderr)
+                continue
+            cur = [m.cpu_s, m.wall_s, float(m.peak_rss), m.load_max]
+            prev = best.get(name)
+            best[name] = cur if prev is None else [min(prev[0], cur[0]), min(prev[1], cur[1]), max(prev[2], cur[2]), max(prev[3], cur[3])]
+    return best

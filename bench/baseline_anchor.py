@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import fmt_mib, fmt_s, machine_info, markdown_table, measure  # noqa: E402
+from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table  # noqa: E402
 
 REPO = HERE.parent
 ROW_GROUP = 1_000_000
@@ -78,23 +77,7 @@ def main() -> None:
     if args.before:
         configs.append(("before", Path(args.before).resolve()))
     configs.append(("bare polars", None))
-    best: dict[str, list[float]] = {}
-    for _ in range(args.repeat):
-        for name, checkout in configs:
-            if checkout is None:
-                cmd = [sys.executable, str(Path(__file__).resolve()), "--bare", str(path)]
-                env = dict(os.environ)
-            else:
-                shutil.rmtree(out, ignore_errors=True)
-                cmd = [sys.executable, "-m", "mmon", "baseline", str(path), "-o", str(out), "-q"]
-                env = {**os.environ, "PYTHONPATH": str(checkout)}
-            m = measure(cmd, env=env, cwd=checkout or REPO)
-            if not m.ok:
-                print(f"{name}: {m.failure()} {m.stderr[-300:]}", file=sys.stderr)
-                continue
-            cur = [m.cpu_s, m.wall_s, float(m.peak_rss), m.load_max]
-            prev = best.get(name)
-            best[name] = cur if prev is None else [min(prev[0], cur[0]), min(prev[1], cur[1]), max(prev[2], cur[2]), max(prev[3], cur[3])]
+    best = best_baselines(configs, path, out, Path(__file__).resolve(), args.repeat)
     bare_wall = best.get("bare polars", [0.0, 0.0])[1]
     rows = []
     for name, _ in configs:

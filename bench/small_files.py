@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import fmt_mib, fmt_s, machine_info, markdown_table, measure  # noqa: E402
+from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table  # noqa: E402
 
 REPO = HERE.parent
 
@@ -88,23 +87,7 @@ def main() -> None:
     for shape in args.shapes:
         n_files, rows = (int(x) for x in shape.lower().split("x"))
         folder = make_files(data_dir, n_files, rows)
-        best: dict[str, list[float]] = {}
-        for _ in range(args.repeat):
-            for name, checkout in configs:
-                if checkout is None:
-                    cmd = [sys.executable, str(Path(__file__).resolve()), "--bare", str(folder)]
-                    env = dict(os.environ)
-                else:
-                    shutil.rmtree(out, ignore_errors=True)
-                    cmd = [sys.executable, "-m", "mmon", "baseline", str(folder), "-o", str(out), "-q"]
-                    env = {**os.environ, "PYTHONPATH": str(checkout)}
-                m = measure(cmd, env=env, cwd=checkout or REPO)
-                if not m.ok:
-                    print(f"{name} {shape}: {m.failure()} {m.stderr[-300:]}", file=sys.stderr)
-                    continue
-                prev = best.get(name)
-                cur = [m.cpu_s, m.wall_s, float(m.peak_rss), m.load_max]
-                best[name] = cur if prev is None else [min(prev[0], cur[0]), min(prev[1], cur[1]), max(prev[2], cur[2]), max(prev[3], cur[3])]
+        best = best_baselines(configs, folder, out, Path(__file__).resolve(), args.repeat, f" {shape}")
         for name, _ in configs:
             if name in best:
                 cpu, wall, peak, load = best[name]
