@@ -51,7 +51,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as sps
 
 from mmon.jsonfmt import java_double_str
 from mmon.stats.kll import KLLSketch, linf_distance
@@ -70,6 +69,8 @@ def ks_pvalue(d: float, n: int, m: int) -> float:
     """Two-sided two-sample KS p-value, Smirnov's distribution at the effective size (scipy asymp)."""
     big, small = max(n, m), min(n, m)
     en = max(1, int(np.round(big * small / (big + small))))
+    from scipy import stats as sps  # here, not at import: scipy.stats costs ~0.5 s of every command's start
+
     return float(sps.kstwo.sf(d, en))
 
 
