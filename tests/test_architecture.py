@@ -124,3 +124,22 @@ def test_modules_stay_small() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES and _module(p) not in LONG_MODULES
     }
     assert long == {}, f"split these modules or give a reason in LONG_MODULES: {long}"
+
+
+# Tests mirror the package: a folder per mmon package, plus the two homes of top-level modules.
+TEST_FOLDERS_FOR_MODULES = {
+    "data_quality": "mmon/baseline.py, mmon/run.py, mmon/metrics.py (the data-quality monitor's modules)",
+    "store": "mmon/store.py, mmon/publish.py, mmon/own_files.py",
+}
+
+
+def test_tests_mirror_the_package() -> None:
+    tests = ROOT / "tests"
+    packages = {p.parent.name for p in PKG.glob("*/__init__.py")}
+    for folder in sorted(p for p in tests.iterdir() if p.is_dir() and p.name not in ("golden", "golden_report", "__pycache__")):
+        assert folder.name in packages or folder.name in TEST_FOLDERS_FOR_MODULES, f"tests/{folder.name}/ mirrors no mmon package"
+        assert any(folder.glob("test_*.py")), folder
+    # a package's tests live in its folder: no top-level test file is named after a package with a folder
+    for p in tests.glob("test_*.py"):
+        stem = p.stem.removeprefix("test_")
+        assert not any(stem == pkg or stem.startswith(pkg + "_") for pkg in packages if (tests / pkg).is_dir()), p.name

@@ -37,7 +37,7 @@ from mmon.stats.profile import profile_batch
 from mmon.stats.statistics import read_statistics, to_statistics
 from mmon.store import Store
 from mmon.suggest import suggest_constraints
-from tests.test_drift_tests import numpy_decile_shares, psi_reference, sketch
+from tests.checks.test_drift_tests import numpy_decile_shares, psi_reference, sketch
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "fixtures" / "models" / "attribution_models.py"

@@ -11,7 +11,7 @@ rows carry their count and their count of positive predictions), and the k neare
 are read off the distinct rows in distance order. Only where the k-th neighbour falls inside a group
 of equally distant rows whose predictions differ can the answer depend on *which* of them the tree
 keeps; those few rows are handed to scikit-learn's own classifier, fitted on facet a exactly as
-smclarify fits it, so the result is smclarify's in every case (tests/test_bias_fliptest.py).
+smclarify fits it, so the result is smclarify's in every case (tests/bias/test_bias_fliptest.py).
 """
 
 from __future__ import annotations

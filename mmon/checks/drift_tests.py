@@ -3,7 +3,7 @@
 Every test reads only what ``statistics.json`` keeps -- the baseline's KLL sketch, ``std_dev`` and
 categorical buckets -- and the current window's profile; no second pass over the baseline data.
 On exact sketches (n <= 2050 values) the numeric tests equal scipy's on the raw data (tested in
-``tests/test_drift_tests.py``); on compacted sketches they inherit the sketch's rank error.
+``tests/checks/test_drift_tests.py``); on compacted sketches they inherit the sketch's rank error.
 
 Numeric features:
 
