@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mmon.errors import InputError, StorageError
+from mmon.urls import is_local, join, local_path
 
 if TYPE_CHECKING:
     from mmon.store import Store
@@ -65,7 +66,6 @@ class Marker:
 
 
 def _split(store: Store, url: str) -> tuple[str, str]:
-    from mmon.store import is_local, local_path
 
     if is_local(url):
         path = local_path(url)
@@ -75,13 +75,11 @@ def _split(store: Store, url: str) -> tuple[str, str]:
 
 
 def _url(folder: str, rel: str) -> str:
-    from mmon.store import join
 
     return join(folder, *rel.split("/"))
 
 
 def _relative(folder: str, url: str) -> str:
-    from mmon.store import is_local, local_path
 
     if is_local(folder):
         rel = os.path.relpath(local_path(url), local_path(folder))
@@ -93,7 +91,6 @@ def _relative(folder: str, url: str) -> str:
 
 
 def _common_folder(urls: list[str]) -> str:
-    from mmon.store import is_local, local_path
 
     if all(is_local(u) for u in urls):
         return os.path.commonpath([os.path.dirname(os.path.abspath(local_path(u))) for u in urls])
@@ -317,7 +314,6 @@ def _remove_stale_views(store: Store, folder: str, publishing: set[str]) -> None
 
 def _delete(store: Store, url: str) -> None:
     """Delete a file known to exist (one DELETE on S3, no HEAD first)."""
-    from mmon.store import is_local, local_path
 
     try:
         if is_local(url):
@@ -332,7 +328,6 @@ def _delete(store: Store, url: str) -> None:
 
 def _head(store: Store, url: str, n: int) -> bytes | None:
     """The first ``n`` bytes of a file (one ranged GET on S3); None when there is no such file."""
-    from mmon.store import is_local, local_path
 
     try:
         if is_local(url):
@@ -346,7 +341,6 @@ def _head(store: Store, url: str, n: int) -> bytes | None:
 
 
 def _remove_stale_staging(store: Store, folder: str, older_than: timedelta = timedelta(hours=1)) -> None:
-    from mmon.store import is_local
 
     now = datetime.now(UTC)
     url = _url(folder, STAGING_DIR)
@@ -372,7 +366,6 @@ def _remove_stale_staging(store: Store, folder: str, older_than: timedelta = tim
 
 def _promote(store: Store, staged: str, final: str, size: int) -> None:
     """Put the staged file under its final name, replacing the old one whole."""
-    from mmon.store import is_local, local_path
 
     if is_local(final):
         src, dst = local_path(staged), local_path(final)
@@ -409,7 +402,6 @@ def _promote(store: Store, staged: str, final: str, size: int) -> None:
 
 
 def _remove_files(store: Store, urls: list[str], folder: str) -> None:
-    from mmon.store import is_local
 
     if is_local(folder):
         _remove_tree(store, folder)
@@ -421,7 +413,6 @@ def _remove_files(store: Store, urls: list[str], folder: str) -> None:
 
 
 def _remove_tree(store: Store, url: str) -> None:
-    from mmon.store import is_local, local_path
 
     if is_local(url):
         shutil.rmtree(local_path(url), ignore_errors=True)

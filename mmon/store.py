@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import fsspec
 
 from mmon.errors import InputError, StorageError
+from mmon.urls import is_local, join, local_path, protocol_of  # noqa: F401 - re-exported: callers use mmon.store's names
 
 _T = TypeVar("_T")
 
@@ -41,27 +42,6 @@ _S3_POLARS_KEYS = {
     "token": "aws_session_token",
     "region": "aws_region",
 }
-
-
-def protocol_of(url: str) -> str:
-    if "://" not in url:
-        return "file"
-    return url.split("://", 1)[0].lower()
-
-
-def is_local(url: str) -> bool:
-    return protocol_of(url) == "file"
-
-
-def local_path(url: str) -> str:
-    return url[len("file://") :] if url.startswith("file://") else url
-
-
-def join(base: str, *names: str) -> str:
-    """Join path parts the way the URL's store expects (``/`` for URLs, os.sep for local paths)."""
-    if is_local(base):
-        return os.path.join(local_path(base), *names)
-    return posixpath.join(base.rstrip("/"), *names)
 
 
 def parse_storage_options(pairs: Iterable[str]) -> dict[str, str]:
