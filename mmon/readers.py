@@ -444,7 +444,7 @@ def iter_batches(
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise InputError(f"{f.url}: no such file") from exc
-        if _is_storage_failure(exc):
+        if is_storage_failure(exc):
             from mmon.errors import StorageError
 
             raise StorageError(f"{f.url}: cannot read from the store: {str(exc).strip().splitlines()[0]}") from exc
@@ -505,7 +505,8 @@ def drop_blank_lines(store: Store, f: DatasetFile, first: pl.DataFrame) -> pl.Da
     return _drop_blank(store, f, first, 0, None)[0]
 
 
-def _is_storage_failure(exc: Exception) -> bool:
+def is_storage_failure(exc: Exception) -> bool:
+    """Whether a reader's error is the store failing (exit 3) rather than the data (exit 2)."""
     # polars quotes the data it could not parse in backticks (a CSV field running to the end of
     # the file: "could not parse `\"open\n-0.403...`"); the data is not the error, so a value
     # like -0.403 or 'Forbidden' must not make bad input a storage failure (exit 3 for exit 2).

@@ -19,7 +19,8 @@ import pytest
 from mmon import merged_rows as mr
 from mmon.errors import InputError
 from mmon.model_quality import merged as mq_merged
-from mmon.model_quality.data import Attributes, read_table
+from mmon.model_quality.data import Attributes
+from mmon.model_quality.table import read_table
 from mmon.readers import DatasetFile
 from mmon.store import Store
 

@@ -354,7 +354,7 @@ def _binary_window(
     prediction (9 bytes a row: 10M rows in ~90 MB); merged capture records and JSON go through the
     model-quality reader, which decodes payloads."""
     from mmon.model_quality.api import _attributes, _derives_prediction, unify_booleans
-    from mmon.model_quality.data import read_table
+    from mmon.model_quality.table import read_table
 
     files = dataset_files(store, inputs, fmt, header)
     if files and all(f.format in ("csv", "parquet") for f in files):

@@ -29,8 +29,9 @@ from mmon.jsonfmt import java_double_str
 from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
 from mmon.model_quality import compute
 from mmon.model_quality.constraints import GT, SECTIONS, check, suggest_constraints, violation_name
-from mmon.model_quality.data import Attributes, class_text, read_table
+from mmon.model_quality.data import Attributes, class_text
 from mmon.model_quality.metrics import cloudwatch_records, prometheus_text, scalar_metrics
+from mmon.model_quality.table import read_table
 from mmon.readers import dataset_files
 from mmon.store import Store
 

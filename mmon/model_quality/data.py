@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from mmon.errors import InputError, MmonError, StorageError
+from mmon.errors import InputError
 from mmon.readers import DatasetFile
 from mmon.store import Store, is_local, join, local_path, polars_path
 
@@ -354,39 +354,3 @@ def merge_summaries(store: Store, files: list[DatasetFile]) -> tuple[list[Datase
             unlabelled += missing
             warnings.append(f"{url}: {missing} predictions of the window had no ground-truth label yet")
     return data, unlabelled, warnings
-
-
-def read_table(store: Store, files: list[DatasetFile], attrs: Attributes) -> Table:
-    """Read every file into one :class:`Table` (file order, rows in file order)."""
-    from mmon.model_quality.merged import merged_frame  # it imports this module's helpers
-    frames: list[pl.DataFrame] = []
-    files, unlabelled, warnings = merge_summaries(store, files)
-    merged = 0
-    for f in files:
-        try:
-            if f.format in ("jsonl", "json") and is_merged_record(_first_record(store, f.url)):
-                merged += 1
-                raw, w, canonical = merged_frame(store, f, attrs)
-            else:
-                raw, w, canonical = _flat_frame(store, f, attrs), [], False
-            df = raw if canonical else _canonical(raw, attrs, f.url)
-        except MmonError:
-            raise
-        except pl.exceptions.NoDataError as exc:
-            raise InputError(f"{f.url}: the file is empty") from exc
-        except FileNotFoundError as exc:
-            raise InputError(f"{f.url}: no such file") from exc
-        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if any(s in msg.lower() for s in ("connection refused", "error sending request", "forbidden", "403", "credentials")):
-                raise StorageError(f"{f.url}: cannot read from the store: {msg}") from exc
-            raise InputError(f"{f.url}: cannot read as {f.format}: {msg}") from exc
-        frames.append(df)
-        warnings.extend(w)
-    if not frames:
-        frame = pl.DataFrame(schema={"actual": pl.String, "predicted": pl.String})
-    else:
-        frame = pl.concat(frames, how="diagonal_relaxed")
-    if attrs.probability and "score" not in frame.columns:
-        frame = frame.with_columns(score=pl.lit(None, dtype=pl.Float64))
-    return Table(frame, [f.url for f in files], merged, warnings, unlabelled)
