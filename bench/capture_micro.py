@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_capture_lib_support import csv_bodies  # noqa: E402
+from tests.capture.test_capture_lib_support import csv_bodies  # noqa: E402
 
 CHUNK = 500
 _bodies = csv_bodies(CHUNK, cols=69)

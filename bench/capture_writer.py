@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import markdown_table  # noqa: E402
-from tests.test_capture_lib_support import LoadResult, Server, csv_bodies, load, write_apps  # noqa: E402
+from tests.capture.test_capture_lib_support import LoadResult, Server, csv_bodies, load, write_apps  # noqa: E402
 
 
 def uptime() -> str:
