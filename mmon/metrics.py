@@ -113,7 +113,10 @@ _HELP = {
     "data_quality_feature_non_null": "Non-null fraction of the feature in the current window (CloudWatch feature_non_null).",
     "data_quality_feature_baseline_drift": "Drift distance from the baseline compared by baseline_drift_check (CloudWatch feature_baseline_drift).",
     "data_quality_feature_drift_test": "Value of an extra drift test (ks and chi2: p-values; wasserstein, psi, js: distances).",
-    "data_quality_violations": "Number of constraint violations of the run, per check type.",
+    # The check types come from the registry (mmon/checks/registry.py), like --disable's help.
+    "data_quality_violations": "Number of constraint violations of the run, per check type ("
+    + ", ".join(CHECK_TYPES)
+    + ").",
 }
 
 

@@ -165,3 +165,11 @@ def test_non_finite_values_are_not_published_to_cloudwatch() -> None:
     names = [r["MetricName"] for r in cloudwatch_records(current, report, "e", "s", TIME)]
     assert "feature_baseline_drift_price" not in names
     assert "+Inf" in prometheus_text(current, report, "e", "s")
+
+
+def test_prometheus_help_lists_the_registered_checks() -> None:
+    from mmon.checks.registry import CHECKS
+
+    current, report = _run()
+    help_line = next(x for x in prometheus_text(current, report, "e", "s").splitlines() if x.startswith("# HELP mmon_data_quality_violations"))
+    assert all(c.name in help_line for c in CHECKS)
