@@ -33,21 +33,13 @@ sys.path.insert(0, str(HERE))
 
 from _common import fmt_mib, fmt_s, machine_info, markdown_table, measure  # noqa: E402
 
+sys.path.insert(0, str(HERE.parent))
+from tests.test_sagemaker_external import BIAS_CONFIG  # noqa: E402
+
 ADULT = HERE.parent.parent / "shared" / "reference" / "external" / "amazon-sagemaker-examples" / "clarify-adult"
-HEADERS = ["Age", "Workclass", "fnlwgt", "Education", "Education-Num", "Marital Status", "Occupation",
-           "Relationship", "Ethnic group", "Sex", "Capital Gain", "Capital Loss", "Hours per week", "Country",
-           "Target"]  # fmt: skip
 CONFIGS = {
-    "adult": {
-        "label_values_or_threshold": [1],
-        "facet": [{"name_or_index": "Sex", "value_or_threshold": [0]}],
-        "group_variable": "Age",
-        "headers": HEADERS,
-        "label": "instances[*].label",
-        "features": "instances[*].features",
-        "dataset_type": "application/json",
-        "methods": {"post_training_bias": {"methods": ["FT"]}},
-    },
+    # The example notebooks' BiasAnalysisConfig, as the real-file tests use it, with FT only.
+    "adult": {**BIAS_CONFIG, "methods": {"post_training_bias": {"methods": ["FT"]}}},
     "random": {
         "label": "label",
         "label_values_or_threshold": [1],
