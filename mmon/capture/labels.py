@@ -178,10 +178,7 @@ def read_labels(
     for pf in bounded_map(work, list(enumerate(files)), workers, max(2 * workers, 8)):
         summary.label_lines += pf.lines
         summary.label_malformed_lines += pf.malformed
-        for p in pf.problems:
-            summary.add_problem(p)
-        if strict and pf.malformed:
-            raise InputError(f"{pf.problems[0]} ({pf.malformed} malformed line(s) in this file; --strict)")
+        summary.add_problems(pf.problems, pf.malformed, strict, " in this file")
         frame = pf.frame.select(INDEX_COLUMNS)
         if spill is not None:
             spill.add_labels(frame)

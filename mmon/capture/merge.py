@@ -120,6 +120,14 @@ class MergeSummary:
         if len(self.problems) < MAX_EXAMPLES:
             self.problems.append(p)
 
+    def add_problems(self, problems: list[Problem], malformed: int, strict: bool, where: str = "") -> None:
+        """A parsed file's (or batch's) problems, the first MAX_EXAMPLES kept; with ``--strict`` a
+        malformed line is an error naming the first one."""
+        for p in problems:
+            self.add_problem(p)
+        if strict and malformed:
+            raise InputError(f"{problems[0]} ({malformed} malformed line(s){where}; --strict)")
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "window": self.window.to_dict(),
@@ -399,10 +407,7 @@ def _merge_realtime(
         summary.malformed_lines += pf.malformed
         summary.shadow_skipped += pf.shadow
         summary.outside_window += pf.outside
-        for p in pf.problems:
-            summary.add_problem(p)
-        if strict and pf.malformed:
-            raise InputError(f"{pf.problems[0]} ({pf.malformed} malformed line(s); --strict)")
+        summary.add_problems(pf.problems, pf.malformed, strict)
         if progress is not None:
             progress(pf.url, min(done, len(files)), len(files))
         if pf.frame.height:
