@@ -1,12 +1,12 @@
 """Benchmark of the profiling engines: the local engine vs Spark local[1] vs Spark local[2].
 
-    python bench/engine.py                              # 4M rows as CSV, split into 20 and 100 files
+    python bench/engine.py                              # 10M rows as CSV, split into 20 and 100 files
     python bench/engine.py --rows 1000000 --files 20 --repeat 1
     python bench/engine.py --child ENGINE MASTER DATA OUT   # one measured run (used internally)
 
-The dataset is the anchors' seeded 20-column table (bench/baseline.py's generator: 7 floats, 6 ints,
-7 strings of cardinality 5 … 50,000, 2 % nulls), written as CSV and split into N consecutive files
-of equal rows. Every configuration runs ``mmon baseline`` in a process of its own (this file's
+The dataset is the anchors' seeded 20-column table at the anchors' size, 10M rows by default as in
+bench/baseline_anchor.py (bench/baseline.py's generator: 7 floats, 6 ints, 7 strings of cardinality
+5 … 50,000, 2 % nulls), written as CSV and split into N consecutive files of equal rows. Every configuration runs ``mmon baseline`` in a process of its own (this file's
 ``--child`` mode, which calls the same code as the CLI and reports from inside):
 
 * wall: the whole process, Spark's JVM start included; ``profile``: map + fold only;
@@ -146,7 +146,7 @@ def split_dataset(data_dir: Path, rows: int, n_files: int) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=4_000_000)
+    ap.add_argument("--rows", type=int, default=10_000_000)  # the anchors' size (bench/baseline_anchor.py)
     ap.add_argument("--files", type=int, nargs="+", default=[20, 100])
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", "/tmp/mmon-bench-engine"))

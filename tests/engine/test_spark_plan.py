@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mmon.engine.spark import MAX_SPLIT_BYTES, OPEN_COST_BYTES, _pack, plan_tasks, spark_message
+from mmon.engine.spark_plan import MAX_SPLIT_BYTES, OPEN_COST_BYTES, _pack, plan_tasks
+from mmon.engine.spark_session import spark_message
 
 MB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +70,7 @@ def test_task_function_unpickles_without_polars_or_mmon_engine() -> None:
     pytest.importorskip("pyspark")
     from pyspark import cloudpickle
 
-    from mmon.engine.spark import task_function
+    from mmon.engine.spark_task import task_function
 
     blob = cloudpickle.dumps(task_function({"files": [], "options": {}, "policy": {}, "aws_env": {}, "cwd": "/"}))
     code = (
@@ -141,7 +142,7 @@ def test_engine_option_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_driver_aws_variables_are_defaults_and_do_not_outlive_their_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mmon.engine import spark as sp
+    from mmon.engine import spark_task as sp
 
     monkeypatch.setattr(sp, "_AWS_SET_HERE", set())
     monkeypatch.setenv("AWS_REGION", "executor-own")
