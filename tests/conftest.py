@@ -47,6 +47,23 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+def wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float, name: str, log: Path) -> None:
+    """Poll ``url`` until it answers 200. RuntimeError (with the end of the server's ``log``) if the
+    process exits first or ``timeout`` seconds pass; stopping it is the caller's job."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited rc={proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} not ready in {timeout} s: {log.read_text()[-2000:]}")
+
+
 def _weed() -> str | None:
     candidates = [shutil.which("weed"), shutil.which("weed", path=sysconfig.get_path("scripts"))]
     candidates.append(str(Path(sys.executable).parent / "weed"))
@@ -98,19 +115,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory):
     )  # fmt: skip
     endpoint = f"http://127.0.0.1:{sp}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"weed exited rc={proc.returncode}; see {run}/server.log")
-            try:
-                with urllib.request.urlopen(f"{endpoint}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("weed mini not ready in 30 s")
-            time.sleep(0.1)
+        wait_ready(proc, f"{endpoint}/healthz", 30, "weed mini", run / "server.log")
         yield endpoint
     finally:
         proc.send_signal(signal.SIGTERM)

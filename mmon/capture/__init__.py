@@ -7,7 +7,8 @@ this package never imports their threads' modules or any web framework.
 
 from typing import TYPE_CHECKING, Any
 
-from mmon.capture.merge import (
+# Each name from the module that defines it (not through merge, which re-exports some for its callers).
+from mmon.capture.flat import (
     EVENT_ID,
     INFERENCE_ID,
     INFERENCE_TIME,
@@ -16,10 +17,9 @@ from mmon.capture.merge import (
     META_PREFIX,
     PREDICTION,
     PROBABILITY,
-    MergeSummary,
-    capture_merge,
-    is_meta_column,
 )
+from mmon.capture.merge import MergeSummary, capture_merge
+from mmon.capture.table import is_meta_column
 from mmon.capture.window import Window, parse_duration, parse_time, resolve_window
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mmon.capture.encode import CaptureRecord
 from mmon.capture.writer import CaptureWriter
@@ -32,6 +32,9 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+WSGIApp = Callable[..., Iterable[bytes]]
+AppT = TypeVar("AppT", ASGIApp, WSGIApp)  # the app a middleware wraps
 
 
 class _Exchange:
@@ -145,18 +148,13 @@ def _no_body(raw_headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return length.strip() in (b"", b"0")
 
 
-class CaptureMiddleware:
-    """Pure ASGI middleware: ``app = CaptureMiddleware(app, writer)``.
-
-    ``paths``: capture only these request paths (e.g. ``["/invocations"]``; default every HTTP
-    request). On ASGI lifespan startup the writer's thread is started (uploading what a crashed
-    process left in the spool); on lifespan shutdown the writer is closed: flushed within its
-    ``flush_timeout``, its thread stopped.
-    """
+class _Middleware(Generic[AppT]):
+    """What the ASGI and the WSGI middleware are both made with: the app they wrap, the writer, and
+    the options (``_Options``) that choose what of a request is captured."""
 
     def __init__(
         self,
-        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        app: AppT,
         writer: CaptureWriter,
         *,
         paths: Sequence[str] | None = None,
@@ -164,9 +162,19 @@ class CaptureMiddleware:
         header_allowlist: Sequence[str] = (CUSTOM_ATTRIBUTES_HEADER,),
         max_body_bytes: int | None = None,
     ) -> None:
-        self.app = app
+        self.app: AppT = app
         self.writer = writer
         self._o = _Options(writer, paths, inference_id_header, header_allowlist, max_body_bytes)
+
+
+class CaptureMiddleware(_Middleware[ASGIApp]):
+    """Pure ASGI middleware: ``app = CaptureMiddleware(app, writer)``.
+
+    ``paths``: capture only these request paths (e.g. ``["/invocations"]``; default every HTTP
+    request). On ASGI lifespan startup the writer's thread is started (uploading what a crashed
+    process left in the spool); on lifespan shutdown the writer is closed: flushed within its
+    ``flush_timeout``, its thread stopped.
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -309,22 +317,8 @@ class _Response:
                 self._o.finish(self._ex, self._headers, self._ex.req_done and self._ex.resp_done)
 
 
-class WSGICaptureMiddleware:
+class WSGICaptureMiddleware(_Middleware[WSGIApp]):
     """WSGI middleware: ``app.wsgi_app = WSGICaptureMiddleware(app.wsgi_app, writer)`` (Flask)."""
-
-    def __init__(
-        self,
-        app: Callable[..., Iterable[bytes]],
-        writer: CaptureWriter,
-        *,
-        paths: Sequence[str] | None = None,
-        inference_id_header: str | None = INFERENCE_ID_HEADER,
-        header_allowlist: Sequence[str] = (CUSTOM_ATTRIBUTES_HEADER,),
-        max_body_bytes: int | None = None,
-    ) -> None:
-        self.app = app
-        self.writer = writer
-        self._o = _Options(writer, paths, inference_id_header, header_allowlist, max_body_bytes)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         o = self._o

@@ -30,11 +30,29 @@ from mmon.store import Store, is_local, local_path
 LOG = logging.getLogger("mmon.preprocessor")
 
 
-class _Payload:
-    """One side of a captured record (``endpointInput``, ``endpointOutput``, …)."""
+class _Part:
+    """A part of a captured record as SageMaker's container hands it over: the fields as
+    attributes (set by each kind), ``as_dict()`` a copy of the JSON object, ``repr`` naming the kind."""
+
+    _kind = ""
 
     def __init__(self, d: dict[str, Any]) -> None:
         self._d = d
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._d)
+
+    def __repr__(self) -> str:
+        return f"{self._kind}({self._d!r})"
+
+
+class _Payload(_Part):
+    """One side of a captured record (``endpointInput``, ``endpointOutput``, …)."""
+
+    _kind = "Payload"
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        super().__init__(d)
         self.data = d.get("data")
         self.encoding = d.get("encoding")
         self.observedContentType = d.get("observedContentType")
@@ -42,16 +60,12 @@ class _Payload:
         self.content_type = self.observedContentType
         self.mode = d.get("mode")
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._d)
 
-    def __repr__(self) -> str:
-        return f"Payload({self._d!r})"
+class EventMetadata(_Part):
+    _kind = "EventMetadata"
 
-
-class EventMetadata:
     def __init__(self, d: dict[str, Any]) -> None:
-        self._d = d
+        super().__init__(d)
         self.event_id = d.get("eventId")
         self.inference_id = d.get("inferenceId")
         self.inference_time = d.get("inferenceTime")
@@ -60,18 +74,14 @@ class EventMetadata:
         self.custom_attribute = None if ca is None else (list(ca) if isinstance(ca, list) else [ca])
         self.invocation_source = d.get("invocationSource")
 
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._d)
 
-    def __repr__(self) -> str:
-        return f"EventMetadata({self._d!r})"
-
-
-class CapturedData:
+class CapturedData(_Part):
     """A captured (or merged) record as SageMaker hands it to ``preprocess_handler``."""
 
+    _kind = "CapturedData"
+
     def __init__(self, record: dict[str, Any]) -> None:
-        self._record = record
+        super().__init__(record)
         cd = record.get("captureData") or {}
         self.endpoint_input = _Payload(cd["endpointInput"]) if isinstance(cd.get("endpointInput"), dict) else None
         self.endpoint_output = _Payload(cd["endpointOutput"]) if isinstance(cd.get("endpointOutput"), dict) else None
@@ -83,10 +93,7 @@ class CapturedData:
         self.event_version = record.get("eventVersion")
 
     def as_dict(self) -> dict[str, Any]:
-        return self._record
-
-    def __repr__(self) -> str:
-        return f"CapturedData({self._record!r})"
+        return self._d  # the record itself, not a copy (the parts give copies)
 
 
 class PreprocessorError(Exception):

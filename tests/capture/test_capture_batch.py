@@ -6,15 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from mmon.capture import batch
 from mmon.capture.merge import META_COLUMNS, capture_merge
 from mmon.capture.window import Window, parse_time
-from mmon.cli.capture_merge_cmd import register
-from mmon.errors import InputError, MmonError
+from mmon.errors import InputError
 from mmon.store import Store
+from tests.capture.capture_merge_cli import capture_merge_cli as cli
 from tests.capture_parts import one_part
 
 HOUR0 = Window(parse_time("2022-08-30T00:00Z"), parse_time("2022-08-30T01:00Z"))
@@ -169,35 +167,19 @@ def test_ground_truth_joins_on_inference_id(tmp_path: Path) -> None:
         capture_merge(Store(), str(dest), str(tmp_path / "out"), HOUR0, ground_truth=str(gt))
 
 
-def cli(*args: str) -> tuple[int, str]:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    register(app)
-    r = CliRunner().invoke(app, ["capture-merge", *args])
-    if isinstance(r.exception, MmonError):
-        return r.exception.exit_code, str(r.exception)
-    if r.exception is not None and not isinstance(r.exception, SystemExit):
-        raise r.exception
-    return r.exit_code, r.stdout
-
-
 def test_cli(tmp_path: Path) -> None:
     out_files = {**OUT, "dummy_1.csv.out": OUT["dummy_1.csv.out"] * 2}
     dest = make_dest(tmp_path, IN, out_files)
     out = tmp_path / "out"
-    code, stdout = cli("--capture", str(dest), "--output", str(out), "--start-time", "2022-08-30T00:00Z",
-                       "--end-time", "2022-08-30T01:00Z", "--json")  # fmt: skip
-    assert code == 0, stdout
+    code, stdout, err = cli("--capture", str(dest), "--output", str(out), "--start-time", "2022-08-30T00:00Z",
+                            "--end-time", "2022-08-30T01:00Z", "--json")  # fmt: skip
+    assert code == 0, err
     doc = json.loads(stdout)
     assert doc["status"] == "ok" and doc["output"]["rows"] == 2 and doc["capture"]["malformed_lines"] == 2
     assert doc["output"]["columns"] == FLAT_COLUMNS
     assert len(read_jsonl(one_part(out, "jsonl"))) == 2
-    code, _ = cli("--capture", str(dest), "--output", str(tmp_path / "o2"), "--start-time", "2022-08-30T00:00Z",
-                  "--end-time", "2022-08-30T01:00Z", "--strict", "--quiet")  # fmt: skip
+    code, _, _ = cli("--capture", str(dest), "--output", str(tmp_path / "o2"), "--start-time", "2022-08-30T00:00Z",
+                     "--end-time", "2022-08-30T01:00Z", "--strict", "--quiet")  # fmt: skip
     assert code == 2
 
 

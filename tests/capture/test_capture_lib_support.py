@@ -157,18 +157,14 @@ class Server:
             # cwd: `python -m` puts it first on sys.path, so it must be this checkout.
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True, cwd=ROOT)  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited rc={self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ping", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"{self.kind} not ready in {timeout} s: {self.log.read_text()[-2000:]}")
+        from tests.conftest import wait_ready
+
+        try:
+            wait_ready(self.proc, f"http://127.0.0.1:{self.port}/ping", timeout, self.kind, self.log)
+        except RuntimeError:
+            self.kill()  # not ready in time: stopped here (one that exited is gone already)
+            raise
+        return self
 
     def get_json(self, path: str) -> dict:  # type: ignore[type-arg]
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
@@ -404,17 +400,9 @@ class Weed:
         with open(r / "server.log", "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          env={**os.environ, "TMPDIR": f"{r}/tmp"}, start_new_session=True)  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"weed exited rc={self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("weed mini not ready")
+        from tests.conftest import wait_ready
+
+        wait_ready(self.proc, f"{self.endpoint}/healthz", timeout, "weed mini", r / "server.log")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from mmon.capture import layout, merge
 from mmon.capture.merge import META_COLUMNS, capture_merge
 from mmon.capture.synth import write_capture
 from mmon.capture.window import Window, parse_time
-from mmon.cli.capture_merge_cmd import register
-from mmon.errors import InputError, MmonError
+from mmon.errors import InputError
 from mmon.store import Store
+from tests.capture.capture_merge_cli import capture_merge_cli as cli
 from tests.capture_parts import one_part, parts
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "capture"
@@ -30,22 +28,6 @@ REAL_IDS = ["f04a8538-696c-4648-8064-8b680b2e3318", "4f301857-49c9-44d1-b275-ba0
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    register(app)
-    r = CliRunner().invoke(app, ["capture-merge", *args])
-    if isinstance(r.exception, MmonError):
-        return r.exception.exit_code, r.stdout, str(r.exception)
-    if r.exception is not None and not isinstance(r.exception, SystemExit):
-        raise r.exception
-    return r.exit_code, r.stdout, r.stderr
 
 
 # -- the fixture folder: every count checkable by hand (fixtures/capture/README.md) -----------------

@@ -9,16 +9,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from mmon.capture import layout
 from mmon.capture.merge import META_COLUMNS, capture_merge
 from mmon.capture.synth import write_capture
 from mmon.capture.window import Window, parse_time
-from mmon.cli.capture_merge_cmd import register
 from mmon.errors import InputError
 from mmon.store import Store
+from tests.capture.capture_merge_cli import capture_merge_cli
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "capture"
 HOUR0 = Window(parse_time("2022-04-18T00:00Z"), parse_time("2022-04-18T01:00Z"))
@@ -92,16 +90,9 @@ def test_malformed_file_on_s3_and_strict(s3_store: Store, s3_bucket: str) -> Non
 
 def test_cli_on_s3_with_storage_options(s3_options: dict[str, str], s3_store: Store, s3_bucket: str) -> None:
     fx = upload_fixtures(s3_store, s3_bucket)
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    register(app)
     opts = [x for k, v in s3_options.items() for x in ("--storage-option", f"{k}={v}")]
-    r = CliRunner().invoke(app, ["capture-merge", "--capture", f"{fx}/endpoint-csv/AllTraffic", "--output", f"{s3_bucket}/cli",
-                                 "--scheduled-time", "2022-04-18T01:00:00Z", "--json", *opts])  # fmt: skip
-    assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["capture"]["kept"] == 5
-    assert s3_store.exists(f"{s3_bucket}/cli/{json.loads(r.stdout)['output']['parts'][0]}")
+    code, out, err = capture_merge_cli("--capture", f"{fx}/endpoint-csv/AllTraffic", "--output", f"{s3_bucket}/cli",
+                                       "--scheduled-time", "2022-04-18T01:00:00Z", "--json", *opts)  # fmt: skip
+    assert code == 0, out + err
+    assert json.loads(out)["capture"]["kept"] == 5
+    assert s3_store.exists(f"{s3_bucket}/cli/{json.loads(out)['output']['parts'][0]}")
