@@ -68,6 +68,7 @@ def _feature_rows(result: Any) -> list[dict[str, Any]]:
 
 def register(app: typer.Typer) -> None:
     @app.command("run", help=HELP, epilog=EXIT_CODES_HELP)
+    @typed.with_monitor_options(typed.MIN_LABELLED)
     def run(
         output: Annotated[str, typer.Option("--output", "-o", help="Folder or URL for the report.")],
         data: Annotated[
@@ -80,20 +81,7 @@ def register(app: typer.Typer) -> None:
         baseline_constraints: Annotated[
             str | None, typer.Option("--baseline-constraints", help="The baseline's constraints.json (SageMaker's or mmon's).")
         ] = None,
-        run_type: typed.TypeOpt = "data-quality",
-        config: typed.ConfigOpt = None,
-        model: typed.ModelOpt = None,
-        problem_type: typed.ProblemTypeOpt = None,
-        inference_attribute: typed.InferenceOpt = None,
-        probability_attribute: typed.ProbabilityOpt = None,
-        probability_threshold: typed.ThresholdOpt = None,
-        ground_truth_attribute: typed.GroundTruthOpt = None,
-        positive_label: typed.PositiveOpt = None,
-        max_records: typed.MaxRecordsOpt = 1000,
-        timeout: typed.TimeoutOpt = 60.0,
-        seed: typed.SeedOpt = 0,
-        estimator: typed.EstimatorOpt = "none",
-        min_labelled: typed.MinLabelledOpt = 1,
+        opts: typed.TypedOptions = typed.DECLARED,  # --type … --min-labelled
         ground_truth: Annotated[
             str | None, typer.Option(help="Ground-truth folder (with --capture): merge labels into the window (model-quality, bias).")
         ] = None,
@@ -163,7 +151,8 @@ def register(app: typer.Typer) -> None:
 
         # User code (postprocessor, model script) may print: stdout is for mmon's result only, so the
         # work below runs with stdout sent to stderr.
-        typed.check_type(run_type, estimator)
+        run_type = opts.run_type
+        typed.check_type(run_type, opts.estimator)
         profiler = make_engine(engine, spark_master, run_type)
         metric_time = check_run_times(metric_time, scheduled_time)  # refuse a bad or empty time up front
         unused = [f for f, v in (("--schedule-expression", schedule_expression), ("--start-offset", start_offset),
@@ -179,11 +168,6 @@ def register(app: typer.Typer) -> None:
             if ignored:
                 raise InputError(f"{', '.join(ignored)}: data-quality options, not for --type {run_type}")
             store = Store(parse_storage_options(storage_option or []))
-            opts = typed.TypedOptions(
-                run_type, config, model, problem_type, inference_attribute, probability_attribute,
-                probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed, min_labelled,
-            )  # fmt: skip
-            opts.estimator = estimator
             if bool(data) == bool(capture):
                 raise InputError("give the current data as DATA... or as --capture (one of the two)")
             execution = None
