@@ -81,7 +81,6 @@ def register(app: typer.Typer) -> None:
         quiet: Quiet = False,
     ) -> None:
         run_type = opts.run_type
-        typed.check_type(run_type, opts.estimator)
         profiler = make_engine(engine, spark_master, run_type)
         if run_type != "data-quality":
             store = Store(parse_storage_options(storage_option or []))

@@ -152,7 +152,6 @@ def register(app: typer.Typer) -> None:
         # User code (postprocessor, model script) may print: stdout is for mmon's result only, so the
         # work below runs with stdout sent to stderr.
         run_type = opts.run_type
-        typed.check_type(run_type, opts.estimator)
         profiler = make_engine(engine, spark_master, run_type)
         metric_time = check_run_times(metric_time, scheduled_time)  # refuse a bad or empty time up front
         unused = [f for f, v in (("--schedule-expression", schedule_expression), ("--start-offset", start_offset),

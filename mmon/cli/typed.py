@@ -113,7 +113,8 @@ DECLARED = MonitorOptions("data-quality")
 
 def with_monitor_options(*extra: tuple[str, Any, Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A command whose ``opts: MonitorOptions`` parameter typer shows as the MONITOR_OPTIONS (and
-    ``extra``) options, in that place; the command is called with their values in one MonitorOptions."""
+    ``extra``) options, in that place; the command is called with their values in one MonitorOptions,
+    checked (``check_type``)."""
     declared = [*MONITOR_OPTIONS, *extra]
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -125,6 +126,7 @@ def with_monitor_options(*extra: tuple[str, Any, Any]) -> Callable[[Callable[...
         @functools.wraps(command)
         def with_options(**values: Any) -> Any:
             opts = MonitorOptions(**{name: values.pop(name) for name, _, _ in declared})
+            check_type(opts.run_type, opts.estimator)  # a wrong --type or --estimator, before any work
             return command(**values, opts=opts)
 
         with_options.__signature__ = inspect.Signature([*params[:at], *options, *params[at + 1 :]])  # type: ignore[attr-defined]
