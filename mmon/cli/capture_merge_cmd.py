@@ -14,7 +14,7 @@ from mmon.capture.merge import META_COLUMNS, SUMMARY_NAME, MergeSummary, capture
 from mmon.capture.parts import LEGACY_NAMES, PART_PATTERN
 from mmon.capture.window import parse_duration, resolve_window
 from mmon.cli.console import file_progress, out, print_json, warn
-from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, Quiet, StorageOption
+from mmon.cli.options import EXIT_CODES_HELP, EndOffset, JsonOutput, Quiet, StartOffset, StorageOption
 from mmon.errors import InputError
 from mmon.own_files import is_inside, refuse_overwrite
 from mmon.store import Store, join, parse_storage_options
@@ -93,8 +93,8 @@ def register(app: typer.Typer) -> None:
         scheduled_time: Annotated[
             str | None, typer.Option("--scheduled-time", help="Execution time the offsets apply to (default: this hour).")
         ] = None,
-        start_offset: Annotated[str | None, typer.Option("--start-offset", help="ISO 8601 duration, default -PT1H.")] = None,
-        end_offset: Annotated[str | None, typer.Option("--end-offset", help="ISO 8601 duration, default -PT0H.")] = None,
+        start_offset: StartOffset = None,
+        end_offset: EndOffset = None,
         ground_truth_lookahead: Annotated[
             str,
             typer.Option(

@@ -14,7 +14,19 @@ from mmon.checks.registry import disable_help
 from mmon.cli import typed
 from mmon.cli.console import cell, error, file_progress, line, out, print_json, warn
 from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
-from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
+from mmon.cli.options import (
+    EXIT_CODES_HELP,
+    BaselineConstraints,
+    BaselineStatistics,
+    EndOffset,
+    FailOnViolations,
+    Format,
+    Header,
+    JsonOutput,
+    Quiet,
+    StartOffset,
+    StorageOption,
+)
 from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
 from mmon.store import Store, parse_storage_options
 
@@ -75,12 +87,8 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Argument(help="Current data: files, folders or globs (or use --capture).", metavar="[DATA]..."),
         ] = None,
-        baseline_statistics: Annotated[
-            str | None, typer.Option("--baseline-statistics", help="The baseline's statistics.json (SageMaker's or mmon's).")
-        ] = None,
-        baseline_constraints: Annotated[
-            str | None, typer.Option("--baseline-constraints", help="The baseline's constraints.json (SageMaker's or mmon's).")
-        ] = None,
+        baseline_statistics: BaselineStatistics = None,
+        baseline_constraints: BaselineConstraints = None,
         opts: typed.TypedOptions = typed.DECLARED,  # --type … --min-labelled
         ground_truth: Annotated[
             str | None, typer.Option(help="Ground-truth folder (with --capture): merge labels into the window (model-quality, bias).")
@@ -131,11 +139,9 @@ def register(app: typer.Typer) -> None:
         schedule_expression: Annotated[
             str | None, typer.Option(help="The schedule (cron(...), hourly, daily:H, every:Nh, crontab line): sets 'now' and the default window.")
         ] = None,
-        start_offset: Annotated[str | None, typer.Option(help="Window start relative to the scheduled time (e.g. -PT1H).")] = None,
-        end_offset: Annotated[str | None, typer.Option(help="Window end relative to the scheduled time (e.g. -PT0H).")] = None,
-        fail_on_violations: Annotated[
-            bool, typer.Option("--fail-on-violations/--no-fail-on-violations", help="Exit 1 when violations are found.")
-        ] = True,
+        start_offset: StartOffset = None,
+        end_offset: EndOffset = None,
+        fail_on_violations: FailOnViolations = True,
         html_report: Annotated[
             bool, typer.Option("--report", help="Also write report.html (as mmon report does) beside constraint_violations.json.")
         ] = False,
