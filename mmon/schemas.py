@@ -201,12 +201,11 @@ def _split_sketches(doc: Any) -> tuple[Any, list[Any] | None]:
     bad: list[Any] | None = None
     out_features = []
     for i, feature in enumerate(features):
-        try:
-            sketch = feature["numerical_statistics"]["distribution"]["kll"]["sketch"]
-            data = sketch["data"]
-        except (KeyError, TypeError):
+        sketch = kll_sketch(feature)
+        if sketch is None:
             out_features.append(feature)
             continue
+        data = sketch["data"]
         levels = data if isinstance(data, list) else []
         numbers = isinstance(data, list)
         for j, level in enumerate(levels):
@@ -222,13 +221,28 @@ def _split_sketches(doc: Any) -> tuple[Any, list[Any] | None]:
         if not numbers:
             out_features.append(feature)
             continue
-        ns = feature["numerical_statistics"]
-        dist = ns["distribution"]
-        kll = dist["kll"]
-        out_features.append(
-            {**feature, "numerical_statistics": {**ns, "distribution": {**dist, "kll": {**kll, "sketch": {**sketch, "data": []}}}}}
-        )
+        out_features.append(without_sketch_data(feature))
     return {**doc, "features": out_features}, bad
+
+
+def kll_sketch(feature: Any) -> dict[str, Any] | None:
+    """The KLL ``sketch`` object of a statistics.json feature (it has a ``data`` key), else None."""
+    try:
+        sketch = feature["numerical_statistics"]["distribution"]["kll"]["sketch"]
+        sketch["data"]
+    except (KeyError, TypeError):
+        return None
+    return sketch  # type: ignore[no-any-return]
+
+
+def without_sketch_data(feature: dict[str, Any]) -> dict[str, Any]:
+    """A shallow copy of a feature that has a KLL sketch, with the sketch's ``data`` emptied (the
+    levels are the bulk of a statistics.json; the rest of the document is kept as it is)."""
+    ns = feature["numerical_statistics"]
+    dist = ns["distribution"]
+    kll = dist["kll"]
+    sketch = {**kll["sketch"], "data": []}
+    return {**feature, "numerical_statistics": {**ns, "distribution": {**dist, "kll": {**kll, "sketch": sketch}}}}
 
 
 def _all_finite(level: list[int | float]) -> bool:

@@ -28,7 +28,9 @@ Sources (format study §2.1, §2.3, §2.4):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from mmon.errors import InputError
@@ -89,6 +91,25 @@ def _choice(value: Any, key: str, where: str, allowed: tuple[str, ...]) -> str:
     raise InputError(f"{where}: {key} must be one of {', '.join(allowed)}, got {value!r}")
 
 
+_fraction = partial(_number, fraction=True)
+_non_negative = partial(_number, fraction=False)
+
+# How each MonitoringConfig field is read: the keys that may set it, the first one present wins
+# ("raw": the monitoring_config or override itself, "dist": its distribution_constraints; the older
+# files' alias comes second), and the reader that checks the value. Errors come in this order.
+_READERS: tuple[tuple[str, tuple[tuple[str, str], ...], Callable[[Any, str, str], Any]], ...] = (
+    ("evaluate_constraints", (("raw", "evaluate_constraints"),), _switch),
+    ("emit_metrics", (("raw", "emit_metrics"),), _switch),
+    ("datatype_check_threshold", (("raw", "datatype_check_threshold"),), _fraction),
+    ("domain_content_threshold", (("raw", "domain_content_threshold"), ("dist", "min_domain_mass")), _fraction),
+    ("perform_comparison", (("dist", "perform_comparison"), ("dist", "enable_comparisons")), _switch),
+    ("comparison_threshold", (("dist", "comparison_threshold"),), _non_negative),
+    ("categorical_comparison_threshold", (("dist", "categorical_comparison_threshold"),), _non_negative),
+    ("comparison_method", (("dist", "comparison_method"),), partial(_choice, allowed=(SIMPLE, ROBUST))),
+    ("categorical_drift_method", (("dist", "categorical_drift_method"),), partial(_choice, allowed=(LINFINITY, CHISQUARED))),
+)
+
+
 def apply_config(base: MonitoringConfig, raw: dict[str, Any] | None, where: str) -> MonitoringConfig:
     """``base`` with the keys present in ``raw`` (a monitoring_config or an override) applied."""
     if not raw:
@@ -101,35 +122,14 @@ def apply_config(base: MonitoringConfig, raw: dict[str, Any] | None, where: str)
     # Flat distribution keys (override convenience) first, nested ones win.
     dist = {k: raw[k] for k in _DISTRIBUTION_KEYS if k in raw}
     dist.update(dist_raw)
+    sources = {"raw": raw, "dist": dist}
     changes: dict[str, Any] = {}
-    if "evaluate_constraints" in raw:
-        changes["evaluate_constraints"] = _switch(raw["evaluate_constraints"], "evaluate_constraints", where)
-    if "emit_metrics" in raw:
-        changes["emit_metrics"] = _switch(raw["emit_metrics"], "emit_metrics", where)
-    if "datatype_check_threshold" in raw:
-        changes["datatype_check_threshold"] = _number(raw["datatype_check_threshold"], "datatype_check_threshold", where, True)
-    if "domain_content_threshold" in raw:
-        changes["domain_content_threshold"] = _number(raw["domain_content_threshold"], "domain_content_threshold", where, True)
-    elif "min_domain_mass" in dist:
-        changes["domain_content_threshold"] = _number(dist["min_domain_mass"], "min_domain_mass", where, True)
-    if "perform_comparison" in dist:
-        changes["perform_comparison"] = _switch(dist["perform_comparison"], "perform_comparison", where)
-    elif "enable_comparisons" in dist:
-        changes["perform_comparison"] = _switch(dist["enable_comparisons"], "enable_comparisons", where)
-    if "comparison_threshold" in dist:
-        changes["comparison_threshold"] = _number(dist["comparison_threshold"], "comparison_threshold", where, False)
-    if "categorical_comparison_threshold" in dist:
-        changes["categorical_comparison_threshold"] = _number(
-            dist["categorical_comparison_threshold"], "categorical_comparison_threshold", where, False
-        )
-    elif "comparison_threshold" in changes:
+    for field, keys, read in _READERS:
+        found = next(((key, sources[src][key]) for src, key in keys if key in sources[src]), None)
+        if found is not None:
+            changes[field] = read(found[1], found[0], where)
+    if "categorical_comparison_threshold" not in changes and "comparison_threshold" in changes:
         changes["categorical_comparison_threshold"] = changes["comparison_threshold"]
-    if "comparison_method" in dist:
-        changes["comparison_method"] = _choice(dist["comparison_method"], "comparison_method", where, (SIMPLE, ROBUST))
-    if "categorical_drift_method" in dist:
-        changes["categorical_drift_method"] = _choice(
-            dist["categorical_drift_method"], "categorical_drift_method", where, (LINFINITY, CHISQUARED)
-        )
     return replace(base, **changes)
 
 

@@ -60,6 +60,7 @@ def _summary_rows(statistics: dict[str, Any]) -> list[dict[str, Any]]:
 
 def register(app: typer.Typer) -> None:
     @app.command("baseline", help=HELP, epilog=EXIT_CODES_HELP)
+    @typed.with_monitor_options(typed.REFERENCE_CHUNK_SIZE)
     def baseline(
         dataset: Annotated[list[str], typer.Argument(help="Files, folders or globs to profile.", metavar="DATASET...")],
         output: Annotated[str, typer.Option("--output", "-o", help="Folder or URL for statistics.json and constraints.json.")],
@@ -74,34 +75,15 @@ def register(app: typer.Typer) -> None:
         ] = False,
         engine: EngineOpt = "local",
         spark_master: SparkMasterOpt = None,
-        run_type: typed.TypeOpt = "data-quality",
-        config: typed.ConfigOpt = None,
-        model: typed.ModelOpt = None,
-        problem_type: typed.ProblemTypeOpt = None,
-        inference_attribute: typed.InferenceOpt = None,
-        probability_attribute: typed.ProbabilityOpt = None,
-        probability_threshold: typed.ThresholdOpt = None,
-        ground_truth_attribute: typed.GroundTruthOpt = None,
-        positive_label: typed.PositiveOpt = None,
-        max_records: typed.MaxRecordsOpt = 1000,
-        timeout: typed.TimeoutOpt = 60.0,
-        seed: typed.SeedOpt = 0,
-        estimator: typed.EstimatorOpt = "none",
-        reference_chunk_size: typed.ReferenceChunkOpt = None,
+        opts: typed.TypedOptions = typed.DECLARED,  # --type … --reference-chunk-size
         storage_option: StorageOption = None,
         json_output: JsonOutput = False,
         quiet: Quiet = False,
     ) -> None:
-        typed.check_type(run_type, estimator)
+        run_type = opts.run_type
         profiler = make_engine(engine, spark_master, run_type)
         if run_type != "data-quality":
             store = Store(parse_storage_options(storage_option or []))
-            opts = typed.TypedOptions(
-                run_type, config, model, problem_type, inference_attribute, probability_attribute,
-                probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed,
-            )  # fmt: skip
-            opts.estimator = estimator
-            opts.reference_chunk_size = reference_chunk_size
             with typed.work_progress(run_type, quiet or json_output) as progress:
                 result = typed.baseline_typed(store, dataset, output, opts, fmt, header, progress)
             for w in result.warnings:

@@ -14,7 +14,7 @@ from mmon.capture.merge import META_COLUMNS, SUMMARY_NAME, MergeSummary, capture
 from mmon.capture.parts import LEGACY_NAMES, PART_PATTERN
 from mmon.capture.window import parse_duration, resolve_window
 from mmon.cli.console import file_progress, out, print_json, warn
-from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, Quiet, StorageOption
+from mmon.cli.options import EXIT_CODES_HELP, EndOffset, JsonOutput, Quiet, StartOffset, StorageOption
 from mmon.errors import InputError
 from mmon.own_files import is_inside, refuse_overwrite
 from mmon.store import Store, join, parse_storage_options
@@ -37,38 +37,46 @@ Duplicate eventIds keep their first record; a relabelled eventId keeps its last 
 """
 
 
+# The counts of a merge, in the order of the table: (label, MergeSummary attribute, when it is
+# shown: always, with --ground-truth, when payloads are decoded (a flat or preprocessed merge), or
+# for a preprocessed merge).
+_COUNTS = (
+    ("hour folders", "hour_folders", "always"),
+    ("files read", "files", "always"),
+    ("records read", "records", "always"),
+    ("malformed lines", "malformed_lines", "always"),
+    ("shadow traffic skipped", "shadow_skipped", "always"),
+    ("outside the window", "outside_window", "always"),
+    ("records in window", "in_window", "always"),
+    ("duplicate event ids dropped", "duplicates", "always"),
+    ("label files read", "label_files", "labels"),
+    ("labels read", "label_lines", "labels"),
+    ("malformed label lines", "label_malformed_lines", "labels"),
+    ("duplicate labels (last kept)", "duplicate_labels", "labels"),
+    ("matched", "matched", "labels"),
+    ("captured without label", "captured_without_label", "labels"),
+    ("labels without capture", "labels_without_capture", "labels"),
+    ("payloads that cannot be read", "malformed_payloads", "payloads"),
+    ("preprocessor errors", "preprocessor_errors", "preprocessed"),
+    ("dropped by the preprocessor", "preprocessor_dropped", "preprocessed"),
+    ("rows written", "rows", "always"),
+)
+
+
 def _table(s: MergeSummary) -> Table:
     w = s.window.to_dict()
     t = Table(title=f"capture-merge {w['start']} to {w['end']}", show_header=True)
     t.add_column("")
     t.add_column("count", justify="right")
-    rows: list[tuple[str, int]] = [
-        ("hour folders", s.hour_folders),
-        ("files read", s.files),
-        ("records read", s.records),
-        ("malformed lines", s.malformed_lines),
-        ("shadow traffic skipped", s.shadow_skipped),
-        ("outside the window", s.outside_window),
-        ("records in window", s.in_window),
-        ("duplicate event ids dropped", s.duplicates),
-    ]
-    if s.ground_truth is not None:
-        rows += [
-            ("label files read", s.label_files),
-            ("labels read", s.label_lines),
-            ("malformed label lines", s.label_malformed_lines),
-            ("duplicate labels (last kept)", s.duplicate_labels),
-            ("matched", s.matched),
-            ("captured without label", s.captured_without_label),
-            ("labels without capture", s.labels_without_capture),
-        ]
-    if s.output_kind != "merged":
-        rows.append(("payloads that cannot be read", s.malformed_payloads))
-    if s.output_kind == "preprocessed":
-        rows += [("preprocessor errors", s.preprocessor_errors), ("dropped by the preprocessor", s.preprocessor_dropped)]
-    rows.append(("rows written", s.rows))
-    for name, n in rows:
-        t.add_row(name, str(n))
+    shown = {
+        "always": True,
+        "labels": s.ground_truth is not None,
+        "payloads": s.output_kind != "merged",
+        "preprocessed": s.output_kind == "preprocessed",
+    }
+    for label, attribute, when in _COUNTS:
+        if shown[when]:
+            t.add_row(label, str(getattr(s, attribute)))
     return t
 
 
@@ -85,8 +93,8 @@ def register(app: typer.Typer) -> None:
         scheduled_time: Annotated[
             str | None, typer.Option("--scheduled-time", help="Execution time the offsets apply to (default: this hour).")
         ] = None,
-        start_offset: Annotated[str | None, typer.Option("--start-offset", help="ISO 8601 duration, default -PT1H.")] = None,
-        end_offset: Annotated[str | None, typer.Option("--end-offset", help="ISO 8601 duration, default -PT0H.")] = None,
+        start_offset: StartOffset = None,
+        end_offset: EndOffset = None,
         ground_truth_lookahead: Annotated[
             str,
             typer.Option(

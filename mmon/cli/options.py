@@ -43,6 +43,33 @@ Header = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no warnings on stderr.")]
 
+# The baseline of run and report.
+BaselineStatistics = Annotated[
+    str | None,
+    typer.Option("--baseline-statistics", help="The baseline's statistics.json (SageMaker's or mmon's; data quality, model quality)."),
+]
+BaselineConstraints = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline-constraints",
+        help="The baseline's constraints.json (SageMaker's or mmon's), or its analysis.json (bias, feature attribution).",
+    ),
+]
+FailOnViolations = Annotated[
+    bool, typer.Option("--fail-on-violations/--no-fail-on-violations", help="Exit 1 when violations are found.")
+]
+
+# SageMaker's window offsets, of run, capture-merge and schedule-print; the start's default depends
+# on the command (each one's help says it).
+StartOffset = Annotated[
+    str | None,
+    typer.Option("--start-offset", help="Window start relative to the scheduled time, an ISO 8601 duration (e.g. -PT1H, -P1D)."),
+]
+EndOffset = Annotated[
+    str | None,
+    typer.Option("--end-offset", help="Window end relative to the scheduled time, an ISO 8601 duration. Default -PT0H."),
+]
+
 EXIT_CODES_HELP = (
     "Exit codes: 0 clean, 1 violations found, 2 usage or input error, 3 storage error."
 )

@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from mmon.cli.console import out, print_json
-from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, Quiet, StorageOption
+from mmon.cli.options import (
+    EXIT_CODES_HELP,
+    BaselineConstraints,
+    BaselineStatistics,
+    FailOnViolations,
+    JsonOutput,
+    Quiet,
+    StorageOption,
+)
 from mmon.errors import EXIT_OK, EXIT_VIOLATIONS
 from mmon.store import Store, parse_storage_options
 
@@ -33,17 +41,8 @@ def register(app: typer.Typer) -> None:
     @app.command("report", help=HELP, epilog=EXIT_CODES_HELP)
     def report(
         folder: Annotated[str, typer.Argument(help="An execution's report folder, or a schedule's output folder.")],
-        baseline_statistics: Annotated[
-            str | None,
-            typer.Option("--baseline-statistics", help="The baseline's statistics.json (data quality, model quality)."),
-        ] = None,
-        baseline_constraints: Annotated[
-            str | None,
-            typer.Option(
-                "--baseline-constraints",
-                help="The baseline's constraints.json (thresholds), or its analysis.json (bias, feature attribution).",
-            ),
-        ] = None,
+        baseline_statistics: BaselineStatistics = None,
+        baseline_constraints: BaselineConstraints = None,
         drift_test: Annotated[
             list[str] | None,
             typer.Option("--drift-test", help="Also show this drift test per feature (ks, wasserstein, psi, js, chi2). Repeatable."),
@@ -51,10 +50,7 @@ def register(app: typer.Typer) -> None:
         output: Annotated[
             str | None, typer.Option("--output", "-o", help="Where to write the HTML. Default: FOLDER/report.html.")
         ] = None,
-        fail_on_violations: Annotated[
-            bool,
-            typer.Option("--fail-on-violations/--no-fail-on-violations", help="Exit 1 when the report shows violations."),
-        ] = False,
+        fail_on_violations: FailOnViolations = False,
         storage_option: StorageOption = None,
         json_output: JsonOutput = False,
         quiet: Quiet = False,

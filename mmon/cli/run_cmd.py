@@ -14,7 +14,19 @@ from mmon.checks.registry import disable_help
 from mmon.cli import typed
 from mmon.cli.console import cell, error, file_progress, line, out, print_json, warn
 from mmon.cli.engine_opts import EngineOpt, SparkMasterOpt, make_engine
-from mmon.cli.options import EXIT_CODES_HELP, Format, Header, JsonOutput, Quiet, StorageOption
+from mmon.cli.options import (
+    EXIT_CODES_HELP,
+    BaselineConstraints,
+    BaselineStatistics,
+    EndOffset,
+    FailOnViolations,
+    Format,
+    Header,
+    JsonOutput,
+    Quiet,
+    StartOffset,
+    StorageOption,
+)
 from mmon.errors import EXIT_INPUT, EXIT_OK, EXIT_VIOLATIONS, InputError
 from mmon.store import Store, parse_storage_options
 
@@ -68,32 +80,16 @@ def _feature_rows(result: Any) -> list[dict[str, Any]]:
 
 def register(app: typer.Typer) -> None:
     @app.command("run", help=HELP, epilog=EXIT_CODES_HELP)
+    @typed.with_monitor_options(typed.MIN_LABELLED)
     def run(
         output: Annotated[str, typer.Option("--output", "-o", help="Folder or URL for the report.")],
         data: Annotated[
             list[str] | None,
             typer.Argument(help="Current data: files, folders or globs (or use --capture).", metavar="[DATA]..."),
         ] = None,
-        baseline_statistics: Annotated[
-            str | None, typer.Option("--baseline-statistics", help="The baseline's statistics.json (SageMaker's or mmon's).")
-        ] = None,
-        baseline_constraints: Annotated[
-            str | None, typer.Option("--baseline-constraints", help="The baseline's constraints.json (SageMaker's or mmon's).")
-        ] = None,
-        run_type: typed.TypeOpt = "data-quality",
-        config: typed.ConfigOpt = None,
-        model: typed.ModelOpt = None,
-        problem_type: typed.ProblemTypeOpt = None,
-        inference_attribute: typed.InferenceOpt = None,
-        probability_attribute: typed.ProbabilityOpt = None,
-        probability_threshold: typed.ThresholdOpt = None,
-        ground_truth_attribute: typed.GroundTruthOpt = None,
-        positive_label: typed.PositiveOpt = None,
-        max_records: typed.MaxRecordsOpt = 1000,
-        timeout: typed.TimeoutOpt = 60.0,
-        seed: typed.SeedOpt = 0,
-        estimator: typed.EstimatorOpt = "none",
-        min_labelled: typed.MinLabelledOpt = 1,
+        baseline_statistics: BaselineStatistics = None,
+        baseline_constraints: BaselineConstraints = None,
+        opts: typed.TypedOptions = typed.DECLARED,  # --type … --min-labelled
         ground_truth: Annotated[
             str | None, typer.Option(help="Ground-truth folder (with --capture): merge labels into the window (model-quality, bias).")
         ] = None,
@@ -143,11 +139,9 @@ def register(app: typer.Typer) -> None:
         schedule_expression: Annotated[
             str | None, typer.Option(help="The schedule (cron(...), hourly, daily:H, every:Nh, crontab line): sets 'now' and the default window.")
         ] = None,
-        start_offset: Annotated[str | None, typer.Option(help="Window start relative to the scheduled time (e.g. -PT1H).")] = None,
-        end_offset: Annotated[str | None, typer.Option(help="Window end relative to the scheduled time (e.g. -PT0H).")] = None,
-        fail_on_violations: Annotated[
-            bool, typer.Option("--fail-on-violations/--no-fail-on-violations", help="Exit 1 when violations are found.")
-        ] = True,
+        start_offset: StartOffset = None,
+        end_offset: EndOffset = None,
+        fail_on_violations: FailOnViolations = True,
         html_report: Annotated[
             bool, typer.Option("--report", help="Also write report.html (as mmon report does) beside constraint_violations.json.")
         ] = False,
@@ -163,7 +157,7 @@ def register(app: typer.Typer) -> None:
 
         # User code (postprocessor, model script) may print: stdout is for mmon's result only, so the
         # work below runs with stdout sent to stderr.
-        typed.check_type(run_type, estimator)
+        run_type = opts.run_type
         profiler = make_engine(engine, spark_master, run_type)
         metric_time = check_run_times(metric_time, scheduled_time)  # refuse a bad or empty time up front
         unused = [f for f, v in (("--schedule-expression", schedule_expression), ("--start-offset", start_offset),
@@ -179,11 +173,6 @@ def register(app: typer.Typer) -> None:
             if ignored:
                 raise InputError(f"{', '.join(ignored)}: data-quality options, not for --type {run_type}")
             store = Store(parse_storage_options(storage_option or []))
-            opts = typed.TypedOptions(
-                run_type, config, model, problem_type, inference_attribute, probability_attribute,
-                probability_threshold, ground_truth_attribute, positive_label, max_records, timeout, seed, min_labelled,
-            )  # fmt: skip
-            opts.estimator = estimator
             if bool(data) == bool(capture):
                 raise InputError("give the current data as DATA... or as --capture (one of the two)")
             execution = None

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mmon.cli.console import err, out, print_json, styled, warn
-from mmon.cli.options import EXIT_CODES_HELP, JsonOutput, StorageOption
+from mmon.cli.options import EXIT_CODES_HELP, EndOffset, JsonOutput, StartOffset, StorageOption
 from mmon.errors import InputError
 from mmon.schedule.emit import FORMATS, EntryOptions, default_name, plan, render, safe_name
 from mmon.schedule.executions import DEFAULT_STALE_AFTER, default_message, list_executions
@@ -128,13 +128,8 @@ def register(app: typer.Typer) -> None:
         from_time: Annotated[
             str | None, typer.Option("--from", help="Show runs after this time (ISO 8601, UTC). Default: now.")
         ] = None,
-        start_offset: Annotated[
-            str | None,
-            typer.Option("--start-offset", help="Window start relative to the scheduled time, e.g. -PT1H, -P1D."),
-        ] = None,
-        end_offset: Annotated[
-            str | None, typer.Option("--end-offset", help="Window end relative to the scheduled time. Default -PT0H.")
-        ] = None,
+        start_offset: StartOffset = None,
+        end_offset: EndOffset = None,
         fmt: Annotated[str, typer.Option("--as", help="Entry to print: crontab, systemd, kubernetes or json.")] = "crontab",
         name: Annotated[
             str | None,

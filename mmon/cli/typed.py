@@ -7,8 +7,10 @@ table / JSON conventions as data quality.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from typing import Annotated, Any
 
@@ -83,6 +85,55 @@ ReferenceChunkOpt = Annotated[
 MinLabelledOpt = Annotated[
     int, typer.Option("--min-labelled", help="model-quality: refuse to judge a window with fewer labelled predictions.")
 ]
+
+
+# The options of baseline and run that make a MonitorOptions, declared once: (field = parameter
+# name, option, the command line's default). A command lists them in --help where its ``opts``
+# parameter stands, followed by the extra ones it passes to ``with_monitor_options``.
+MONITOR_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("run_type", TypeOpt, "data-quality"),
+    ("config", ConfigOpt, None),
+    ("model", ModelOpt, None),
+    ("problem_type", ProblemTypeOpt, None),
+    ("inference_attribute", InferenceOpt, None),
+    ("probability_attribute", ProbabilityOpt, None),
+    ("probability_threshold", ThresholdOpt, None),
+    ("ground_truth_attribute", GroundTruthOpt, None),
+    ("positive_label", PositiveOpt, None),
+    ("max_records", MaxRecordsOpt, 1000),
+    ("timeout", TimeoutOpt, 60.0),
+    ("seed", SeedOpt, 0),
+    ("estimator", EstimatorOpt, "none"),
+)
+REFERENCE_CHUNK_SIZE = ("reference_chunk_size", ReferenceChunkOpt, None)
+MIN_LABELLED = ("min_labelled", MinLabelledOpt, 1)
+# The default of a command's ``opts`` parameter, never used: with_monitor_options always passes it.
+DECLARED = MonitorOptions("data-quality")
+
+
+def with_monitor_options(*extra: tuple[str, Any, Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command whose ``opts: MonitorOptions`` parameter typer shows as the MONITOR_OPTIONS (and
+    ``extra``) options, in that place; the command is called with their values in one MonitorOptions,
+    checked (``check_type``)."""
+    declared = [*MONITOR_OPTIONS, *extra]
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        params = list(inspect.signature(command, eval_str=True).parameters.values())
+        at = [p.name for p in params].index("opts")
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        options = [inspect.Parameter(name, kind, annotation=option, default=default) for name, option, default in declared]
+
+        @functools.wraps(command)
+        def with_options(**values: Any) -> Any:
+            opts = MonitorOptions(**{name: values.pop(name) for name, _, _ in declared})
+            check_type(opts.run_type, opts.estimator)  # a wrong --type or --estimator, before any work
+            return command(**values, opts=opts)
+
+        with_options.__signature__ = inspect.Signature([*params[:at], *options, *params[at + 1 :]])  # type: ignore[attr-defined]
+        with_options.__annotations__ = {}  # typer reads the types from the signature above
+        return with_options
+
+    return decorate
 
 
 @contextmanager

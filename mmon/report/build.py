@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmon import schemas
+from mmon.bias.drift import metric_value
 from mmon.errors import InputError
 from mmon.report import charts, dq, typed
 from mmon.report.stats import read_statistics_fast as read_statistics
@@ -196,7 +197,7 @@ def _read_cloudwatch(text: str, url: str, ex: Execution) -> None:
             if isinstance(d, dict) and d.get("Name") in ("Endpoint", "MonitoringSchedule"):
                 ex.dimensions.setdefault(str(d["Name"]), str(d.get("Value", "")))
         if "Value" in rec and isinstance(rec.get("MetricName"), str):
-            value = typed._num(rec["Value"])
+            value = metric_value(rec["Value"])
             if value is not None:
                 ex.metrics[rec["MetricName"]] = value
 
@@ -214,8 +215,8 @@ def header(ex: Execution, baseline: Baseline, current: DatasetStatistics | None)
     rec = ex.record or {}
     base_rows = None
     if baseline.statistics is not None:
-        base_rows = typed._num((baseline.statistics.get("dataset") or {}).get("item_count"))
-    cur_rows = current.item_count if current else typed._num(((ex.statistics or {}).get("dataset") or {}).get("item_count"))
+        base_rows = metric_value((baseline.statistics.get("dataset") or {}).get("item_count"))
+    cur_rows = current.item_count if current else metric_value(((ex.statistics or {}).get("dataset") or {}).get("item_count"))
     return {
         "type": ex.monitor_type,
         "endpoint": ex.dimensions.get("Endpoint"),
@@ -243,14 +244,14 @@ def _violation_rows(violations: list[dict[str, Any]], panels: dict[str, dq.Panel
             if m and m.group(1) not in ("distance", "chi"):
                 name = m.group(1)
                 row["test"] = name
-                row["test_value"] = p.tests.get(name) if p and name in p.tests else typed._num(m.group(3))
+                row["test_value"] = p.tests.get(name) if p and name in p.tests else metric_value(m.group(3))
                 if p and f"{name}_statistic" in p.tests:
                     row["test_statistic"] = p.tests[f"{name}_statistic"]
-                row["threshold"] = typed._num(m.group(4))
+                row["threshold"] = metric_value(m.group(4))
             else:
                 d = _DISTANCE_DESC.match(desc)
-                row["distance"] = p.distance if p and p.distance is not None else (typed._num(d.group(1)) if d else None)
-                row["threshold"] = typed._num(d.group(2)) if d else (p.threshold if p else None)
+                row["distance"] = p.distance if p and p.distance is not None else (metric_value(d.group(1)) if d else None)
+                row["threshold"] = metric_value(d.group(2)) if d else (p.threshold if p else None)
                 if p:
                     row.update(margin=p.margin, n=p.n, m=p.m, linf=p.linf_simple)
         rows.append(row)

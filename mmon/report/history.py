@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mmon.attribution.ndcg import DEFAULT_THRESHOLD, ndcg
+from mmon.bias.drift import metric_value
 from mmon.checks.config import feature_config, global_config
 from mmon.errors import InputError
 from mmon.report import charts, dq, typed
@@ -206,7 +207,7 @@ def _mq(execs: list[Execution | None], labels: list[str], failed: list[int], bas
         from mmon.model_quality.constraints import SNAKE
 
         b = base.get(SNAKE.get(name, name)) or {}
-        bv, bsd = typed._num(b.get("value")), typed._num(b.get("standard_deviation"))
+        bv, bsd = metric_value(b.get("value")), metric_value(b.get("standard_deviation"))
         band = (bv - bsd, bv + bsd) if bv is not None and bsd is not None else None
         threshold = _mq_threshold(baseline.constraints, name)
         chart = charts.lines(labels, [Series(name, values[name], "s1")], f"{name} per execution", threshold=threshold, band=band, failed=failed)
@@ -221,7 +222,7 @@ def _mq_threshold(constraints: dict[str, Any] | None, name: str) -> float | None
         if k.endswith("_constraints") and isinstance(v, dict):
             c = v.get(SNAKE.get(name, name)) or v.get(name)
             if isinstance(c, dict):
-                return typed._num(c.get("threshold"))
+                return metric_value(c.get("threshold"))
     return None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mmon.schemas import kll_sketch, without_sketch_data
 from mmon.stats.kll import KLLSketch
 from mmon.stats.statistics import DatasetStatistics, _num, read_statistics
 
@@ -29,19 +30,12 @@ def read_statistics_fast(doc: dict[str, Any]) -> DatasetStatistics:
     sketches: dict[str, dict[str, Any]] = {}
     features = []
     for f in doc.get("features", []):
-        try:
-            sketch = f["numerical_statistics"]["distribution"]["kll"]["sketch"]
-            data = sketch["data"]
-        except (KeyError, TypeError):
-            features.append(f)
-            continue
-        if not isinstance(data, list):
+        sketch = kll_sketch(f)
+        if sketch is None or not isinstance(sketch["data"], list):
             features.append(f)
             continue
         sketches[f["name"]] = sketch
-        ns = f["numerical_statistics"]
-        kll = {**ns["distribution"]["kll"], "sketch": {**sketch, "data": []}}
-        features.append({**f, "numerical_statistics": {**ns, "distribution": {**ns["distribution"], "kll": kll}}})
+        features.append(without_sketch_data(f))
     out = read_statistics({**doc, "features": features})
     for name, sketch in sketches.items():
         params = sketch.get("parameters", {})

@@ -16,6 +16,8 @@ import math
 import re
 from typing import Any
 
+from markupsafe import Markup
+
 from mmon.attribution.ndcg import DEFAULT_THRESHOLD, ndcg, rankings
 from mmon.bias.drift import metric_value
 from mmon.model_quality.constraints import SNAKE, violation_name
@@ -28,17 +30,19 @@ _POST = {"DPPL", "DI", "DCA", "DCR", "RD", "DAR", "DRR", "AD", "CDDPL", "TE", "F
 _FA_DESC = re.compile(r"Feature attribution drift (\S+) exceeds threshold (\S+)")
 
 
-def _num(x: Any) -> float | None:
-    if isinstance(x, bool) or x is None:
-        return None
-    if isinstance(x, (int, float)):
-        return float(x)
-    if isinstance(x, str):
-        try:
-            return float(x.replace("Infinity", "inf"))
-        except ValueError:
-            return None
-    return None
+def _baseline_vs_current(
+    rows: list[dict[str, Any]], name: str, current: str, label: str, marks: list[Any] | None = None
+) -> Markup:
+    """The chart of a typed section: a pair of bars per row, its "baseline" and its ``current``
+    value, as they are (not shares), in the 420-wide box the sections lay out side by side."""
+    return charts.hbars(
+        [r[name] for r in rows],
+        [Series("baseline", [r["baseline"] for r in rows], "s0"), Series("current", [r[current] for r in rows], "s1")],
+        label,
+        width=420,
+        percent=False,
+        marks=marks,
+    )
 
 
 def _metrics_section(doc: dict[str, Any] | None) -> tuple[str | None, dict[str, Any]]:
@@ -68,9 +72,9 @@ def model_quality(
             m = _MQ_DESC.match(str(v.get("description", "")))
             snake = SNAKE.get(name, name)
             if m and snake not in cons:
-                cons[snake] = {"threshold": _num(m.group(5)), "comparison_operator": m.group(4), "from": "description"}
+                cons[snake] = {"threshold": metric_value(m.group(5)), "comparison_operator": m.group(4), "from": "description"}
             if m and snake not in section:
-                section = {**section, snake: {"value": _num(m.group(2)), "standard_deviation": _num(m.group(3))}}
+                section = {**section, snake: {"value": metric_value(m.group(2)), "standard_deviation": metric_value(m.group(3))}}
     rows = []
     for name, m in section.items():
         if not isinstance(m, dict) or "value" not in m:
@@ -80,11 +84,11 @@ def model_quality(
         rows.append(
             {
                 "name": violation_name(name),
-                "value": _num(m.get("value")),
-                "sd": _num(m.get("standard_deviation")),
-                "baseline": _num(b.get("value")) if b else None,
-                "baseline_sd": _num(b.get("standard_deviation")) if b else None,
-                "threshold": _num(c.get("threshold")),
+                "value": metric_value(m.get("value")),
+                "sd": metric_value(m.get("standard_deviation")),
+                "baseline": metric_value(b.get("value")) if b else None,
+                "baseline_sd": metric_value(b.get("standard_deviation")) if b else None,
+                "threshold": metric_value(c.get("threshold")),
                 "operator": c.get("comparison_operator"),
                 "violated": name in violated,
             }
@@ -94,13 +98,8 @@ def model_quality(
     shown = [r for r in rows if charts.finite(r["value"])][:16]
     chart = None
     if shown:
-        chart = charts.hbars(
-            [r["name"] for r in shown],
-            [Series("baseline", [r["baseline"] for r in shown], "s0"), Series("current", [r["value"] for r in shown], "s1")],
-            "model-quality metrics (mark: constraint threshold)",
-            width=420,
-            percent=False,
-            marks=[r["threshold"] for r in shown],
+        chart = _baseline_vs_current(
+            shown, "name", "value", "model-quality metrics (mark: constraint threshold)", [r["threshold"] for r in shown]
         )
     return {"problem": (key or "").replace("_metrics", "").replace("_", " "), "rows": rows, "matrix": matrix, "chart": chart}
 
@@ -111,7 +110,7 @@ def _confusion(cm: Any) -> dict[str, Any] | None:
         return None
     actual = sorted(cm, key=str)
     predicted = sorted({p for row in cm.values() if isinstance(row, dict) for p in row}, key=str)
-    counts = [[_num((cm.get(a) or {}).get(p)) or 0.0 for p in predicted] for a in actual]
+    counts = [[metric_value((cm.get(a) or {}).get(p)) or 0.0 for p in predicted] for a in actual]
     top = max((c for row in counts for c in row), default=0.0) or 1.0
     cells = [[{"count": charts.fmt(c), "shade": round(c / top, 2), "diag": a == p} for c, p in zip(row, predicted, strict=True)]
              for row, a in zip(counts, actual, strict=True)]  # fmt: skip
@@ -146,9 +145,9 @@ def bias(current: dict[str, Any] | None, baseline: dict[str, Any] | None, violat
         # A folder without the run's analysis.json (SageMaker's): the values its violation quotes.
         m = _BIAS_DESC.search(str(v.get("description", "")))
         if m and k not in cur:
-            cur[k] = _num(m.group(1))
+            cur[k] = metric_value(m.group(1))
         if m and base.get(k) is None:
-            base[k] = _num(m.group(2))
+            base[k] = metric_value(m.group(2))
     rows = []
     for k in keys:
         stage, facet, value, metric = k
@@ -161,14 +160,7 @@ def bias(current: dict[str, Any] | None, baseline: dict[str, Any] | None, violat
         groups.setdefault((r["facet"], r["value"]), []).append(r)
     figures = []
     for (facet, value), rs in groups.items():
-        rs = rs[:20]
-        chart = charts.hbars(
-            [r["metric"] for r in rs],
-            [Series("baseline", [r["baseline"] for r in rs], "s0"), Series("current", [r["current"] for r in rs], "s1")],
-            f"bias metrics for {facet} = {value}, baseline vs current",
-            width=420,
-            percent=False,
-        )
+        chart = _baseline_vs_current(rs[:20], "metric", "current", f"bias metrics for {facet} = {value}, baseline vs current")
         figures.append({"facet": facet, "value": value, "chart": chart})
     return {"rows": rows, "figures": figures}
 
@@ -179,7 +171,7 @@ def _attributions(doc: dict[str, Any] | None) -> dict[str, dict[str, float]]:
     for label, body in expl.items() if isinstance(expl, dict) else []:
         values = (body or {}).get("global_shap_values") if isinstance(body, dict) else None
         if isinstance(values, dict):
-            out[str(label)] = {str(f): v for f, x in values.items() if (v := _num(x)) is not None}
+            out[str(label)] = {str(f): v for f, x in values.items() if (v := metric_value(x)) is not None}
     return out
 
 
@@ -192,7 +184,7 @@ def attribution(current: dict[str, Any] | None, baseline: dict[str, Any] | None,
         score = ndcg(b, c) if b and c else None
         if score is None and label in flagged:
             m = _FA_DESC.search(str(flagged[label].get("description", "")))
-            score = _num(m.group(1)) if m else None
+            score = metric_value(m.group(1)) if m else None
         rank_b, rank_c = rankings(b, c) if b else ([], sorted(c, key=lambda f: -c[f]))
         pos_c = {f: i + 1 for i, f in enumerate(rank_c)}
         order = rank_b or rank_c
@@ -201,13 +193,7 @@ def attribution(current: dict[str, Any] | None, baseline: dict[str, Any] | None,
         shown = rows[:20]
         chart = None
         if shown:
-            chart = charts.hbars(
-                [r["feature"] for r in shown],
-                [Series("baseline", [r["baseline"] for r in shown], "s0"), Series("current", [r["current"] for r in shown], "s1")],
-                f"global SHAP values of {label}, baseline order",
-                width=420,
-                percent=False,
-            )
+            chart = _baseline_vs_current(shown, "feature", "current", f"global SHAP values of {label}, baseline order")
         labels.append({"label": label, "ndcg": score, "threshold": DEFAULT_THRESHOLD, "violated": label in flagged,
                        "rows": rows, "chart": chart, "nan": score is not None and math.isnan(score)})  # fmt: skip
     return {"labels": labels}

@@ -24,20 +24,7 @@ from mmon.errors import InputError
 from mmon.stats.profile import profile_batch
 from mmon.stats.statistics import read_statistics, to_statistics
 from mmon.suggest import suggest_constraints
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "sagemaker"
-
-
-@pytest.fixture(scope="module")
-def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"reference data not found at {SHARED}")
-    return SHARED
-
-
-def kinds(report) -> list[tuple[str, str]]:
-    return [(v["feature_name"], v["constraint_check_type"]) for v in report.violations]
-
+from tests.checks.test_checks_core import kinds
 
 # -- global config ------------------------------------------------------------------------------
 
@@ -49,18 +36,18 @@ def test_defaults_are_the_containers() -> None:
     assert (cfg.comparison_method, cfg.comparison_threshold, cfg.categorical_drift_method) == ("Robust", 0.1, "LInfinity")
 
 
-def test_real_2024_and_2020_files(shared: Path) -> None:
-    cfg = global_config(json.loads((shared / "dq-constraints.2024-10.json").read_text()))
+def test_real_2024_and_2020_files(shared_dir: Path) -> None:
+    cfg = global_config(json.loads((shared_dir / "dq-constraints.2024-10.json").read_text()))
     assert cfg == MonitoringConfig()
-    doc2020 = json.loads((shared / "dq-constraints.2020-05.from-log.json").read_text())
+    doc2020 = json.loads((shared_dir / "dq-constraints.2020-05.from-log.json").read_text())
     doc2020["monitoring_config"]["distribution_constraints"]["comparison_threshold"] = 0.25
     cfg = global_config(doc2020)
     # 2020 files have no categorical key: it follows comparison_threshold.
     assert cfg.comparison_threshold == cfg.categorical_comparison_threshold == 0.25
 
 
-def test_old_sdk_format_keys(shared: Path) -> None:
-    doc = json.loads((shared / "dq-constraints.old-format.sdk-test.json").read_text())
+def test_old_sdk_format_keys(shared_dir: Path) -> None:
+    doc = json.loads((shared_dir / "dq-constraints.old-format.sdk-test.json").read_text())
     cfg = global_config(doc)
     assert cfg.perform_comparison is True
     assert cfg.comparison_threshold == 1.0 and cfg.categorical_comparison_threshold == 1.0
@@ -139,9 +126,9 @@ def test_per_feature_threshold_override_in_a_run() -> None:
     assert "baseline_drift_check" not in report.features[1].checks_run
 
 
-def test_sdk_old_format_constraints_are_honoured(shared: Path) -> None:
-    stats = read_statistics(json.loads((shared / "dq-statistics.sdk-test.json").read_text()))
-    constraints = json.loads((shared / "dq-constraints.old-format.sdk-test.json").read_text())
+def test_sdk_old_format_constraints_are_honoured(shared_dir: Path) -> None:
+    stats = read_statistics(json.loads((shared_dir / "dq-statistics.sdk-test.json").read_text()))
+    constraints = json.loads((shared_dir / "dq-constraints.old-format.sdk-test.json").read_text())
     good = "preproc-not-YET-supported-for-csv-json"
     ok = profile_batch(pl.DataFrame({"message": [good] * 50, "second_message": [good] * 50}))
     report = check_data_quality(stats, constraints, ok)

@@ -16,6 +16,7 @@ from mmon.checks import drift as D
 from mmon.stats.profile import profile_batch
 from mmon.stats.statistics import read_statistics, to_statistics
 from mmon.suggest import suggest_constraints
+from tests.checks.test_checks_core import kinds
 
 
 def baseline_from(df: pl.DataFrame, *, via_json: bool = True):
@@ -29,10 +30,6 @@ def set_method(constraints: dict, **dist) -> dict:
     out = copy.deepcopy(constraints)
     out["monitoring_config"]["distribution_constraints"].update(dist)
     return out
-
-
-def kinds(report) -> list[tuple[str, str]]:
-    return [(v["feature_name"], v["constraint_check_type"]) for v in report.violations]
 
 
 def ecdf_linf(a: np.ndarray, b: np.ndarray) -> float:

@@ -16,29 +16,16 @@ from mmon.checks import check_data_quality
 from mmon.stats.profile import profile_batch
 from mmon.stats.statistics import read_statistics, to_statistics
 from mmon.suggest import suggest_constraints
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "sagemaker"
-
-
-@pytest.fixture(scope="module")
-def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"reference data not found at {SHARED}")
-    return SHARED
-
-
-def kinds(report) -> list[tuple[str, str]]:
-    return [(v["feature_name"], v["constraint_check_type"]) for v in report.violations]
-
+from tests.checks.test_checks_core import kinds
 
 # -- REAL-2024: SageMaker's statistics.json + constraints.json and the CSV they were made from ----
 
 
 @pytest.fixture(scope="module")
-def aai540(shared: Path):
-    stats = json.loads(gzip.decompress((shared / "data" / "aai540-statistics.2024-10.json.gz").read_bytes()))
-    constraints = json.loads((shared / "dq-constraints.2024-10.json").read_text())
-    csv = gzip.decompress((shared / "data" / "aai540-train_data.csv.gz").read_bytes())
+def aai540(shared_dir: Path):
+    stats = json.loads(gzip.decompress((shared_dir / "data" / "aai540-statistics.2024-10.json.gz").read_bytes()))
+    constraints = json.loads((shared_dir / "dq-constraints.2024-10.json").read_text())
+    csv = gzip.decompress((shared_dir / "data" / "aai540-train_data.csv.gz").read_bytes())
     return read_statistics(stats), constraints, pl.read_csv(csv, infer_schema=False)
 
 
@@ -82,9 +69,9 @@ def _numbers(values: list[str | None]) -> np.ndarray:
     return np.array([float(v) for v in values if v is not None], dtype=np.float64)
 
 
-def test_designed_drift_dataset(shared: Path) -> None:
-    base = pl.read_csv(shared / "data" / "dq-designed-baseline.csv", infer_schema=False)
-    drift = pl.read_csv(shared / "data" / "dq-designed-drift.csv", infer_schema=False, has_header=False)
+def test_designed_drift_dataset(shared_dir: Path) -> None:
+    base = pl.read_csv(shared_dir / "data" / "dq-designed-baseline.csv", infer_schema=False)
+    drift = pl.read_csv(shared_dir / "data" / "dq-designed-drift.csv", infer_schema=False, has_header=False)
     # 28 input columns without the model output `target`: the baseline's columns 2..29, by position.
     assert drift.width == base.width - 1 == 28
     drift.columns = base.columns[1:]

@@ -149,19 +149,11 @@ def test_model_quality_and_bias_over_time_in_sagemaker_style_folders(tmp_path: P
 
 
 def test_attribution_ndcg_over_time(tmp_path: Path, capsys) -> None:
-    import numpy as np
-    import polars as pl
     from sklearn.metrics import ndcg_score
 
-    from tests.report.test_report_typed import MODELS
+    from tests.report.test_report_typed import MODELS, fa_baseline
 
-    cfg = {"headers": list("abcd"), "methods": {"shap": {"baseline": [[0, 0, 0, 0]], "num_samples": 20, "seed": 1}}}
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    for n, s, name in ((300, 1, "train"), (200, 2, "cur")):
-        rng = np.random.default_rng(s)
-        pl.DataFrame({c: rng.normal(0, 1, n) for c in "abcd"}).write_csv(tmp_path / f"{name}.csv")
-    fa = ["--type", "feature-attribution", "--config", tmp_path / "cfg.json"]
-    assert run_cli(["baseline", tmp_path / "train.csv", *fa, "--model", f"{MODELS}:linear", "-o", tmp_path / "base", "-q"], capsys)[0] == 0
+    fa = fa_baseline(tmp_path, capsys)
     for hour, model in ((1, "linear"), (2, "switched")):
         out = tmp_path / "fa" / "2024" / "01" / "01" / f"{hour:02d}"
         assert run_cli(["run", tmp_path / "cur.csv", *fa, "--model", f"{MODELS}:{model}", "--baseline-constraints",

@@ -89,7 +89,9 @@ def test_bias(tmp_path: Path, capsys) -> None:
     assert len(ctx["bias"]["figures"]) == 1 and "age_group = young" in html
 
 
-def test_feature_attribution(tmp_path: Path, capsys) -> None:
+def fa_baseline(tmp_path: Path, capsys) -> list[str | Path]:
+    """A SHAP config, train.csv and cur.csv of four normal features, and the linear model's
+    feature-attribution baseline in base/; returns the options a run of that type takes."""
     cfg = {"headers": list("abcd"), "methods": {"shap": {"baseline": [[0, 0, 0, 0]], "num_samples": 20, "seed": 1}}}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     for n, s, name in ((300, 1, "train"), (200, 2, "cur")):
@@ -97,6 +99,11 @@ def test_feature_attribution(tmp_path: Path, capsys) -> None:
         pl.DataFrame({c: rng.normal(0, 1, n) for c in "abcd"}).write_csv(tmp_path / f"{name}.csv")
     fa = ["--type", "feature-attribution", "--config", tmp_path / "cfg.json"]
     assert run_cli(["baseline", tmp_path / "train.csv", *fa, "--model", f"{MODELS}:linear", "-o", tmp_path / "base", "-q"], capsys)[0] == 0
+    return fa
+
+
+def test_feature_attribution(tmp_path: Path, capsys) -> None:
+    fa = fa_baseline(tmp_path, capsys)
     code, _, err = run_cli(["run", tmp_path / "cur.csv", *fa, "--model", f"{MODELS}:switched", "--baseline-constraints",
                             tmp_path / "base" / "analysis.json", "-o", tmp_path / "run", "-q", "--no-fail-on-violations"], capsys)  # fmt: skip
     assert code == 0, err
