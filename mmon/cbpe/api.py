@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Unpack
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -45,7 +45,7 @@ from mmon.model_quality.api import (
     validate_config,
 )
 from mmon.model_quality.constraints import SECTIONS, violation_name
-from mmon.monitors.place import Where
+from mmon.monitors import RunRequest
 from mmon.prometheus import Gauges
 from mmon.readers import dataset_files, iter_batches
 from mmon.schemas import json_pointer, load_schema
@@ -126,11 +126,13 @@ def baseline_cbpe(
     inputs: list[str],
     output: str,
     config: MQConfig,
+    chunk_size: int | None = None,
     fmt: str | None = None,
     header: bool = True,
-    chunk_size: int | None = None,
 ) -> MQResult:
-    """Fit CBPE on a labelled reference and write statistics.json, constraints.json and cbpe.json."""
+    """Fit CBPE on a labelled reference and write statistics.json, constraints.json and cbpe.json.
+
+    ``chunk_size``: rows of each reference chunk the thresholds come from (default a tenth)."""
     _check_config(config)
     store.check_writable(output)
     warnings: list[str] = []
@@ -267,17 +269,13 @@ def _beside(url: str) -> str:
 
 
 def run_cbpe(
-    store: Store,
-    inputs: list[str],
-    output: str,
-    config: MQConfig,
-    constraints_url: str,
-    statistics_url: str | None = None,
-    cbpe_url: str | None = None,
-    **where: Unpack[Where],
+    store: Store, inputs: list[str], output: str, config: MQConfig, req: RunRequest, cbpe_url: str | None = None
 ) -> MQResult:
-    """Estimate the window's metrics without labels and write the report (see the module doc)."""
-    url = cbpe_url or _beside(statistics_url or constraints_url)
+    """Estimate the window's metrics without labels and write the report (see the module doc).
+
+    ``req``: the baseline files and where the data is and metrics go; ``cbpe.json`` is read beside
+    the baseline's statistics (or constraints) unless ``cbpe_url`` names it."""
+    url = cbpe_url or _beside(req.statistics or req.constraints)
     model, doc = load_cbpe(store, url)
     if doc["problem_type"] != config.problem_type:
         raise InputError(f"{url}: a CBPE baseline for {doc['problem_type']}, not --problem-type {config.problem_type}")
@@ -294,8 +292,8 @@ def run_cbpe(
     )
     _check_config(config)
     store.check_writable(output)
-    constraints = load_document(store, constraints_url, "constraints")
-    fmt, header = where.get("fmt"), where.get("header", True)
+    constraints = load_document(store, req.constraints, "constraints")
+    fmt, header = req.fmt, req.header
     warnings: list[str] = []
     if isinstance(model, CBPEModel):
         positive = str(doc["positive_label"])
@@ -326,14 +324,14 @@ def run_cbpe(
         warnings.append("the window has no predictions: nothing to estimate (no traffic?)")
     stats = _statistics(estimates, config.problem_type, n, cm)
     violations = _violations(estimates)
-    mt = metric_time_or_now(where.get("metric_time"))
-    endpoint, schedule = where.get("endpoint"), where.get("schedule")
+    mt = metric_time_or_now(req.metric_time)
+    endpoint, schedule = req.endpoint, req.schedule
     urls = write_report(store, output, {
         "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
         "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
         "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(_cloudwatch(estimates, endpoint, schedule, mt))),
         "prometheus": (PROMETHEUS_FILE, _prometheus(estimates, config.problem_type, violations, rows, endpoint, schedule).encode()),
-    }, where.get("before_publish"))  # fmt: skip
+    }, req.before_publish)  # fmt: skip
     # labelled = 0: no label was read; the estimate covers the window's n scored predictions.
     return MQResult(stats, constraints, violations, urls, 0, rows, warnings, config.problem_type, files)
 
