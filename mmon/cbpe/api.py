@@ -29,14 +29,13 @@ from mmon.cbpe.multiclass import MulticlassModel, fit_multiclass
 from mmon.cbpe.report import (
     LT,
     binary_matrix,
-    cloudwatch_records,
     estimate_statistics,
     estimate_violations,
     prometheus_text,
 )
 from mmon.documents import document_body, encode_document, load_document, write_report
 from mmon.errors import InputError
-from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
+from mmon.metrics import cloudwatch_jsonl, metric_time_or_now, value_records
 from mmon.model_quality.api import (
     CLOUDWATCH_FILE,
     CONSTRAINTS_FILE,
@@ -329,10 +328,11 @@ def run_cbpe(
     violations = estimate_violations(estimates)
     mt = metric_time_or_now(req.metric_time)
     endpoint, schedule = req.endpoint, req.schedule
+    estimated = [(f"estimated_{m}", e.value) for m, e in estimates.items()]
     urls = write_report(store, output, {
         "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
         "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
-        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(cloudwatch_records(estimates, endpoint, schedule, mt))),
+        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(value_records(estimated, endpoint, schedule, mt))),
         "prometheus": (PROMETHEUS_FILE, prometheus_text(estimates, config.problem_type, violations, rows, endpoint, schedule).encode()),
     }, req.before_publish)  # fmt: skip
     # labelled = 0: no label was read; the estimate covers the window's n scored predictions.

@@ -10,7 +10,6 @@ from typing import Any
 
 from mmon.cbpe.estimator import Estimate, json_num
 from mmon.jsonfmt import java_double_str
-from mmon.metrics import cloudwatch_dimensions
 from mmon.model_quality.constraints import SECTIONS, violation_name
 from mmon.prometheus import Gauges
 
@@ -74,15 +73,6 @@ def estimate_violations(estimates: dict[str, Estimate]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def cloudwatch_records(estimates: dict[str, Estimate], endpoint: str | None, schedule: str | None, mt: str) -> list[dict[str, Any]]:
-    dims = cloudwatch_dimensions(endpoint, schedule)
-    return [
-        {"MetricName": f"estimated_{m}", "Timestamp": mt, "Dimensions": [dict(d) for d in dims], "Value": float(e.value)}
-        for m, e in estimates.items()
-        if math.isfinite(e.value)
-    ]
 
 
 _PROMETHEUS_FAMILIES = {

@@ -24,11 +24,11 @@ from mmon.filenames import (
     STATISTICS_FILE,
     VIOLATIONS_FILE,
 )
-from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
+from mmon.metrics import cloudwatch_jsonl, metric_time_or_now, value_records
 from mmon.model_quality import compute
 from mmon.model_quality.constraints import SECTIONS, check, suggest_constraints
 from mmon.model_quality.data import Attributes, class_text
-from mmon.model_quality.metrics import cloudwatch_records, prometheus_text
+from mmon.model_quality.metrics import prometheus_text, scalar_metrics
 from mmon.model_quality.table import read_table
 from mmon.monitors.place import Where
 from mmon.readers import dataset_files
@@ -420,7 +420,7 @@ def run_model_quality(
     warnings = prepared.warnings + check_warnings
     mt = metric_time_or_now(where.get("metric_time"))
     endpoint, schedule = where.get("endpoint"), where.get("schedule")
-    records = cloudwatch_records(stats, config.problem_type, endpoint, schedule, mt)
+    records = value_records(((n, m["value"]) for n, m in scalar_metrics(stats, config.problem_type)), endpoint, schedule, mt)
     prom = prometheus_text(stats, config.problem_type, violations, prepared.rows, prepared.labelled, endpoint, schedule)
     urls = write_report(store, output, {
         "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
