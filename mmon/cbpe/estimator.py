@@ -75,7 +75,7 @@ class ReferenceFit:
         """The model fitted on a reference split into ``chunks`` (the first one full size)."""
         return cls(
             thresholds=thresholds,
-            reference_rows=chunks[-1][1],
+            reference_rows=chunks[-1][1],  # the last chunk ends at the reference's last row
             chunk_size=chunks[0][1] - chunks[0][0],
             reference_realized=realized,
             warnings=warnings,
