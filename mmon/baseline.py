@@ -7,11 +7,12 @@ constraints.json -> both validated and written atomically.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from mmon.documents import encode_document
 from mmon.engine import Engine, Profiled, ProfilePolicy, Progress
 from mmon.engine import profile_files as profile_with_engine
+from mmon.engine.parts import Profiling
 from mmon.errors import InputError
 from mmon.own_files import drop_reserved
 from mmon.readers import DatasetFile, dataset_files
@@ -60,17 +61,14 @@ def run_baseline(
     store: Store,
     inputs: list[str],
     output: str,
-    fmt: str | None = None,
-    header: bool = True,
-    progress: Progress | None = None,
     categorical_drift_method: str | None = None,
-    allow_non_finite: bool = False,
-    engine: Engine | None = None,
+    **how: Unpack[Profiling],
 ) -> BaselineResult:
     """Profile ``inputs`` and write statistics.json and constraints.json under ``output``."""
     store.check_writable(output)
-    files = dataset_files(store, inputs, fmt, header)
-    profiled = profile_files(store, files, progress, allow_non_finite=allow_non_finite, engine=engine)
+    files = dataset_files(store, inputs, how.get("fmt"), how.get("header", True))
+    non_finite, engine = how.get("allow_non_finite", False), how.get("engine")
+    profiled = profile_files(store, files, how.get("progress"), allow_non_finite=non_finite, engine=engine)
     return write_baseline(store, profiled, output, categorical_drift_method)
 
 

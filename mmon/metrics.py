@@ -54,6 +54,21 @@ def cloudwatch_dimensions(endpoint: str | None, schedule: str | None) -> list[di
     return dims
 
 
+def cloudwatch_datum(name: str, metric_time: str, dims: list[dict[str, str]], **value: Any) -> dict[str, Any]:
+    """One CloudWatch record: its name, timestamp and dimensions, then ``Value`` or ``StatisticValues``."""
+    return {"MetricName": name, "Timestamp": metric_time, "Dimensions": [dict(d) for d in dims], **value}
+
+
+def value_records(
+    values: Iterable[tuple[str, Any]], endpoint: str | None, schedule: str | None, metric_time: str
+) -> list[dict[str, Any]]:
+    """One ``Value`` record per finite value, for monitors whose metrics are plain numbers (model
+    quality's realized and CBPE's estimated metrics); a non-finite one is left out (CloudWatch
+    rejects it)."""
+    dims = cloudwatch_dimensions(endpoint, schedule)
+    return [cloudwatch_datum(name, metric_time, dims, Value=float(v)) for name, v in values if _finite(v)]
+
+
 def _numeric_stats(current_statistics: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for f in current_statistics.get("features", []):
@@ -86,7 +101,7 @@ def cloudwatch_records(
     records: list[dict[str, Any]] = []
 
     def record(name: str, **value: Any) -> None:
-        records.append({"MetricName": name, "Timestamp": metric_time, "Dimensions": [dict(d) for d in dims], **value})
+        records.append(cloudwatch_datum(name, metric_time, dims, **value))
 
     for fr in report.features:
         if not fr.emit_metrics:

@@ -10,7 +10,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Unpack
+from typing import Any, TypedDict, Unpack
 
 from mmon.capture import META_PREFIX
 from mmon.checks import CheckOptions, CheckReport, check_data_quality, violations_document
@@ -138,20 +138,32 @@ def load_postprocessor(path: str, store: Store) -> Callable[[], Any]:
     return handler
 
 
+class Checking(TypedDict, total=False):
+    """How a data-quality run checks, for ``run_data_quality`` and a scheduled execution alike."""
+
+    options: CheckOptions | None  # disabled checks, drift tests (default: every check, no drift test)
+    postprocessor: str | None  # a SageMaker post-analytics script run after the report is written
+    engine: Engine | None  # the profiler (default: polars)
+
+
+class DataQualityRun(Checking, Where, total=False):
+    """``run_data_quality``'s keywords: how it checks (``Checking``), where the data is and the
+    metrics go (``Where``), and the two below."""
+
+    progress: Progress | None  # told of each file profiled
+    files: list[DatasetFile] | None  # the data files already listed (default: listed from the inputs)
+
+
 def run_data_quality(
     store: Store,
     inputs: list[str],
     baseline_statistics: str,
     baseline_constraints: str,
     output: str,
-    options: CheckOptions | None = None,
-    postprocessor: str | None = None,
-    progress: Progress | None = None,
-    files: list[DatasetFile] | None = None,
-    engine: Engine | None = None,
-    **where: Unpack[Where],
+    **kw: Unpack[DataQualityRun],
 ) -> RunResult:
     """Check current data against a baseline and write the report under ``output``."""
+    options, postprocessor, files = kw.get("options"), kw.get("postprocessor"), kw.get("files")
     store.check_writable(output)
     stats_doc = load_document(store, baseline_statistics, "statistics")
     constraints = load_document(store, baseline_constraints, "constraints")
@@ -165,14 +177,14 @@ def run_data_quality(
     handler = load_postprocessor(postprocessor, store) if postprocessor else None
 
     if files is None:
-        files = dataset_files(store, inputs, where.get("fmt"), where.get("header", True))
+        files = dataset_files(store, inputs, kw.get("fmt"), kw.get("header", True))
     # -o at the baseline's (or the data's) folder must not replace them.
     refuse_overwrite(
         [join(output, n) for n in (VIOLATIONS_FILE, STATISTICS_FILE, CLOUDWATCH_FILE, PROMETHEUS_FILE)],
         [("--baseline-statistics", baseline_statistics), ("--baseline-constraints", baseline_constraints),
          ("--postprocessor", postprocessor), *(("data", f.url) for f in files)],
     )  # fmt: skip
-    profiled = profile_files(store, files, ProfilePolicy(), engine, progress)
+    profiled = profile_files(store, files, ProfilePolicy(), kw.get("engine"), kw.get("progress"))
     state = _drop_meta(profiled.state)
     if any(f.format == "csv" and not f.header for f in files):
         state = _rename_positional(state, [c["name"] for c in constraints["features"]])
@@ -184,8 +196,8 @@ def run_data_quality(
     report = check_data_quality(baseline, constraints, state, options)
     violations = violations_document(report)
 
-    mt = metric_time_or_now(where.get("metric_time"))
-    endpoint, schedule = where.get("endpoint"), where.get("schedule")
+    mt = metric_time_or_now(kw.get("metric_time"))
+    endpoint, schedule = kw.get("endpoint"), kw.get("schedule")
     report_files: dict[str, tuple[str, Body]] = {
         "constraint_violations": (VIOLATIONS_FILE, document_body(violations, "constraint_violations")),
         "statistics": (STATISTICS_FILE, document_body(current_stats, "statistics")),
@@ -195,7 +207,7 @@ def run_data_quality(
         report_files["cloudwatch_metrics"] = (CLOUDWATCH_FILE, cloudwatch_jsonl(records))
         report_files["prometheus"] = (PROMETHEUS_FILE, prometheus_text(current_stats, report, endpoint, schedule).encode())
     # A scheduled execution checks it still owns its hour before publishing anything.
-    urls = write_report(store, output, report_files, where.get("before_publish"))
+    urls = write_report(store, output, report_files, kw.get("before_publish"))
 
     result = RunResult(current_stats, report, violations["violations"], profiled.files, urls, warnings + profiled.warnings)
     if handler is not None:

@@ -15,12 +15,10 @@ from typing import Any, TypedDict, Unpack
 from mmon.baseline import Progress
 from mmon.capture import capture_merge
 from mmon.capture.window import Window
-from mmon.checks import CheckOptions
-from mmon.engine import Engine
 from mmon.errors import InputError
 from mmon.monitors.place import Where
 from mmon.own_files import is_inside
-from mmon.run import RunResult, run_data_quality
+from mmon.run import Checking, RunResult, run_data_quality
 from mmon.schedule.executions import begin_execution, finish_execution
 from mmon.schedule.window import format_time, resolve_execution
 from mmon.store import Store, join
@@ -86,23 +84,24 @@ def _where(ex: Execution, metric_time: str, before_publish: Callable[[], None]) 
     )  # fmt: skip
 
 
+class DataQualityExecution(Execution, Checking, total=False):
+    """``scheduled_run``'s keywords: the execution's, and how its data-quality run checks."""
+
+
 def scheduled_run(
     store: Store,
     output: str,
     baseline_statistics: str,
     baseline_constraints: str,
     scheduled_time: str,
-    options: CheckOptions | None = None,
-    postprocessor: str | None = None,
-    engine: Engine | None = None,
-    **ex: Unpack[Execution],
+    **ex: Unpack[DataQualityExecution],
 ) -> tuple[dict[str, Any], RunResult]:
     """A scheduled data-quality execution."""
 
     def run(inputs: list[str], report: str, metric_time: str, before_publish: Callable[[], None]) -> RunResult:
         return run_data_quality(
-            store, inputs, baseline_statistics, baseline_constraints, report, options=options,
-            postprocessor=postprocessor, progress=ex.get("progress"), engine=engine,
+            store, inputs, baseline_statistics, baseline_constraints, report, options=ex.get("options"),
+            postprocessor=ex.get("postprocessor"), progress=ex.get("progress"), engine=ex.get("engine"),
             **_where(ex, metric_time, before_publish),
         )  # fmt: skip
 

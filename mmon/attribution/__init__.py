@@ -4,7 +4,6 @@ from mmon.attribution.api import (
     ANALYSIS_FILE,
     CLOUDWATCH_FILE,
     VIOLATIONS_FILE,
-    AttributionOptions,
     AttributionResult,
     baseline_attribution,
     cloudwatch_records,
@@ -12,6 +11,7 @@ from mmon.attribution.api import (
     run_attribution,
 )
 from mmon.attribution.config import load_analysis, load_config, validate_config
+from mmon.attribution.explain import AttributionOptions
 from mmon.attribution.kernel_shap import ShapResult, coalitions, kernel_shap, kmeans
 from mmon.attribution.model import Model, ModelError, ModelUnavailable, load_model
 from mmon.attribution.ndcg import ndcg, violation

@@ -10,7 +10,7 @@
   (``application/jsonlines``, each line ``{"features": [...]}`` or the predictor's
   ``content_template``) and JSON Lines / JSON out;
 - ``columns:PREFIX`` — no model is called: the data already carries each row's attribution of
-  feature ``F`` in column ``PREFIX + F`` (see :mod:`mmon.attribution.api`).
+  feature ``F`` in column ``PREFIX + F`` (see :mod:`mmon.attribution.explain`).
 
 Every model call has a deadline (``timeout``): an HTTP request is sent with a socket timeout, a
 Python callable runs in a daemon worker thread that is abandoned when it does not return in time

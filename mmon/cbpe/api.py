@@ -18,20 +18,24 @@ Prometheus samples named ``estimated_<metric>`` so dashboards can draw them besi
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Unpack
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from mmon.cbpe.estimator import CBPEModel, Estimate, fit, json_num
+from mmon.cbpe.estimator import CBPEModel, fit
 from mmon.cbpe.multiclass import MulticlassModel, fit_multiclass
+from mmon.cbpe.report import (
+    LT,
+    binary_matrix,
+    estimate_statistics,
+    estimate_violations,
+    prometheus_text,
+)
 from mmon.documents import document_body, encode_document, load_document, write_report
 from mmon.errors import InputError
-from mmon.jsonfmt import java_double_str
-from mmon.metrics import cloudwatch_dimensions, cloudwatch_jsonl, metric_time_or_now
+from mmon.metrics import cloudwatch_jsonl, metric_time_or_now, value_records
 from mmon.model_quality.api import (
     CLOUDWATCH_FILE,
     CONSTRAINTS_FILE,
@@ -44,9 +48,8 @@ from mmon.model_quality.api import (
     statistics_document,
     validate_config,
 )
-from mmon.model_quality.constraints import SECTIONS, violation_name
-from mmon.monitors.place import Where
-from mmon.prometheus import Gauges
+from mmon.model_quality.constraints import SECTIONS
+from mmon.monitors import RunRequest
 from mmon.readers import dataset_files, iter_batches
 from mmon.schemas import json_pointer, load_schema
 from mmon.store import Store, join
@@ -55,7 +58,6 @@ __all__ = ["CBPE_FILE", "ESTIMATORS", "baseline_cbpe", "check_baseline", "load_c
 
 CBPE_FILE = "cbpe.json"
 ESTIMATORS = ("none", "cbpe")
-LT, GT = "LessThanThreshold", "GreaterThanThreshold"
 Model = CBPEModel | MulticlassModel
 
 
@@ -126,11 +128,13 @@ def baseline_cbpe(
     inputs: list[str],
     output: str,
     config: MQConfig,
+    chunk_size: int | None = None,
     fmt: str | None = None,
     header: bool = True,
-    chunk_size: int | None = None,
 ) -> MQResult:
-    """Fit CBPE on a labelled reference and write statistics.json, constraints.json and cbpe.json."""
+    """Fit CBPE on a labelled reference and write statistics.json, constraints.json and cbpe.json.
+
+    ``chunk_size``: rows of each reference chunk the thresholds come from (default a tenth)."""
     _check_config(config)
     store.check_writable(output)
     warnings: list[str] = []
@@ -267,17 +271,13 @@ def _beside(url: str) -> str:
 
 
 def run_cbpe(
-    store: Store,
-    inputs: list[str],
-    output: str,
-    config: MQConfig,
-    constraints_url: str,
-    statistics_url: str | None = None,
-    cbpe_url: str | None = None,
-    **where: Unpack[Where],
+    store: Store, inputs: list[str], output: str, config: MQConfig, req: RunRequest, cbpe_url: str | None = None
 ) -> MQResult:
-    """Estimate the window's metrics without labels and write the report (see the module doc)."""
-    url = cbpe_url or _beside(statistics_url or constraints_url)
+    """Estimate the window's metrics without labels and write the report (see the module doc).
+
+    ``req``: the baseline files and where the data is and metrics go; ``cbpe.json`` is read beside
+    the baseline's statistics (or constraints) unless ``cbpe_url`` names it."""
+    url = cbpe_url or _beside(req.statistics or req.constraints)
     model, doc = load_cbpe(store, url)
     if doc["problem_type"] != config.problem_type:
         raise InputError(f"{url}: a CBPE baseline for {doc['problem_type']}, not --problem-type {config.problem_type}")
@@ -294,8 +294,8 @@ def run_cbpe(
     )
     _check_config(config)
     store.check_writable(output)
-    constraints = load_document(store, constraints_url, "constraints")
-    fmt, header = where.get("fmt"), where.get("header", True)
+    constraints = load_document(store, req.constraints, "constraints")
+    fmt, header = req.fmt, req.header
     warnings: list[str] = []
     if isinstance(model, CBPEModel):
         positive = str(doc["positive_label"])
@@ -306,7 +306,7 @@ def run_cbpe(
         proba = model.calibrator.apply(score)
         estimates, counts = _estimate(lambda: model.estimate_calibrated(proba, score, pred))
         del proba
-        cm = _binary_matrix(counts, positive, doc) if len(score) else None
+        cm = binary_matrix(counts, positive, doc) if len(score) else None
     else:
         columns = doc.get("class_columns") or _class_columns(str(config.probability_attribute))
         frame, files = _multiclass_frame(store, inputs, fmt, header, str(config.inference_attribute), None, columns)
@@ -324,16 +324,17 @@ def run_cbpe(
     n = frame.height
     if n == 0:
         warnings.append("the window has no predictions: nothing to estimate (no traffic?)")
-    stats = _statistics(estimates, config.problem_type, n, cm)
-    violations = _violations(estimates)
-    mt = metric_time_or_now(where.get("metric_time"))
-    endpoint, schedule = where.get("endpoint"), where.get("schedule")
+    stats = estimate_statistics(estimates, config.problem_type, n, cm)
+    violations = estimate_violations(estimates)
+    mt = metric_time_or_now(req.metric_time)
+    endpoint, schedule = req.endpoint, req.schedule
+    estimated = [(f"estimated_{m}", e.value) for m, e in estimates.items()]
     urls = write_report(store, output, {
         "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
         "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
-        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(_cloudwatch(estimates, endpoint, schedule, mt))),
-        "prometheus": (PROMETHEUS_FILE, _prometheus(estimates, config.problem_type, violations, rows, endpoint, schedule).encode()),
-    }, where.get("before_publish"))  # fmt: skip
+        "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(value_records(estimated, endpoint, schedule, mt))),
+        "prometheus": (PROMETHEUS_FILE, prometheus_text(estimates, config.problem_type, violations, rows, endpoint, schedule).encode()),
+    }, req.before_publish)  # fmt: skip
     # labelled = 0: no label was read; the estimate covers the window's n scored predictions.
     return MQResult(stats, constraints, violations, urls, 0, rows, warnings, config.problem_type, files)
 
@@ -405,101 +406,3 @@ def _flat_binary_window(
     if rows - usable.height:
         warnings.append(f"{rows - usable.height} of {rows} predictions have no predicted class and are not estimated")
     return usable, [f.url for f in files], rows, warnings
-
-
-def _binary_matrix(c: Any, positive: str, doc: dict[str, Any]) -> dict[str, Any]:
-    negative = str(doc.get("negative_label", "not " + positive))
-    # SageMaker's layout: {actual: {predicted: count}}; expected counts are not whole numbers.
-    return {positive: {positive: c.tp, negative: c.fn}, negative: {positive: c.fp, negative: c.tn}}
-
-
-_num = json_num
-
-
-def _statistics(estimates: dict[str, Estimate], problem_type: str, n: int, cm: dict[str, Any] | None) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    section: dict[str, Any] = {}
-    if cm is not None:
-        section["confusion_matrix"] = cm
-    for m, e in estimates.items():
-        section[m] = {"value": _num(e.value), "standard_deviation": _num(e.sampling_error)}
-    return {
-        "version": 0.0,
-        "dataset": {"item_count": n, "evaluation_time": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"},
-        SECTIONS[problem_type][0]: section,
-        "mmon_estimation": {
-            "estimator": "cbpe",
-            "estimated": True,
-            "note": "values are estimated from calibrated scores without labels; standard_deviation is the sampling error",
-            "metrics": {
-                m: {
-                    "lower_confidence_bound": _num(e.lower_confidence),
-                    "upper_confidence_bound": _num(e.upper_confidence),
-                    "lower_threshold": _num(e.lower_threshold),
-                    "upper_threshold": _num(e.upper_threshold),
-                    "alert": e.alert,
-                }
-                for m, e in estimates.items()
-            },
-        },
-    }
-
-
-def _violations(estimates: dict[str, Estimate]) -> list[dict[str, Any]]:
-    out = []
-    for m, e in estimates.items():
-        if not e.alert:
-            continue
-        low = e.lower_threshold is not None and e.value < e.lower_threshold
-        op, t = (LT, e.lower_threshold) if low else (GT, e.upper_threshold)
-        assert t is not None
-        out.append(
-            {
-                "constraint_check_type": op,
-                "description": f"Estimated metric {m} with {java_double_str(e.value)} +/- {java_double_str(e.sampling_error) if math.isfinite(e.sampling_error) else 'NaN'} "
-                f"was {op} '{java_double_str(t)}' (CBPE, no labels)",
-                # SageMaker's metric name, so the run's table and `mmon violations` pair it with its
-                # constraint; the description says it is an estimate.
-                "metric_name": violation_name(m),
-            }
-        )
-    return out
-
-
-def _cloudwatch(estimates: dict[str, Estimate], endpoint: str | None, schedule: str | None, mt: str) -> list[dict[str, Any]]:
-    dims = cloudwatch_dimensions(endpoint, schedule)
-    return [
-        {"MetricName": f"estimated_{m}", "Timestamp": mt, "Dimensions": [dict(d) for d in dims], "Value": float(e.value)}
-        for m, e in estimates.items()
-        if math.isfinite(e.value)
-    ]
-
-
-_PROMETHEUS_FAMILIES = {
-    "model_quality_estimated_metric": "Model-quality metric estimated by CBPE without labels (compare mmon_model_quality_metric).",
-    "model_quality_estimated_sampling_error": "Sampling error (standard error) of the CBPE estimate.",
-    "model_quality_estimated_lower_threshold": "Lower alert threshold of the estimate (reference mean - 3 std).",
-    "model_quality_estimated_upper_threshold": "Upper alert threshold of the estimate (reference mean + 3 std).",
-    "model_quality_rows": "Predictions read in the window.",
-    "model_quality_violations": "Number of model-quality constraint violations of the run.",
-}
-
-
-def _prometheus(
-    estimates: dict[str, Estimate], problem_type: str, violations: list[dict[str, Any]], rows: int, endpoint: str | None, schedule: str | None
-) -> str:
-    gauges = Gauges("mmon", [("endpoint", endpoint), ("schedule", schedule), ("problem_type", problem_type)])
-    for family, help_text in _PROMETHEUS_FAMILIES.items():
-        gauges.family(family, help_text)
-    for m, e in estimates.items():
-        for family, v in (
-            ("model_quality_estimated_metric", e.value),
-            ("model_quality_estimated_sampling_error", e.sampling_error),
-            ("model_quality_estimated_lower_threshold", e.lower_threshold),
-            ("model_quality_estimated_upper_threshold", e.upper_threshold),
-        ):
-            if v is not None and math.isfinite(v):
-                gauges.sample(family, v, [("metric", m)])
-    gauges.sample("model_quality_rows", rows)
-    gauges.sample("model_quality_violations", len(violations))
-    return gauges.text()

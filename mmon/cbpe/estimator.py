@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
 from mmon.cbpe import metrics as M
 from mmon.cbpe.calibration import Isotonic, fit_isotonic, needs_calibration
 
-__all__ = ["FORMAT_VERSION", "CBPEModel", "Estimate", "fit", "json_num", "reference_chunks"]
+__all__ = ["FORMAT_VERSION", "CBPEModel", "Estimate", "ReferenceFit", "fit", "json_num", "reference_chunks"]
 
 FORMAT_VERSION = 1
 SAMPLING_ERROR_RANGE = 3  # the confidence band is estimate ± 3 SE (NannyML's SAMPLING_ERROR_RANGE)
@@ -55,18 +55,54 @@ class Estimate:
         )
 
 
-@dataclass
-class CBPEModel:
-    """Everything an estimate needs, stored in the baseline's ``cbpe.json``."""
+@dataclass(kw_only=True)
+class ReferenceFit:
+    """What the binary and the multiclass model both keep of their labelled reference; each adds its
+    calibration and sampling-error components."""
 
     problem_type: str
-    calibrator: Isotonic
-    components: dict[str, tuple[float, float]]
     thresholds: dict[str, tuple[float | None, float | None]]
     reference_rows: int
     chunk_size: int
     reference_realized: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def fitted(
+        cls, chunks: list[tuple[int, int]], thresholds: dict[str, tuple[float | None, float | None]],
+        realized: dict[str, float], warnings: list[str], **own: Any,
+    ) -> Self:  # fmt: skip
+        """The model fitted on a reference split into ``chunks`` (the first one full size)."""
+        return cls(
+            thresholds=thresholds,
+            reference_rows=chunks[-1][1],  # the last chunk ends at the reference's last row
+            chunk_size=chunks[0][1] - chunks[0][0],
+            reference_realized=realized,
+            warnings=warnings,
+            **own,
+        )
+
+    @classmethod
+    def read(cls, doc: dict[str, Any], **own: Any) -> Self:
+        """The model of a ``cbpe.json`` whose version was checked and whose ``own`` fields were read."""
+        num = parse_num
+        ms = doc["metrics"]
+        return cls(
+            problem_type=doc["problem_type"],
+            thresholds={m: (num(ms[m]["lower_threshold"]), num(ms[m]["upper_threshold"])) for m in ms},
+            reference_rows=int(doc["reference_rows"]),
+            chunk_size=int(doc["chunk_size"]),
+            reference_realized={m: num(ms[m]["reference_realized"]) or math.nan for m in ms},
+            **own,
+        )
+
+
+@dataclass(kw_only=True)
+class CBPEModel(ReferenceFit):
+    """Everything an estimate needs, stored in the baseline's ``cbpe.json``."""
+
+    calibrator: Isotonic
+    components: dict[str, tuple[float, float]]
 
     # -- estimating ------------------------------------------------------------------------------
 
@@ -124,14 +160,10 @@ class CBPEModel:
         num = parse_num
         check_version(doc)
         ms = doc["metrics"]
-        return cls(
-            problem_type=doc["problem_type"],
+        return cls.read(
+            doc,
             calibrator=Isotonic.from_json(doc.get("calibration")),
             components={m: (num(ms[m]["sampling_error_std"]) or 0.0, num(ms[m]["sampling_error_fraction"]) or 0.0) for m in ms},
-            thresholds={m: (num(ms[m]["lower_threshold"]), num(ms[m]["upper_threshold"])) for m in ms},
-            reference_rows=int(doc["reference_rows"]),
-            chunk_size=int(doc["chunk_size"]),
-            reference_realized={m: num(ms[m]["reference_realized"]) or math.nan for m in ms},
         )
 
 
@@ -186,6 +218,14 @@ def reference_chunks(n: int, chunk_size: int | None = None) -> list[tuple[int, i
     return full
 
 
+def check_reference(n: int, score: np.ndarray) -> None:
+    """A reference to fit on has rows, and a score on every one."""
+    if n == 0:
+        raise ValueError("the reference has no rows")
+    if np.isnan(score).any():
+        raise ValueError("reference scores contain NaN")
+
+
 def _thresholds(values: np.ndarray) -> tuple[float | None, float | None]:
     if np.isnan(values).all():
         return None, None
@@ -208,10 +248,7 @@ def fit(
     y_pred = np.asarray(y_pred).astype(np.int64)
     score = np.asarray(score, dtype=np.float64)
     n = len(y_true)
-    if n == 0:
-        raise ValueError("the reference has no rows")
-    if np.isnan(score).any():
-        raise ValueError("reference scores contain NaN")
+    check_reference(n, score)
     warnings: list[str] = []
     components = {m: M.sampling_error_components(m, y_true, y_pred, score) for m in M.BINARY_METRICS}
     chunks = reference_chunks(n, chunk_size)
@@ -234,13 +271,6 @@ def fit(
             f"ROC AUC on the reference is {realized_all['auc']:.4f}: is it the training set? "
             "CBPE needs a reference the model did not learn from"
         )
-    return CBPEModel(
-        problem_type=problem_type,
-        calibrator=calibrator,
-        components=components,
-        thresholds=thresholds,
-        reference_rows=n,
-        chunk_size=chunks[0][1] - chunks[0][0],
-        reference_realized=realized_all,
-        warnings=warnings,
+    return CBPEModel.fitted(
+        chunks, thresholds, realized_all, warnings, problem_type=problem_type, calibrator=calibrator, components=components
     )

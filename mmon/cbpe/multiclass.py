@@ -23,7 +23,7 @@ definitions: ``average="macro"`` over every class, ROC AUC one-vs-rest on the un
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,12 +33,13 @@ from mmon.cbpe.calibration import Isotonic, fit_isotonic, needs_calibration
 from mmon.cbpe.estimator import (
     SAMPLING_ERROR_RANGE,
     Estimate,
+    ReferenceFit,
     _thresholds,
     bounds_json,
+    check_reference,
     check_version,
     header_json,
     json_num,
-    parse_num,
     reference_chunks,
 )
 
@@ -111,17 +112,11 @@ def realized_macro(metric: str, classes: list[str], y_true: np.ndarray, y_pred: 
     return float(np.mean(per_class))
 
 
-@dataclass
-class MulticlassModel:
-    problem_type: str
+@dataclass(kw_only=True)
+class MulticlassModel(ReferenceFit):
     classes: list[str]
     calibrators: dict[str, Isotonic]
     components: dict[str, list[tuple[float, float]]]  # per metric: per class (variance, fraction); accuracy: [(std, 1)]
-    thresholds: dict[str, tuple[float | None, float | None]]
-    reference_rows: int
-    chunk_size: int
-    reference_realized: dict[str, float]
-    warnings: list[str] = field(default_factory=list)
 
     def calibrated(self, scores: np.ndarray) -> np.ndarray:
         """Per-class calibration, then each row divided by its sum (uniform where the sum is 0)."""
@@ -181,17 +176,12 @@ class MulticlassModel:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> MulticlassModel:
         check_version(doc)
-        num = parse_num
         ms = doc["metrics"]
-        return cls(
-            problem_type=doc["problem_type"],
+        return cls.read(
+            doc,
             classes=list(doc["classes"]),
             calibrators={c: Isotonic.from_json(v) for c, v in doc["calibration"].items()},
             components={m: [(float(v), float(f)) for v, f in ms[m]["sampling_error_components"]] for m in ms},
-            thresholds={m: (num(ms[m]["lower_threshold"]), num(ms[m]["upper_threshold"])) for m in ms},
-            reference_rows=int(doc["reference_rows"]),
-            chunk_size=int(doc["chunk_size"]),
-            reference_realized={m: num(ms[m]["reference_realized"]) or math.nan for m in ms},
         )
 
 
@@ -204,10 +194,7 @@ def fit_multiclass(
     y_pred = np.asarray(y_pred).astype(str)
     scores = np.asarray(scores, dtype=np.float64)
     n = len(y_true)
-    if n == 0:
-        raise ValueError("the reference has no rows")
-    if np.isnan(scores).any():
-        raise ValueError("reference scores contain NaN")
+    check_reference(n, scores)
     seen = set(np.unique(y_true))
     if seen != set(classes):
         raise ValueError(f"the reference labels hold classes {sorted(seen)}, the scores {classes}: they must match")
@@ -236,14 +223,7 @@ def fit_multiclass(
             warnings.append(f"the reference has {int(truth[c].sum())} rows of class {c}: under ~1000 rows per class, estimates are rough")
     if realized_all["macro_auc"] >= 0.999:
         warnings.append("ROC AUC on the reference is >= 0.999: is it the training set? CBPE needs a reference the model did not learn from")
-    return MulticlassModel(
-        problem_type="MulticlassClassification",
-        classes=classes,
-        calibrators=calibrators,
-        components=components,
-        thresholds=thresholds,
-        reference_rows=n,
-        chunk_size=chunks[0][1] - chunks[0][0],
-        reference_realized=realized_all,
-        warnings=warnings,
-    )
+    return MulticlassModel.fitted(
+        chunks, thresholds, realized_all, warnings,
+        problem_type="MulticlassClassification", classes=classes, calibrators=calibrators, components=components,
+    )  # fmt: skip

@@ -25,7 +25,7 @@ import json
 import posixpath
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from mmon import __version__
 from mmon.engine import Engine, FileProfile, LocalEngine, Profiled, ProfilePolicy, Progress, fold
@@ -127,6 +127,17 @@ def decode_part(url: str, data: bytes) -> Part:
     return Part(url, names, profiles, header.get("shard"))
 
 
+class Profiling(TypedDict, total=False):
+    """How a dataset is read and profiled: the keywords ``mmon.baseline.run_baseline`` and
+    ``profile_part`` share."""
+
+    fmt: str | None  # the data's format (None: from the file names)
+    header: bool  # CSV with a header line (default True)
+    allow_non_finite: bool  # count NaN/infinite numbers as missing instead of refusing them (default False)
+    engine: Engine | None  # the profiler (default: polars)
+    progress: Progress | None  # told of each file profiled
+
+
 @dataclass
 class PartResult:
     part: Part
@@ -135,19 +146,11 @@ class PartResult:
 
 
 def profile_part(
-    store: Store,
-    inputs: list[str],
-    output: str,
-    fmt: str | None = None,
-    header: bool = True,
-    shard: str | None = None,
-    allow_non_finite: bool = False,
-    engine: Engine | None = None,
-    progress: Progress | None = None,
+    store: Store, inputs: list[str], output: str, shard: str | None = None, **how: Unpack[Profiling]
 ) -> PartResult:
     """Profile the files of ``inputs`` (or, with ``shard`` = ``I/N``, the I-th of N consecutive
     slices of them) and write their per-file profiles to ``output`` atomically."""
-    files = dataset_files(store, inputs, fmt, header)
+    files = dataset_files(store, inputs, how.get("fmt"), how.get("header", True))
     refuse_overwrite([output], [("data", f.url) for f in files])
     # The part is a file: its folder must be writable (checked before the work).
     store.check_writable(posixpath.dirname(output.rstrip("/")) or ".")
@@ -158,9 +161,10 @@ def profile_part(
         start, end = shard_bounds(len(files), index, count)
         shard_info = {"index": index, "count": count, "dataset": dataset_digest(names), "dataset_files": len(files)}
         files, names = files[start:end], names[start:end]
-    policy = ProfilePolicy(allow_non_finite=allow_non_finite)
+    policy = ProfilePolicy(allow_non_finite=how.get("allow_non_finite", False))
     profiles = []
-    for i, profile in enumerate((engine or LocalEngine()).map_files(store, files, policy)):
+    progress = how.get("progress")
+    for i, profile in enumerate((how.get("engine") or LocalEngine()).map_files(store, files, policy)):
         profiles.append(profile)
         if progress:
             progress(profile.url, i + 1, len(files))

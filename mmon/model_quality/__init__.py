@@ -8,15 +8,13 @@
 
 from mmon.model_quality.api import (
     PROBLEM_TYPES,
-    ROW_COLUMNS,
     MQConfig,
     MQResult,
     NotEnoughLabels,
     baseline_model_quality,
-    mq_rows,
-    mq_summary,
     run_model_quality,
 )
+from mmon.model_quality.view import ROW_COLUMNS, mq_rows, mq_summary
 
 __all__ = [
     "PROBLEM_TYPES",

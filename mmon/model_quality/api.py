@@ -9,10 +9,9 @@ constraint_violations.json, CloudWatch records (cloudwatch_metrics.jsonl) and Pr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import polars as pl
 
@@ -25,13 +24,13 @@ from mmon.filenames import (
     STATISTICS_FILE,
     VIOLATIONS_FILE,
 )
-from mmon.jsonfmt import java_double_str
-from mmon.metrics import cloudwatch_jsonl, metric_time_or_now
+from mmon.metrics import cloudwatch_jsonl, metric_time_or_now, value_records
 from mmon.model_quality import compute
-from mmon.model_quality.constraints import GT, SECTIONS, check, suggest_constraints, violation_name
+from mmon.model_quality.constraints import SECTIONS, check, suggest_constraints
 from mmon.model_quality.data import Attributes, class_text
-from mmon.model_quality.metrics import cloudwatch_records, prometheus_text, scalar_metrics
+from mmon.model_quality.metrics import prometheus_text, scalar_metrics
 from mmon.model_quality.table import read_table
+from mmon.monitors.place import Where
 from mmon.readers import dataset_files
 from mmon.store import Store
 
@@ -394,23 +393,19 @@ def run_model_quality(
     config: MQConfig,
     constraints_url: str,
     statistics_url: str | None = None,
-    fmt: str | None = None,
-    header: bool = True,
-    endpoint: str | None = None,
-    schedule: str | None = None,
-    metric_time: str | None = None,
-    before_publish: Callable[[], None] | None = None,
+    **where: Unpack[Where],
 ) -> MQResult:
     """Evaluate the window's predictions against the baseline constraints and write the report.
 
     Raises :class:`NotEnoughLabels` (exit 2, nothing written) when fewer than
-    ``config.min_labelled`` (at least 1) predictions have a label. ``before_publish`` runs after
-    every body is encoded and before the first write (a scheduled run re-checks its lock there).
+    ``config.min_labelled`` (at least 1) predictions have a label. ``where``: the data's format and
+    where metrics go (``mmon.monitors.place``).
     """
     validate_config(config)
     store.check_writable(output)
     constraints, baseline_stats = load_baseline(store, config, constraints_url, statistics_url)
-    prepared = prepare(store, inputs, config, fmt, header, baseline_classes(baseline_stats, config.problem_type))
+    classes = baseline_classes(baseline_stats, config.problem_type)
+    prepared = prepare(store, inputs, config, where.get("fmt"), where.get("header", True), classes)
     minimum = max(1, config.min_labelled)
     if prepared.labelled < minimum:
         raise NotEnoughLabels(
@@ -423,86 +418,14 @@ def run_model_quality(
     stats = statistics_document(prepared, config)
     violations, check_warnings = check(stats, constraints, config.problem_type)
     warnings = prepared.warnings + check_warnings
-    mt = metric_time_or_now(metric_time)
-    records = cloudwatch_records(stats, config.problem_type, endpoint, schedule, mt)
+    mt = metric_time_or_now(where.get("metric_time"))
+    endpoint, schedule = where.get("endpoint"), where.get("schedule")
+    records = value_records(((n, m["value"]) for n, m in scalar_metrics(stats, config.problem_type)), endpoint, schedule, mt)
     prom = prometheus_text(stats, config.problem_type, violations, prepared.rows, prepared.labelled, endpoint, schedule)
     urls = write_report(store, output, {
         "constraint_violations": (VIOLATIONS_FILE, document_body({"violations": violations}, "constraint_violations")),
         "statistics": (STATISTICS_FILE, document_body(stats, "statistics")),
         "cloudwatch_metrics": (CLOUDWATCH_FILE, cloudwatch_jsonl(records)),
         "prometheus": (PROMETHEUS_FILE, prom.encode()),
-    }, before_publish)  # fmt: skip
+    }, where.get("before_publish"))  # fmt: skip
     return MQResult(stats, constraints, violations, urls, prepared.labelled, prepared.rows, warnings, config.problem_type, prepared.files)
-
-
-# -- presentation helpers for the CLI -----------------------------------------------------------------
-
-ROW_COLUMNS = ("metric", "value", "standard_deviation", "constraint", "status")
-
-
-def _json_number(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def _constraint_map(result: MQResult) -> dict[str, dict[str, Any]]:
-    if not result.constraints or not result.problem_type:
-        return {}
-    return dict(result.constraints.get(SECTIONS[result.problem_type][1], {}))
-
-
-def mq_summary(result: MQResult) -> dict[str, Any]:
-    """A JSON-safe summary for ``--json`` (non-finite numbers become null)."""
-    pt = result.problem_type
-    cons = _constraint_map(result)
-    violated = {v["metric_name"] for v in result.violations}
-    metrics: dict[str, Any] = {}
-    for name, m in scalar_metrics(result.statistics, pt) if pt else []:
-        entry: dict[str, Any] = {"value": _json_number(m.get("value")), "standard_deviation": _json_number(m.get("standard_deviation"))}
-        if name in cons:
-            entry["threshold"] = _json_number(cons[name].get("threshold"))
-            entry["comparison_operator"] = cons[name].get("comparison_operator")
-            entry["violated"] = violation_name(name) in violated
-        metrics[name] = entry
-    return {
-        "problem_type": pt,
-        "rows": result.rows,
-        "labelled": result.labelled,
-        "item_count": result.statistics.get("dataset", {}).get("item_count"),
-        "violations": len(result.violations),
-        "metrics": metrics,
-        "outputs": dict(result.outputs),
-        "warnings": list(result.warnings),
-    }
-
-
-def _fmt(x: Any) -> str:
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return java_double_str(float(x))
-    return "" if x is None else str(x)
-
-
-def mq_rows(result: MQResult) -> list[dict[str, str]]:
-    """One row per scalar metric for the human table (keys :data:`ROW_COLUMNS`).
-
-    ``constraint`` reads ``< 0.94`` / ``> 0.0``; ``status`` is ``VIOLATION``, ``ok`` or empty for
-    metrics without a constraint (and for every metric of a baseline).
-    """
-    summary = mq_summary(result)
-    is_run = "constraint_violations" in result.outputs
-    rows = []
-    for name, m in summary["metrics"].items():
-        op = m.get("comparison_operator")
-        constraint = f"{'>' if op == GT else '<'} {_fmt(m.get('threshold'))}" if op else ""
-        status = ("VIOLATION" if m.get("violated") else "ok") if (is_run and op) else ""
-        rows.append(
-            {
-                "metric": name,
-                "value": _fmt(m["value"]) if m["value"] is not None else "NaN",
-                "standard_deviation": _fmt(m["standard_deviation"]) if m["standard_deviation"] is not None else "NaN",
-                "constraint": constraint,
-                "status": status,
-            }
-        )
-    return rows

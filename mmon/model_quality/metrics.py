@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mmon.metrics import cloudwatch_dimensions
 from mmon.model_quality.constraints import SECTIONS
 from mmon.prometheus import Gauges
 
@@ -36,22 +35,6 @@ def scalar_metrics(statistics: dict[str, Any], problem_type: str) -> list[tuple[
     """The ``{value, standard_deviation}`` metrics of the problem type's section, in file order."""
     section = statistics.get(SECTIONS[problem_type][0], {})
     return [(k, m) for k, m in section.items() if isinstance(m, dict) and "value" in m]
-
-
-def cloudwatch_records(
-    statistics: dict[str, Any],
-    problem_type: str,
-    endpoint: str | None,
-    schedule: str | None,
-    metric_time: str,
-) -> list[dict[str, Any]]:
-    """One CloudWatch datum per finite scalar metric of the run's statistics."""
-    dims = cloudwatch_dimensions(endpoint, schedule)
-    return [
-        {"MetricName": name, "Timestamp": metric_time, "Dimensions": [dict(d) for d in dims], "Value": float(m["value"])}
-        for name, m in scalar_metrics(statistics, problem_type)
-        if _finite(m["value"])
-    ]
 
 
 _FAMILIES = {

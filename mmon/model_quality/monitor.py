@@ -52,16 +52,10 @@ def run(store: Store, data: list[str], output: str, o: MonitorOptions, req: RunR
     if o.estimator == "cbpe":
         from mmon.cbpe.api import run_cbpe
 
-        return run_cbpe(
-            store, data, output, config(o), req.constraints, req.statistics, fmt=req.fmt, header=req.header,
-            endpoint=req.endpoint, schedule=req.schedule, metric_time=req.metric_time, before_publish=req.before_publish,
-        )  # fmt: skip
+        return run_cbpe(store, data, output, config(o), req)
     from mmon.model_quality import run_model_quality
 
-    return run_model_quality(
-        store, data, output, config(o), req.constraints, req.statistics, fmt=req.fmt, header=req.header,
-        endpoint=req.endpoint, schedule=req.schedule, metric_time=req.metric_time, before_publish=req.before_publish,
-    )  # fmt: skip
+    return run_model_quality(store, data, output, config(o), req.constraints, req.statistics, **req.where())
 
 
 def view(result: Any) -> tuple[dict[str, Any], str, list[str], list[list[str]]]:

@@ -1,8 +1,8 @@
 """Where a run reads its data and publishes its report: the keywords every ``run_*`` shares.
 
-``run_bias``, ``run_attribution``, ``run_cbpe`` and ``run_data_quality`` take them as
-``**where: Unpack[Where]``, so callers still name them one by one (``fmt="csv"``) and mypy checks
-each; ``RunRequest.where()`` hands a request's on in one go.
+``run_bias``, ``run_attribution``, ``run_model_quality`` and ``run_data_quality`` take them as
+``**where: Unpack[Where]`` (or a ``TypedDict`` that extends it), so callers still name them one by
+one (``fmt="csv"``) and mypy checks each; ``RunRequest.where()`` hands a request's on in one go.
 """
 
 from __future__ import annotations
