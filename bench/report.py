@@ -49,15 +49,16 @@ def measure(features: int, repeat: int, tmp: Path) -> dict[str, float]:
     subprocess.run([*mmon, "run", str(t / "cur.parquet"), "--baseline-statistics", str(t / "base/statistics.json"),
                     "--baseline-constraints", str(t / "base/constraints.json"), "-o", str(t / "out"), "-q",
                     "--no-fail-on-violations"], stdout=subprocess.DEVNULL, check=True)  # fmt: skip
-    from mmon.report import write_report
+    from mmon.report import Sources, write_report
     from mmon.store import Store
 
-    args = (Store({}), str(t / "out"), str(t / "base/statistics.json"), str(t / "base/constraints.json"))
-    write_report(*args)  # once untimed: templates compiled, modules imported (as in any later build)
+    store, folder = Store({}), str(t / "out")
+    base: Sources = {"baseline_statistics": str(t / "base/statistics.json"), "baseline_constraints": str(t / "base/constraints.json")}
+    write_report(store, folder, **base)  # once untimed: templates compiled, modules imported (as in any later build)
     walls, cpus = [], []
     for _ in range(repeat):
         c0, w0 = time.process_time(), time.perf_counter()
-        result = write_report(*args)
+        result = write_report(store, folder, **base)
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
     load = os.getloadavg()[0]

@@ -60,7 +60,14 @@ def register(app: typer.Typer) -> None:
 
         tests = [parse_drift_test(t).name for t in drift_test or []]
         store = Store(parse_storage_options(storage_option or []))
-        result = write_report(store, folder, baseline_statistics, baseline_constraints, tests, output)
+        result = write_report(
+            store,
+            folder,
+            baseline_statistics=baseline_statistics,
+            baseline_constraints=baseline_constraints,
+            drift_tests=tests,
+            output=output,
+        )
         size = len(result.html.encode("utf-8"))
         code = EXIT_VIOLATIONS if fail_on_violations and result.violations else EXIT_OK
         if json_output:

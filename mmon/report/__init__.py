@@ -8,7 +8,7 @@ of plain JavaScript, no request to any host) and writes it atomically beside the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from mmon.errors import InputError, StorageError
 from mmon.publish import read_marker
@@ -18,7 +18,7 @@ from mmon.store import Store, join
 
 REPORT_FILE = "report.html"
 
-__all__ = ["REPORT_FILE", "Baseline", "ReportResult", "build_report", "write_report"]
+__all__ = ["REPORT_FILE", "Baseline", "ReportResult", "Sources", "build_report", "write_report"]
 
 
 @dataclass
@@ -31,38 +31,34 @@ class ReportResult:
     panels: int
 
 
-def build_report(
-    store: Store,
-    folder: str,
-    baseline_statistics: str | None = None,
-    baseline_constraints: str | None = None,
-    drift_tests: list[str] | None = None,
-    output: str | None = None,
-) -> tuple[dict[str, Any], str]:
+class Sources(TypedDict, total=False):
+    """What a report is built from besides its folder, declared once for ``build_report`` and
+    ``write_report`` (callers name them: ``baseline_statistics=…``)."""
+
+    baseline_statistics: str | None  # SageMaker's or mmon's statistics.json (data / model quality)
+    baseline_constraints: str | None  # constraints.json, or analysis.json (bias, feature attribution)
+    drift_tests: list[str] | None  # names of the drift tests to show
+    output: str | None  # where report.html goes (a history report marks it as its own output)
+
+
+def build_report(store: Store, folder: str, **sources: Unpack[Sources]) -> tuple[dict[str, Any], str]:
     """(template context, HTML) of the report of ``folder``: one execution, or a schedule's history."""
     if not store.exists(folder):
         raise InputError(f"{folder}: no such folder")
-    baseline = Baseline.load(store, baseline_statistics, baseline_constraints)
+    baseline = Baseline.load(store, sources.get("baseline_statistics"), sources.get("baseline_constraints"))
     if has_report(store, folder):
-        ctx = execution_context(store, folder, baseline, drift_tests)
+        ctx = execution_context(store, folder, baseline, sources.get("drift_tests"))
     else:
         from mmon.report.history import history_context
 
-        ctx = history_context(store, folder, baseline, output)
+        ctx = history_context(store, folder, baseline, sources.get("output"))
     return ctx, render(ctx)
 
 
-def write_report(
-    store: Store,
-    folder: str,
-    baseline_statistics: str | None = None,
-    baseline_constraints: str | None = None,
-    drift_tests: list[str] | None = None,
-    output: str | None = None,
-) -> ReportResult:
-    url = output or join(folder, REPORT_FILE)
+def write_report(store: Store, folder: str, **sources: Unpack[Sources]) -> ReportResult:
+    url = sources.get("output") or join(folder, REPORT_FILE)
     for _ in range(3):
-        ctx, html = build_report(store, folder, baseline_statistics, baseline_constraints, drift_tests, output)
+        ctx, html = build_report(store, folder, **sources)
         store.write_bytes(url, html.encode("utf-8"))
         if _describes_the_folder(store, folder, ctx):
             break
@@ -102,6 +98,8 @@ def report_after_run(
 
     folder = outputs["constraint_violations"].rsplit("/", 1)[0]
     tests = [parse_drift_test(t).name for t in drift_tests or []]
-    result = write_report(store, folder, baseline_statistics, baseline_constraints, tests)
+    result = write_report(
+        store, folder, baseline_statistics=baseline_statistics, baseline_constraints=baseline_constraints, drift_tests=tests
+    )
     outputs["report"] = result.url
     return result.url

@@ -93,9 +93,7 @@ def dq_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _report(paths: dict[str, Path]) -> tuple[dict, str]:
-    return build_report(
-        Store({}), str(paths["run"]), str(paths["base"] / "statistics.json"), str(paths["base"] / "constraints.json")
-    )
+    return build_report(Store({}), str(paths["run"]), baseline_statistics=str(paths["base"] / "statistics.json"), baseline_constraints=str(paths["base"] / "constraints.json"))
 
 
 def test_cli_writes_one_self_contained_file(dq_run: dict[str, Path], capsys) -> None:
@@ -291,6 +289,6 @@ def test_type_match_bar_from_the_data_type_violation(tmp_path: Path, capsys) -> 
     assert run_cli(["baseline", tmp_path / "train.csv", "-o", tmp_path / "base", "-q"], capsys)[0] == 0
     assert run_cli(["run", tmp_path / "cur.csv", "--baseline-statistics", tmp_path / "base" / "statistics.json", "--baseline-constraints",
                     tmp_path / "base" / "constraints.json", "-o", tmp_path / "run", "-q", "--no-fail-on-violations"], capsys)[0] == 0  # fmt: skip
-    ctx, html = build_report(Store({}), str(tmp_path / "run"), str(tmp_path / "base" / "statistics.json"), str(tmp_path / "base" / "constraints.json"))
+    ctx, html = build_report(Store({}), str(tmp_path / "run"), baseline_statistics=str(tmp_path / "base" / "statistics.json"), baseline_constraints=str(tmp_path / "base" / "constraints.json"))
     (p,) = ctx["panels"]
     assert p.type_match == pytest.approx(0.75) and "type match" in html

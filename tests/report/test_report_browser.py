@@ -103,7 +103,12 @@ def _png_pixels(path: Path) -> np.ndarray:
 
 
 def _report_file(dq_run: dict[str, Path]) -> Path:  # noqa: F811
-    _, html = build_report(Store({}), str(dq_run["run"]), str(dq_run["base"] / "statistics.json"), str(dq_run["base"] / "constraints.json"))
+    _, html = build_report(
+        Store({}),
+        str(dq_run["run"]),
+        baseline_statistics=str(dq_run["base"] / "statistics.json"),
+        baseline_constraints=str(dq_run["base"] / "constraints.json"),
+    )
     page = dq_run["root"] / "browser.html"
     page.write_text(html)
     return page

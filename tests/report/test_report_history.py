@@ -53,7 +53,7 @@ def test_history_of_24_slots(schedule: dict[str, Path], capsys) -> None:
     dom = Dom(html)
     rows = dom.find("tr", "execution")
     assert len(rows) == 24
-    ctx, _ = build_report(Store({}), str(schedule["out"]), None, str(schedule["cons"]))
+    ctx, _ = build_report(Store({}), str(schedule["out"]), baseline_constraints=str(schedule["cons"]))
     h = ctx["history"]
     statuses = {r["time"]: r["status"] for r in h["rows"]}
     assert statuses[MISSING] == "Missing" and statuses[FAILED] == "Failed"
@@ -124,7 +124,7 @@ def test_model_quality_and_bias_over_time_in_sagemaker_style_folders(tmp_path: P
                                 "-o", out, "-q", "--no-fail-on-violations"], capsys)  # fmt: skip
         assert code == 0, err
         accuracy[f"01-01 {hour:02d}:00"] = (cur["label"] == cur["prediction"]).mean()
-    ctx, html = build_report(Store({}), str(tmp_path / "mq"), str(tmp_path / "base" / "statistics.json"), str(tmp_path / "base" / "constraints.json"))
+    ctx, html = build_report(Store({}), str(tmp_path / "mq"), baseline_statistics=str(tmp_path / "base" / "statistics.json"), baseline_constraints=str(tmp_path / "base" / "constraints.json"))
     h = ctx["history"]
     assert h["type"] == "model-quality" and [r["status"] for r in h["rows"]].count("Missing") == 1 and len(h["rows"]) == 4
     fig = next(f for f in h["figures"] if f["title"] == "accuracy")
@@ -143,7 +143,7 @@ def test_model_quality_and_bias_over_time_in_sagemaker_style_folders(tmp_path: P
         out = tmp_path / "bias" / "2024" / "01" / "01" / f"{hour:02d}"
         assert run_cli(["run", tmp_path / f"b{hour}.csv", *bias, "--baseline-constraints", tmp_path / "bbase" / "analysis.json",
                         "-o", out, "-q", "--no-fail-on-violations"], capsys)[0] == 0  # fmt: skip
-    ctx, _ = build_report(Store({}), str(tmp_path / "bias"), None, str(tmp_path / "bbase" / "analysis.json"))
+    ctx, _ = build_report(Store({}), str(tmp_path / "bias"), baseline_constraints=str(tmp_path / "bbase" / "analysis.json"))
     fig = ctx["history"]["figures"][0]
     assert fig["title"].startswith("DPPL · age_group = young") and str(fig["chart"]).count("<circle") == 2
 
@@ -158,7 +158,7 @@ def test_attribution_ndcg_over_time(tmp_path: Path, capsys) -> None:
         out = tmp_path / "fa" / "2024" / "01" / "01" / f"{hour:02d}"
         assert run_cli(["run", tmp_path / "cur.csv", *fa, "--model", f"{MODELS}:{model}", "--baseline-constraints",
                         tmp_path / "base" / "analysis.json", "-o", out, "-q", "--no-fail-on-violations"], capsys)[0] == 0  # fmt: skip
-    ctx, _ = build_report(Store({}), str(tmp_path / "fa"), None, str(tmp_path / "base" / "analysis.json"))
+    ctx, _ = build_report(Store({}), str(tmp_path / "fa"), baseline_constraints=str(tmp_path / "base" / "analysis.json"))
     fig = ctx["history"]["figures"][0]
     points = [float(v) for _, v in re.findall(r"<title>([^<]*) — nDCG: ([^<]*)</title>", str(fig["chart"]))]
     b = json.loads((tmp_path / "base" / "analysis.json").read_text())["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
@@ -185,7 +185,7 @@ def test_history_without_metrics_files_recomputes_drift_from_the_statistics(sche
             shutil.copy(src / name, dst / name)
         records = [json.loads(x) for x in (src / "cloudwatch_metrics.jsonl").read_text().splitlines()]
         want[f"01-01 {hour}:00"] = {r["MetricName"]: r["Value"] for r in records if "Value" in r}["feature_baseline_drift_income"]
-    ctx, _ = build_report(Store({}), str(tmp_path / "sm"), str(schedule["stats"]), str(schedule["cons"]))
+    ctx, _ = build_report(Store({}), str(tmp_path / "sm"), baseline_statistics=str(schedule["stats"]), baseline_constraints=str(schedule["cons"]))
     h = ctx["history"]
     # The period is inferred from the folders (2 h here): 14, 16 and 18 are missing slots.
     assert [r["status"] for r in h["rows"]].count("Missing") == 3 and any("recomputed" in n for n in ctx["notes"])

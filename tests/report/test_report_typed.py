@@ -73,7 +73,7 @@ def test_bias(tmp_path: Path, capsys) -> None:
     code, _, err = run_cli(["run", tmp_path / "harsh.csv", *bias, "--baseline-constraints", tmp_path / "base" / "analysis.json",
                             "-o", tmp_path / "run", "-q", "--no-fail-on-violations"], capsys)  # fmt: skip
     assert code == 0, err
-    ctx, html = build_report(Store({}), str(tmp_path / "run"), None, str(tmp_path / "base" / "analysis.json"))
+    ctx, html = build_report(Store({}), str(tmp_path / "run"), baseline_constraints=str(tmp_path / "base" / "analysis.json"))
     assert ctx["header"]["type"] == "bias"
     base = json.loads((tmp_path / "base" / "analysis.json").read_text())
     cur = json.loads((tmp_path / "run" / "analysis.json").read_text())
@@ -107,7 +107,7 @@ def test_feature_attribution(tmp_path: Path, capsys) -> None:
     code, _, err = run_cli(["run", tmp_path / "cur.csv", *fa, "--model", f"{MODELS}:switched", "--baseline-constraints",
                             tmp_path / "base" / "analysis.json", "-o", tmp_path / "run", "-q", "--no-fail-on-violations"], capsys)  # fmt: skip
     assert code == 0, err
-    ctx, html = build_report(Store({}), str(tmp_path / "run"), None, str(tmp_path / "base" / "analysis.json"))
+    ctx, html = build_report(Store({}), str(tmp_path / "run"), baseline_constraints=str(tmp_path / "base" / "analysis.json"))
     label = ctx["fa"]["labels"][0]
     b = json.loads((tmp_path / "base" / "analysis.json").read_text())["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
     c = json.loads((tmp_path / "run" / "analysis.json").read_text())["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
@@ -156,7 +156,9 @@ def test_sagemaker_statistics_of_both_generations(tmp_path: Path, statistics: st
     raw = gzip.decompress(raw) if statistics.endswith(".gz") else raw
     (tmp_path / "baseline.json").write_bytes(raw)
     folder = _folder(tmp_path / "exec", {"statistics.json": raw, "constraint_violations.json": b'{"violations": []}'})
-    ctx, html = build_report(Store({}), str(folder), str(tmp_path / "baseline.json"), str(SM / constraints))
+    ctx, html = build_report(
+        Store({}), str(folder), baseline_statistics=str(tmp_path / "baseline.json"), baseline_constraints=str(SM / constraints)
+    )
     panels = ctx["panels"]
     assert len(panels) == features and len(Dom(html).find("section", "panel")) == features
     numeric = [p for p in panels if p.kind == "numeric"]
@@ -182,7 +184,7 @@ def test_sagemaker_model_quality_violations(tmp_path: Path) -> None:
 def test_sagemaker_bias_violations_with_the_baseline_analysis(tmp_path: Path) -> None:
     adult = EXT / "amazon-sagemaker-examples" / "clarify-adult"
     folder = _folder(tmp_path / "bias", {"constraint_violations.json": adult / "violations.endpoint.json"})
-    ctx, _ = build_report(Store({}), str(folder), None, str(adult / "baseline-analysis.json"))
+    ctx, _ = build_report(Store({}), str(folder), baseline_constraints=str(adult / "baseline-analysis.json"))
     violations = json.loads((adult / "violations.endpoint.json").read_text())["violations"]
     flagged = [r for r in ctx["bias"]["rows"] if r["violated"]]
     assert len(flagged) == len(violations)
@@ -220,12 +222,12 @@ def test_sagemaker_explainability_analyses(tmp_path: Path) -> None:
     other["explanations"]["kernel_shap"] = {"label0": other["explanations"]["kernel_shap"][label_key]}
     (tmp_path / "baseline.json").write_text(json.dumps(other))
     folder = _folder(tmp_path / "fa", {"analysis.json": current})
-    ctx, html = build_report(Store({}), str(folder), None, str(tmp_path / "baseline.json"))
+    ctx, html = build_report(Store({}), str(folder), baseline_constraints=str(tmp_path / "baseline.json"))
     assert ctx["header"]["type"] == "feature-attribution"
     (label,) = ctx["fa"]["labels"]
     b = other["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
     c = json.loads(current.read_text())["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
     assert label["ndcg"] == pytest.approx(ndcg_score([[b[f] for f in b]], [[c[f] for f in b]]), rel=1e-12)
     assert len(label["rows"]) == len(b) == 14 and "Education-Num" in html
-    same, _ = build_report(Store({}), str(folder), None, str(current))
+    same, _ = build_report(Store({}), str(folder), baseline_constraints=str(current))
     assert same["fa"]["labels"][0]["ndcg"] == pytest.approx(1.0)

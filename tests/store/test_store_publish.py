@@ -325,7 +325,7 @@ def test_a_report_built_while_a_new_execution_is_published_is_built_again(tmp_pa
         return got
 
     monkeypatch.setattr(report, "build_report", racing)
-    report.write_report(Store(), str(out), str(tmp_path / "base" / "statistics.json"))
+    report.write_report(Store(), str(out), baseline_statistics=str(tmp_path / "base" / "statistics.json"))
     now = json.loads((out / MARKER_NAME).read_text())["id"]
     assert len(calls) == 2 and calls[0] != now and calls[1] == now
     assert now in (out / "report.html").read_text()
