@@ -93,8 +93,9 @@ def read_records(raw: bytes, url: str) -> pl.DataFrame:
 BLOCK_BYTES = 16 << 20
 
 
-def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
-    """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines."""
+def line_blocks(store: Store, url: str, size: int, blank: bool = False) -> Iterator[bytes]:
+    """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines; blocks
+    of nothing but whitespace too when ``blank`` (so that lines can be counted)."""
     with store.open(url, "rb") as fh:
         stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
         # Each block is one read and, when it ends mid-line, one short readline (buffered files:
@@ -105,7 +106,7 @@ def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
                 break
             if not buf.endswith(b"\n"):
                 buf += stream.readline()  # the rest of the block's last line
-            if not buf.isspace():
+            if blank or not buf.isspace():
                 yield buf
 
 
@@ -115,8 +116,10 @@ def read_file(store: Store, url: str) -> pl.DataFrame:
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending: list[Future[tuple[pl.DataFrame, int]]] = []
-            for block in line_blocks(store, url, BLOCK_BYTES):
-                pending.append(pool.submit(_read_block, block, url))
+            line = 1  # the block's first line in the file, for an error message
+            for block in line_blocks(store, url, BLOCK_BYTES, blank=True):
+                pending.append(pool.submit(_read_block, block, url, line))
+                line += block.count(b"\n")
                 if len(pending) >= 2:
                     frames.append(pending.pop(0).result())
             frames.extend(p.result() for p in pending)
@@ -131,8 +134,9 @@ def read_file(store: Store, url: str) -> pl.DataFrame:
     return pl.concat(parts, how="vertical_relaxed")
 
 
-def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
-    """:func:`read_records` of some lines, and how many records they hold (shadow ones too)."""
+def _read_block(raw: bytes, url: str, line: int = 1) -> tuple[pl.DataFrame, int]:
+    """:func:`read_records` of some lines (the first is the file's line ``line``), and how many
+    records they hold (shadow ones too)."""
     # Fields no record of the block can hold are not parsed (a fifth of the parse): a batch-transform
     # output or a shadow-traffic mark shows in the bytes (``\\u`` escapes could spell them: then
     # every field is read).
@@ -143,7 +147,9 @@ def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
     try:
         recs = merged_scan.read_ndjson(raw, schema)
     except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+        bad = merged_scan.bad_line(raw, schema)
+        where = f"{url}: line {line + bad - 1}" if bad else url
+        raise InputError(f"{where}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
     cap = pl.col("captureData")
     cin, cout = cap.struct.field("endpointInput"), cap.struct.field("endpointOutput")
     bt = cap.struct.field("batchTransformOutput") if has_bt else pl.lit(None, dtype=_IO)

@@ -321,10 +321,11 @@ def _read_lines(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, lines: np
     return frame if frame.height == len(lines) else None
 
 
-def bad_line(raw: bytes) -> int | None:
-    """The 1-based number of the first line of ``raw`` polars cannot read as a JSON object (for
-    the error message; only called once reading failed)."""
-    for number, line in enumerate(raw.split(b"\n"), start=1):
+def bad_line(raw: bytes, schema: dict[str, Any]) -> int | None:
+    """The 1-based number of the first line of ``raw`` polars cannot read as a record of
+    ``schema`` (for the error message; only called once reading failed, line by line)."""
+    lines = raw.split(b"\n")
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -332,5 +333,10 @@ def bad_line(raw: bytes) -> int | None:
         except (ValueError, RecursionError):
             return number
         if not isinstance(doc, dict):
+            return number
+    for number, line in enumerate(lines, start=1):  # valid JSON, but not of the schema's shape
+        try:
+            pl.read_ndjson(io.BytesIO(line), schema=schema)
+        except pl.exceptions.PolarsError:
             return number
     return None
