@@ -174,6 +174,11 @@ def _gather(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, escaped: bool
         rows = sliding_window_view(arr, width)[starts]
         rows *= np.arange(width, dtype=np.int64) < lens[:, None]
         escaped = escaped and bool((rows == _BACKSLASH).any())
+        if n > 1 and int(lens.min()) == width and bool((rows[:, 0] == rows[0, 0]).all()) and bool((rows == rows[0]).all()):
+            # One text on every line (an encoding, a content type): made once, not per line.
+            one = pl.Series([rows[0].tobytes().rstrip(b"\0")]).cast(pl.String)
+            s = one.str.replace_all('\\"', '"', literal=True) if escaped else one
+            return s.extend_constant(s[0], n - 1)
         s = pl.Series(rows.reshape(-1).view(f"S{width}")).cast(pl.String)
     else:  # long strings: each followed by a newline (no string holds one), split by polars
         total = int(lens.sum())

@@ -245,11 +245,15 @@ def _flat_frame(store: Store, f: DatasetFile, attrs: Attributes) -> pl.DataFrame
 
 # Class columns with at most this many distinct texts are canonicalised per distinct value.
 _MAP_UNIQUE_LIMIT = 100_000
+_PROBE = 10_000  # values looked at first to tell whether the distinct ones are few
 
 
 def canonical_classes(s: pl.Series) -> pl.Series:
     """:func:`class_text` of a whole column; for text columns computed once per distinct value."""
-    if s.dtype == pl.String:
+    mostly_distinct = s.len() > 2 * _PROBE and s.head(_PROBE).n_unique() > _PROBE // 2
+    if s.dtype == pl.String and not mostly_distinct:
+        # (Finding the distinct texts of a column that is mostly distinct -- a probability read as
+        # a class -- costs a hash per value and saves nothing: then every value is computed.)
         uniq = s.unique()
         if uniq.len() <= _MAP_UNIQUE_LIMIT:
             canon = pl.DataFrame({"u": uniq}).select(class_text(pl.col("u"), pl.String()).alias("u"))["u"]
