@@ -273,8 +273,8 @@ def _covered(n: int, parts: list[tuple[np.ndarray, pl.DataFrame]]) -> np.ndarray
 def _same(arr: np.ndarray, at: np.ndarray, piece: np.ndarray) -> np.ndarray:
     """Whether ``arr[at[i]:at[i] + len(piece)] == piece``, compared eight bytes at a time."""
     words = -(-len(piece) // 8)
-    if words * 8 > _PAD:
-        return (sliding_window_view(arr, len(piece))[at] == piece).all(axis=1)
+    if words * 8 > _PAD:  # (a line already refused may start its piece too near the end: kept inside)
+        return (sliding_window_view(arr, len(piece))[np.minimum(at, len(arr) - len(piece))] == piece).all(axis=1)
     want = np.zeros(words * 8, dtype=np.uint8)
     want[: len(piece)] = piece
     mask = np.zeros(words * 8, dtype=np.uint8)

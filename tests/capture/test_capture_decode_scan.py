@@ -271,3 +271,13 @@ def test_random_records_equal_polars_and_json(monkeypatch: pytest.MonkeyPatch) -
     texts = [x for x in lines if isinstance(json.loads(x).get("groundTruthData", {}).get("data", ""), str)]
     frame, _ = _read(("\n".join(texts) + "\n").encode(), SCHEMA, monkeypatch)
     _check_json(frame, texts, SCHEMA)
+
+
+def test_long_pieces_between_strings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key longer than the spare bytes after a block, and a last line as short as can be with as
+    # many quotes: its piece would start within the spare bytes' reach.
+    long = '{"' + "k" * 400 + '":"v","groundTruthData":{"data":"1"}}'
+    raw = ("\n".join([long, long, '{"a":"b","groundTruthData":{"data":"2"}}']) + "\n").encode()
+    frame, slow = _read(raw, SCHEMA, monkeypatch)
+    assert slow == 0  # two templates
+    assert frame["groundTruthData"].struct.field("data").to_list() == ["1", "1", "2"]
