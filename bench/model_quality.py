@@ -22,8 +22,9 @@ wall time and peak RSS (bench/_common.py) are that step's alone, interpreter sta
 included. The table is markdown. Nothing asserts.
 
 What to expect: flat tables are bound by the metric work (binary: the sort and the curves of the
-full data and of the five samples); merged JSON Lines are bound by polars' JSON parsing (in
-16 MiB blocks, two at a time, so memory stays flat), about 10x slower per row than a flat table.
+full data and of the five samples); merged JSON Lines are bound by reading the records (in
+8 MiB blocks, two at a time, so memory stays flat; lines sharing a layout read by template,
+``mmon.merged_scan``, the rest by polars' JSON parser), several times slower per row than a flat table.
 
 Step ``bare`` (merged JSONL only): the bare polars pass a user would write instead -- one
 ``scan_ndjson`` with the two payload fields' schema, the score and label cast, confusion counts

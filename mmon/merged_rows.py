@@ -15,23 +15,30 @@ record and the counts -- never a silent one-row reading of a many-row request.
 
 Paths follow Clarify's JMESPath subset: ``instances[*].features``, ``predictions[*].score``,
 ``$.predictions[0].score``, ``SageMakerOutput.predictions[*].predicted_label``. ``[*]`` makes one
-row per element (one ``[*]`` per path).
+row per element (one ``[*]`` per path); they are followed by :mod:`mmon.merged_paths`. The
+records' string fields are read by :mod:`mmon.merged_scan`.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
-import json
-import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
+from mmon import merged_scan
 from mmon.errors import InputError
+from mmon.merged_paths import (
+    SIDE_NAMES,
+    as_text,
+    default_features,
+    navigate,
+    numbered,
+    parse_path,
+    spread,
+    value_steps,
+)
 from mmon.store import Store
 
 S = pl.String
@@ -48,27 +55,6 @@ def _schema(bt: bool, shadow: bool) -> dict[str, pl.DataType]:
     sides = {"endpointInput": _IO, "endpointOutput": _IO, **({"batchTransformOutput": _IO} if bt else {})}
     meta = {"eventId": S, "inferenceId": S, **({"invocationSource": S} if shadow else {})}
     return {"captureData": pl.Struct(sides), "groundTruthData": _IO, "eventMetadata": pl.Struct(meta)}
-
-
-SIDE_NAMES = {"in": "endpointInput", "out": "endpointOutput", "gt": "groundTruthData"}
-_PART = re.compile(r"([^.\[\]]+)|\[(\*|\d+)\]")
-OUTPUT_KEY = "SageMakerOutput"  # batch transform with join_source=Input: the model's answer
-
-
-def parse_path(path: str) -> list[tuple[str, str]]:
-    """``instances[*].features`` → [("key", "instances"), ("all", ""), ("key", "features")]."""
-    out: list[tuple[str, str]] = []
-    for m in _PART.finditer(path.strip().removeprefix("$").lstrip(".")):
-        key, idx = m.group(1), m.group(2)
-        if key is not None:
-            out.append(("key", key))
-        elif idx == "*":
-            out.append(("all", ""))
-        else:
-            out.append(("idx", idx))
-    if sum(1 for k, _ in out if k == "all") > 1:
-        raise InputError(f"path {path!r}: only one [*] is supported")
-    return out
 
 
 def _kind(side: pl.Expr) -> pl.Expr:
@@ -103,12 +89,15 @@ def read_records(raw: bytes, url: str) -> pl.DataFrame:
 
 
 # A file is parsed in blocks of about this many bytes (cut at line ends), two at a time: memory
-# holds the parsed columns and a few blocks, not the file's bytes as well.
-BLOCK_BYTES = 16 << 20
+# holds the parsed columns and a few blocks, not the file's bytes as well. 8 MiB: the template
+# reading's index arrays take about four times a block's size while it is read (16 MiB blocks
+# added 220 MiB to the peak of 10 M records), for the same CPU time.
+BLOCK_BYTES = 8 << 20
 
 
-def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
-    """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines."""
+def line_blocks(store: Store, url: str, size: int, blank: bool = False) -> Iterator[bytes]:
+    """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines; blocks
+    of nothing but whitespace too when ``blank`` (so that lines can be counted)."""
     with store.open(url, "rb") as fh:
         stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
         # Each block is one read and, when it ends mid-line, one short readline (buffered files:
@@ -119,7 +108,7 @@ def line_blocks(store: Store, url: str, size: int) -> Iterator[bytes]:
                 break
             if not buf.endswith(b"\n"):
                 buf += stream.readline()  # the rest of the block's last line
-            if not buf.isspace():
+            if blank or not buf.isspace():
                 yield buf
 
 
@@ -129,8 +118,10 @@ def read_file(store: Store, url: str) -> pl.DataFrame:
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending: list[Future[tuple[pl.DataFrame, int]]] = []
-            for block in line_blocks(store, url, BLOCK_BYTES):
-                pending.append(pool.submit(_read_block, block, url))
+            line = 1  # the block's first line in the file, for an error message
+            for block in line_blocks(store, url, BLOCK_BYTES, blank=True):
+                pending.append(pool.submit(_read_block, block, url, line))
+                line += block.count(b"\n")
                 if len(pending) >= 2:
                     frames.append(pending.pop(0).result())
             frames.extend(p.result() for p in pending)
@@ -145,8 +136,9 @@ def read_file(store: Store, url: str) -> pl.DataFrame:
     return pl.concat(parts, how="vertical_relaxed")
 
 
-def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
-    """:func:`read_records` of some lines, and how many records they hold (shadow ones too)."""
+def _read_block(raw: bytes, url: str, line: int = 1) -> tuple[pl.DataFrame, int]:
+    """:func:`read_records` of some lines (the first is the file's line ``line``), and how many
+    records they hold (shadow ones too)."""
     # Fields no record of the block can hold are not parsed (a fifth of the parse): a batch-transform
     # output or a shadow-traffic mark shows in the bytes (``\\u`` escapes could spell them: then
     # every field is read).
@@ -155,9 +147,11 @@ def _read_block(raw: bytes, url: str) -> tuple[pl.DataFrame, int]:
     has_shadow = not plain or b"ShadowExperiment" in raw
     schema = RECORD_SCHEMA if has_bt and has_shadow else _schema(has_bt, has_shadow)
     try:
-        recs = pl.read_ndjson(io.BytesIO(raw), schema=schema)
+        recs = merged_scan.read_ndjson(raw, schema)
     except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{url}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+        bad = merged_scan.bad_line(raw, schema)
+        where = f"{url}: line {line + bad - 1}" if bad else url
+        raise InputError(f"{where}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
     cap = pl.col("captureData")
     cin, cout = cap.struct.field("endpointInput"), cap.struct.field("endpointOutput")
     bt = cap.struct.field("batchTransformOutput") if has_bt else pl.lit(None, dtype=_IO)
@@ -254,81 +248,6 @@ def _json_decode(text: pl.Series) -> pl.Series:
     return text.str.json_decode(infer_schema_length=None)
 
 
-def _fields(dtype: Any) -> dict[str, Any]:
-    return {f.name: f.dtype for f in dtype.fields} if isinstance(dtype, pl.Struct) else {}
-
-
-def navigate(df: pl.DataFrame, parts: list[tuple[str, str]]) -> pl.DataFrame | None:
-    """Follow ``parts`` from ``v``: ``_rec``, ``_row``, ``v``; None when the path does not exist.
-
-    ``[*]`` explodes the list (one row per element; an empty list gives no row)."""
-    rows = False
-    for kind, arg in parts:
-        dtype = df.schema["v"]
-        if kind == "key":
-            if arg not in _fields(dtype):
-                return None
-            df = df.with_columns(pl.col("v").struct.field(arg).alias("v"))
-        elif isinstance(dtype, pl.Array):
-            df = df.with_columns(pl.col("v").arr.to_list())
-            dtype = df.schema["v"]
-        if kind in ("all", "idx") and not isinstance(dtype, pl.List):
-            return None
-        if kind == "all":
-            df = _numbered(df.filter(pl.col("v").list.len() > 0).explode("v"))
-            rows = True
-        elif kind == "idx":
-            df = df.with_columns(pl.col("v").list.get(int(arg), null_on_oob=True).alias("v"))
-    if not rows:
-        df = df.with_columns(pl.lit(0, pl.UInt32).alias("_row"))
-    return df.select("_rec", "_row", "v")
-
-
-def _numbered(df: pl.DataFrame) -> pl.DataFrame:
-    """``_row``: the row's place among the rows of its record (``_rec``), rows in order.
-
-    The usual payload holds one instance: when the record numbers strictly increase every row
-    is the first of its record, and the per-record count (a group-by over millions of records)
-    is not needed."""
-    if df.height < 2 or bool(df.select((pl.col("_rec").diff().slice(1) > 0).all()).item()):
-        return df.with_columns(pl.lit(0, pl.UInt32).alias("_row"))
-    return df.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).over("_rec").alias("_row"))
-
-
-def _json_text(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, pl.Series):
-        v = v.to_list()
-    return json.dumps(v, separators=(",", ":"), default=str)
-
-
-def _as_text(expr: pl.Expr, dtype: Any) -> pl.Expr:
-    """Values as text: nested values (a per-class probability list) as their JSON text."""
-    if isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
-        return expr.map_elements(_json_text, return_dtype=S)
-    if dtype == pl.Boolean:
-        return pl.when(expr).then(pl.lit("true")).when(~expr).then(pl.lit("false"))
-    return expr.cast(S)
-
-
-def spread(df: pl.DataFrame) -> pl.DataFrame:
-    """One row value ``v`` → columns: a list → ``#0, #1, …``; an object → its keys; a scalar → ``#0``."""
-    dtype = df.schema["v"]
-    if isinstance(dtype, pl.Array):
-        df = df.with_columns(pl.col("v").arr.to_list())
-        dtype = df.schema["v"]
-    if isinstance(dtype, pl.List):
-        width = int(df.select(pl.col("v").list.len().max()).item() or 0) if df.height else 0
-        inner = dtype.inner
-        cols = [_as_text(pl.col("v").list.get(i, null_on_oob=True), inner).alias(f"#{i}") for i in range(width)]
-        return df.with_columns(cols).drop("v")
-    fields = _fields(dtype)
-    if fields:
-        return df.with_columns(_as_text(pl.col("v").struct.field(k), t).alias(k) for k, t in fields.items()).drop("v")
-    return df.with_columns(_as_text(pl.col("v"), dtype).alias("#0")).drop("v")
-
-
 # -- the sides ------------------------------------------------------------------------------------
 
 
@@ -349,7 +268,7 @@ def _side(recs: pl.DataFrame, side: str) -> tuple[pl.DataFrame, pl.DataFrame, pl
 
 def _lines(df: pl.DataFrame) -> pl.DataFrame:
     """``_rec``, ``text`` → ``_rec``, ``_row``, ``text``: one row per non-blank line."""
-    return _numbered(
+    return numbered(
         df.with_columns(pl.col("text").str.strip_chars_end("\r\n").str.split("\n"))
         .explode("text")
         .with_columns(pl.col("text").str.strip_suffix("\r"))
@@ -376,29 +295,6 @@ def _csv_fields(df: pl.DataFrame, index: int | None) -> pl.DataFrame:
                             for c in out.columns if c.startswith("#"))  # fmt: skip
 
 
-@dataclass
-class Rows:
-    """One side's rows: ``_rec``, ``_row`` and value columns."""
-
-    frame: pl.DataFrame
-
-    def counts(self, name: str) -> pl.DataFrame:
-        return self.frame.group_by("_rec").agg(pl.len().alias(name))
-
-
-def _default_features(dtype: Any) -> list[tuple[str, str]]:
-    f = _fields(dtype)
-    if isinstance(f.get("instances"), (pl.List, pl.Array)):
-        inner = f["instances"].inner
-        parts = [("key", "instances"), ("all", "")]
-        if list(_fields(inner)) == ["features"]:
-            parts.append(("key", "features"))
-        return parts
-    if isinstance(dtype, (pl.List, pl.Array)) and isinstance(dtype.inner, (pl.List, pl.Array, pl.Struct)):
-        return [("all", "")]
-    return []
-
-
 def features(recs: pl.DataFrame, url: str, path: str | None = None) -> pl.DataFrame:
     """Input rows: ``_rec``, ``_row``, ``#0…`` (positional) or named columns, all text.
 
@@ -416,7 +312,7 @@ def features(recs: pl.DataFrame, url: str, path: str | None = None) -> pl.DataFr
         if lines:
             rows = dec
         else:
-            steps = parse_path(path) if path else _default_features(dec.schema["v"])
+            steps = parse_path(path) if path else default_features(dec.schema["v"])
             nav = navigate(dec, steps)
             if nav is None:
                 raise InputError(f"{url}: endpointInput: the features path {path!r} is not in the payload")
@@ -425,50 +321,6 @@ def features(recs: pl.DataFrame, url: str, path: str | None = None) -> pl.DataFr
     if not parts:
         return pl.DataFrame(schema={"_rec": pl.UInt32, "_row": pl.UInt32})
     return pl.concat(parts, how="diagonal_relaxed")
-
-
-def _value_steps(dtype: Any, attr: str | None, side: str, url: str) -> list[tuple[str, str]]:
-    """Where one value per row sits in a decoded JSON payload of ``dtype``."""
-    f = _fields(dtype)
-    if attr:
-        steps = parse_path(attr) if not attr.isdigit() else [("idx", attr)]
-        if steps and steps[0][0] == "key" and steps[0][1] not in f and isinstance(f.get(OUTPUT_KEY), pl.Struct):
-            # Batch transform with join_source=Input: the model's output sits under SageMakerOutput.
-            return [("key", OUTPUT_KEY), *_value_steps(f[OUTPUT_KEY], attr, side, url)]
-        if len(steps) == 1 and steps[0][0] == "key" and steps[0][1] not in f:
-            # A bare field name: that field of every row ({"predictions": [...]} / {"instances": [...]}).
-            for key in ("predictions", "instances"):
-                if isinstance(f.get(key), (pl.List, pl.Array)):
-                    return [("key", key), ("all", ""), steps[0]]
-        if attr.isdigit() and isinstance(dtype, (pl.List, pl.Array)) and isinstance(dtype.inner, (pl.List, pl.Array)):
-            return [("all", ""), ("idx", attr)]
-        return steps
-    if side == "out" and isinstance(f.get(OUTPUT_KEY), pl.Struct) and "instances" in f:
-        return [("key", OUTPUT_KEY), *_value_steps(f[OUTPUT_KEY], None, side, url)]
-    for key in ("predictions", "instances"):
-        if isinstance(f.get(key), (pl.List, pl.Array)):
-            inner = f[key].inner
-            steps = [("key", key), ("all", "")]
-            sub = _fields(inner)
-            if side == "gt" and "label" in sub:
-                return [*steps, ("key", "label")]
-            if len(sub) == 1:
-                return [*steps, ("key", next(iter(sub)))]
-            if sub:
-                raise InputError(
-                    f"{url}: {SIDE_NAMES[side]}: each element has the fields {', '.join(sub)}; "
-                    "say which one to read (--inference-attribute / --probability-attribute, or the config's label)"
-                )
-            return steps
-    if isinstance(dtype, (pl.List, pl.Array)) and not isinstance(dtype.inner, (pl.List, pl.Array, pl.Struct)):
-        return [("all", "")]
-    if len(f) == 1:
-        return [("key", next(iter(f)))]
-    if f:
-        raise InputError(
-            f"{url}: {SIDE_NAMES[side]}: the payload has the fields {', '.join(f)}; say which one to read"
-        )
-    return []
 
 
 def values(recs: pl.DataFrame, side: str, attr: str | int | None, url: str) -> pl.DataFrame:
@@ -502,18 +354,18 @@ def values(recs: pl.DataFrame, side: str, attr: str | int | None, url: str) -> p
             # One row per line: navigate each line on its own key, then put the rows back.
             dec = dec.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_k"))
             keyed = dec.select("_k", "_rec", "_row")
-            steps = [s for s in _value_steps(dec.schema["v"], a, side, url) if s[0] != "all"]
+            steps = [s for s in value_steps(dec.schema["v"], a, side, url) if s[0] != "all"]
             nav = navigate(dec.select(pl.col("_k").alias("_rec"), "v"), steps)
             if nav is not None:
                 nav = nav.rename({"_rec": "_k"}).drop("_row").join(keyed, on="_k").select("_rec", "_row", "v")
         else:
-            nav = navigate(dec, _value_steps(dec.schema["v"], a, side, url))
+            nav = navigate(dec, value_steps(dec.schema["v"], a, side, url))
             if nav is None and side == "gt" and a is not None and not any(c in a for c in ".[$"):
                 # A label given as a column name (e.g. headers' "Target") in Clarify's JSON labels.
-                nav = navigate(dec, _value_steps(dec.schema["v"], None, side, url))
+                nav = navigate(dec, value_steps(dec.schema["v"], None, side, url))
         if nav is None:
             raise InputError(f"{url}: {SIDE_NAMES[side]}: {a!r} is not in the payload")
-        parts.append(nav.with_columns(_as_text(pl.col("v"), nav.schema["v"]).alias("v")))
+        parts.append(nav.with_columns(as_text(pl.col("v"), nav.schema["v"]).alias("v")))
     if not parts:
         return pl.DataFrame(schema={"_rec": pl.UInt32, "_row": pl.UInt32, "v": S})
     return pl.concat(parts, how="diagonal_relaxed")

@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from mmon.bias import metrics as M
-from mmon.bias.data import INTERNAL, LABEL, PRED, PROB, Rows
+from mmon.bias.data import INTERNAL, LABEL, PRED, PROB, Rows, column_of
 from mmon.bias.fliptest import flip_counts
 from mmon.bias.values import Binarized, as_number, binarize, numeric_view, small_window_warning
 from mmon.errors import InputError
@@ -249,7 +249,7 @@ def analyse(
     group_var = config.get("group_variable")
     group_col = None
     if group_var is not None:
-        group_col = _resolve(data_cols, group_var, "group_variable")
+        group_col = column_of(data_cols, group_var, "group_variable")
 
     entries: list[Entry] = []
     pre_section: dict[str, list[dict[str, Any]]] = {}
@@ -260,7 +260,7 @@ def analyse(
         ge_value = _metric("GE", lambda: M.ge(c.tp, c.fp, c.fn, c.tn))
 
     for facet in config["facet"]:
-        name = _resolve(data_cols, facet["name_or_index"], "facet")
+        name = column_of(data_cols, facet["name_or_index"], "facet")
         series = frame[name]
         given = facet.get("value_or_threshold")
         facet_entries: list[tuple[str, bool, pl.Series]] = []
@@ -334,16 +334,6 @@ def label_header(config: dict[str, Any]) -> str:
     if isinstance(label, str) and headers and label not in headers and any(c in label for c in ".[$"):
         return str(headers[-1])
     return str(label)
-
-
-def _resolve(columns: list[str], spec: str | int, what: str) -> str:
-    if isinstance(spec, int):
-        if spec >= len(columns):
-            raise InputError(f"{what} index {spec} is out of range ({len(columns)} columns)")
-        return columns[spec]
-    if spec not in columns:
-        raise InputError(f"{what} column {spec!r} not found in the data (columns: {', '.join(columns[:20])})")
-    return spec
 
 
 def _dist(c: _Counts) -> list[float]:

@@ -69,14 +69,18 @@ class Locator:
 # -- flat tables --------------------------------------------------------------------------------
 
 
-def _column(columns: list[str], spec: str | int, what: str, source: str) -> str:
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit() and spec not in columns):
+def column_of(columns: list[str], spec: str | int, what: str, source: str | None = None) -> str:
+    """The column ``spec`` names: a name, or a 0-based index. In a file (``source``, which starts
+    the messages) a digit string that is no column's name is an index too; in the analysed data
+    (``source`` None) only an int is."""
+    if isinstance(spec, int) or (source is not None and spec.isdigit() and spec not in columns):
         i = int(spec)
         if i >= len(columns):
-            raise InputError(f"{source}: {what} index {i} is out of range ({len(columns)} columns)")
+            raise InputError(f"{source + ': ' if source else ''}{what} index {i} is out of range ({len(columns)} columns)")
         return columns[i]
     if spec not in columns:
-        raise InputError(f"{source}: {what} column {spec!r} not found (columns: {', '.join(columns[:20])})")
+        where = f"{source}: {what} column {spec!r} not found" if source else f"{what} column {spec!r} not found in the data"
+        raise InputError(f"{where} (columns: {', '.join(columns[:20])})")
     return spec
 
 
@@ -90,16 +94,16 @@ def _flat(store: Store, f: DatasetFile, loc: Locator) -> tuple[pl.DataFrame, set
     if isinstance(loc.label, str) and loc.label not in cols and "label" in cols:
         label_col = "label"  # capture-merge --flat, or a JMESPath label meant for JSON payloads
     else:
-        label_col = _column(cols, loc.label, "label", f.url)
+        label_col = column_of(cols, loc.label, "label", f.url)
     model_cols.add(label_col)
     out = [pl.col(label_col).alias(LABEL)]
     if loc.want_predictions:
         if loc.inference_attribute is not None:
-            c = _column(cols, loc.inference_attribute, "--inference-attribute", f.url)
+            c = column_of(cols, loc.inference_attribute, "--inference-attribute", f.url)
             out.append(pl.col(c).alias(PRED))
             model_cols.add(c)
         elif loc.probability_attribute is not None:
-            c = _column(cols, loc.probability_attribute, "--probability-attribute", f.url)
+            c = column_of(cols, loc.probability_attribute, "--probability-attribute", f.url)
             out.append(pl.col(c).alias(PROB))
             model_cols.add(c)
         elif "prediction" in cols and frame["prediction"].null_count() < frame.height:

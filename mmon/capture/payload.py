@@ -23,12 +23,12 @@ names them (outputs first, then inputs, as SageMaker lays out a CSV capture).
 from __future__ import annotations
 
 import csv
-import json
 from typing import Any
 
 import polars as pl
 
 from mmon.capture.jsondecode import decode_json
+from mmon.merged_paths import json_text
 
 ROW_KEYS = ("instances", "predictions")
 _NESTED = (pl.Struct, pl.List, pl.Array)
@@ -38,18 +38,10 @@ def _is_nested(dtype: Any) -> bool:
     return isinstance(dtype, _NESTED)
 
 
-def _json_text(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, pl.Series):
-        v = v.to_list()
-    return json.dumps(v, separators=(",", ":"), default=str)
-
-
 def _as_text(expr: pl.Expr, dtype: Any) -> pl.Expr:
     """Nested JSON values become their JSON text; scalars keep their type."""
     if _is_nested(dtype):
-        return expr.map_elements(_json_text, return_dtype=pl.String)
+        return expr.map_elements(json_text, return_dtype=pl.String)
     return expr
 
 

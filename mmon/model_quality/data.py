@@ -47,6 +47,7 @@ import polars as pl
 
 from mmon.errors import InputError
 from mmon.readers import DatasetFile
+from mmon.readers import _raw_bytes as _raw  # a file's bytes, gunzipped (used by .merged too)
 from mmon.store import Store, is_local, join, local_path, polars_path
 
 MISSING_TOKENS = ("", "nan", "null", "none")
@@ -168,16 +169,6 @@ def probability_value(expr: pl.Expr, dtype: pl.DataType, index: int) -> tuple[pl
 # -- reading files ------------------------------------------------------------------------------
 
 
-def _raw(store: Store, url: str) -> bytes:
-    data = store.read_bytes(url)
-    if url.lower().endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{url}: not a valid gzip file ({exc})") from exc
-    return data
-
-
 def _source(store: Store, url: str) -> tuple[object, dict[str, str] | None]:
     """What polars should scan (a path or bytes) and its storage options."""
     if store.polars_native(url) and not url.lower().endswith(".gz"):
@@ -254,11 +245,15 @@ def _flat_frame(store: Store, f: DatasetFile, attrs: Attributes) -> pl.DataFrame
 
 # Class columns with at most this many distinct texts are canonicalised per distinct value.
 _MAP_UNIQUE_LIMIT = 100_000
+_PROBE = 10_000  # values looked at first to tell whether the distinct ones are few
 
 
 def canonical_classes(s: pl.Series) -> pl.Series:
     """:func:`class_text` of a whole column; for text columns computed once per distinct value."""
-    if s.dtype == pl.String:
+    mostly_distinct = s.len() > 2 * _PROBE and s.head(_PROBE).n_unique() > _PROBE // 2
+    if s.dtype == pl.String and not mostly_distinct:
+        # (Finding the distinct texts of a column that is mostly distinct -- a probability read as
+        # a class -- costs a hash per value and saves nothing: then every value is computed.)
         uniq = s.unique()
         if uniq.len() <= _MAP_UNIQUE_LIMIT:
             canon = pl.DataFrame({"u": uniq}).select(class_text(pl.col("u"), pl.String()).alias("u"))["u"]

@@ -6,13 +6,12 @@ where some request carries several rows is read row by row with :mod:`mmon.merge
 
 from __future__ import annotations
 
-import io
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
 
-from mmon import merged_rows
+from mmon import merged_rows, merged_scan
 from mmon.errors import InputError
 from mmon.model_quality.data import _INDEX, Attributes, _raw
 from mmon.readers import DatasetFile
@@ -124,7 +123,7 @@ def _parse_block(block: bytes) -> pl.DataFrame:
     out = pl.col("captureData").struct.field("endpointOutput")
     gt = pl.col("groundTruthData")
     return (
-        pl.read_ndjson(io.BytesIO(block), schema=MERGED_SCHEMA)
+        merged_scan.read_ndjson(block, MERGED_SCHEMA)
         .lazy()
         .filter(pl.col("eventMetadata").struct.field("invocationSource").fill_null("") != "ShadowExperiment")
         .select(
