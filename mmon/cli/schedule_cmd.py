@@ -16,7 +16,7 @@ from rich.table import Table
 from mmon.cli.console import err, out, print_json, styled, warn
 from mmon.cli.options import EXIT_CODES_HELP, EndOffset, JsonOutput, StartOffset, StorageOption
 from mmon.errors import InputError
-from mmon.schedule.emit import FORMATS, EntryOptions, default_name, plan, render, safe_name
+from mmon.schedule.emit import FORMATS, Entry, EntryOptions, default_name, plan, render, safe_name
 from mmon.schedule.executions import DEFAULT_STALE_AFTER, default_message, list_executions
 from mmon.schedule.expressions import next_times, parse_schedule
 from mmon.schedule.window import execution_window, format_time, parse_time, report_prefix
@@ -174,7 +174,8 @@ def register(app: typer.Typer) -> None:
             end_offset=end_offset,
         )
         output = _output_of(args)
-        files = render(fmt, schedule, times, args, options, output)
+        entry = Entry(schedule, times, args, options, output)
+        files = render(fmt, entry)
         if args:
             _check_run_args(app, args)
         if schedule.note:
@@ -186,7 +187,7 @@ def register(app: typer.Typer) -> None:
             for file_name, text in files.items():
                 store.write_text(join(write, file_name), text)
         if json_output:
-            doc: dict[str, Any] = plan(schedule, times, args, options, output)
+            doc: dict[str, Any] = plan(entry)
             if fmt != "json":
                 doc["entry"] = files
             print_json(doc)

@@ -333,16 +333,23 @@ def _indent(text: str, by: int) -> str:
 # -- JSON ----------------------------------------------------------------------------------------
 
 
-def plan(
-    schedule: Schedule,
-    times: Sequence[datetime],
-    run_args: Sequence[str],
-    options: EntryOptions,
-    output: str | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Entry:
+    """One schedule entry as ``plan`` and ``render`` see it: the schedule, the execution times shown,
+    the ``mmon run`` arguments, the entry's options and where the run writes its reports."""
+
+    schedule: Schedule
+    times: Sequence[datetime]
+    run_args: Sequence[str]
+    options: EntryOptions
+    output: str | None = None
+
+
+def plan(entry: Entry) -> dict[str, Any]:
     """Times, windows, report folders and the command, as one JSON-ready dict."""
+    schedule, run_args, options, output = entry.schedule, entry.run_args, entry.options, entry.output
     executions = []
-    for t in times:
+    for t in entry.times:
         start, end = execution_window(t, options.start_offset, options.end_offset, schedule)
         item = {"scheduled_time": format_time(t), "start_time": format_time(start), "end_time": format_time(end)}
         if output:
@@ -364,15 +371,9 @@ def plan(
     }
 
 
-def render(
-    fmt: str,
-    schedule: Schedule,
-    times: Sequence[datetime],
-    run_args: Sequence[str],
-    options: EntryOptions,
-    output: str | None = None,
-) -> dict[str, str]:
+def render(fmt: str, entry: Entry) -> dict[str, str]:
     """The entry as ``{file name: text}`` (one file, two for systemd)."""
+    schedule, run_args, options = entry.schedule, entry.run_args, entry.options
     if fmt == "crontab":
         return {f"{options.name}.cron": crontab_entry(schedule, run_args, options)}
     if fmt == "systemd":
@@ -380,5 +381,5 @@ def render(
     if fmt == "kubernetes":
         return {f"{safe_name(options.name)}-cronjob.yaml": kubernetes_manifest(schedule, run_args, options)}
     if fmt == "json":
-        return {f"{options.name}.json": json.dumps(plan(schedule, times, run_args, options, output), indent=2) + "\n"}
+        return {f"{options.name}.json": json.dumps(plan(entry), indent=2) + "\n"}
     raise InputError(f"--as {fmt!r}: expected one of {', '.join(FORMATS)}")

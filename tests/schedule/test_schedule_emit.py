@@ -17,6 +17,7 @@ from croniter import croniter
 
 from mmon.errors import InputError
 from mmon.schedule.emit import (
+    Entry,
     EntryOptions,
     crontab_entry,
     crontab_schedule,
@@ -330,7 +331,7 @@ def test_kubernetes_job_for_now() -> None:
 def test_plan_json() -> None:
     s = parse_schedule("daily:5")
     times = next_times(s, datetime(2028, 2, 27, 12, tzinfo=UTC), 3)
-    doc = json.loads(render("json", s, times, ARGS, EntryOptions(), "s3://b/r")["mmon.json"])
+    doc = json.loads(render("json", Entry(s, times, ARGS, EntryOptions(), "s3://b/r"))["mmon.json"])
     assert doc["cron"] == "0 5 * * *" and doc["sagemaker_expression"] == "cron(0 5 ? * * *)"
     assert doc["executions"] == [
         {"scheduled_time": "2028-02-28T05:00:00Z", "start_time": "2028-02-27T05:00:00Z", "end_time": "2028-02-28T05:00:00Z", "report": "s3://b/r/2028/02/28/05"},
@@ -340,14 +341,14 @@ def test_plan_json() -> None:
     assert doc["command"] == run_command(s, ARGS, EntryOptions())
     assert shlex.split(doc["command_line"]) == doc["command"]
     assert doc["crontab"].startswith("0 5 * * * ")
-    offsets = plan(s, times[:1], ARGS, EntryOptions(start_offset="-PT2D", end_offset="-PT1H"))
+    offsets = plan(Entry(s, times[:1], ARGS, EntryOptions(start_offset="-PT2D", end_offset="-PT1H")))
     assert offsets["executions"][0]["start_time"] == "2028-02-26T05:00:00Z"
     assert offsets["executions"][0]["end_time"] == "2028-02-28T04:00:00Z"
 
 
 def test_render_refuses_unknown_format() -> None:
     with pytest.raises(InputError, match="--as"):
-        render("cronjob", parse_schedule("hourly"), [], ARGS, EntryOptions())
+        render("cronjob", Entry(parse_schedule("hourly"), [], ARGS, EntryOptions()))
 
 
 def test_module_runs_without_pyyaml_at_runtime() -> None:
