@@ -27,7 +27,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table  # noqa: E402
+from _common import (  # noqa: E402
+    add_versus_flags,
+    best_baselines,
+    fmt_mib,
+    fmt_s,
+    machine_info,
+    markdown_table,
+    versus_configs,
+)
 
 REPO = HERE.parent
 ROW_GROUP = 1_000_000
@@ -62,10 +70,7 @@ def bare(path: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
-    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", "/tmp/mmon-bench"))
-    ap.add_argument("--bare", metavar="FILE")
+    add_versus_flags(ap, "/tmp/mmon-bench", "FILE")
     args = ap.parse_args()
     if args.bare:
         bare(args.bare)
@@ -73,10 +78,7 @@ def main() -> None:
     data_dir = Path(args.data_dir)
     path = ensure_file(data_dir, args.rows)
     out = data_dir / "anchor-out"
-    configs: list[tuple[str, Path | None]] = [("mmon", REPO)]
-    if args.before:
-        configs.append(("before", Path(args.before).resolve()))
-    configs.append(("bare polars", None))
+    configs = versus_configs(REPO, args.before)
     best = best_baselines(configs, path, out, Path(__file__).resolve(), args.repeat)
     bare_wall = best.get("bare polars", [0.0, 0.0])[1]
     rows = []

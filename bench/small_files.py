@@ -24,33 +24,29 @@ Nothing asserts; the figures go into the README by hand.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table  # noqa: E402
+from _common import (  # noqa: E402
+    add_versus_flags,
+    best_baselines,
+    fmt_mib,
+    fmt_s,
+    machine_info,
+    markdown_table,
+    split_anchor_table,
+    versus_configs,
+)
 
 REPO = HERE.parent
 
 
 def make_files(data_dir: Path, n_files: int, rows: int) -> Path:
     """``n_files`` CSV files of ``rows`` consecutive rows of the anchors' table (made once)."""
-    import numpy as np
-    from baseline import SEED, _chunk
-
-    folder = data_dir / f"small_{n_files}x{rows}"
-    done = folder / "_DONE"
-    if done.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    df = _chunk(np.random.default_rng(SEED), n_files * rows)
-    for i in range(n_files):
-        df.slice(i * rows, rows).write_csv(folder / f"part-{i:05d}.csv")
-    done.write_text("")
-    return folder
+    return split_anchor_table(data_dir / f"small_{n_files}x{rows}", n_files * rows, n_files, 5)
 
 
 def bare(folder: str) -> None:
@@ -69,20 +65,14 @@ def bare(folder: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", nargs="+", default=["1000x200", "100x2000"], help="FILESxROWS")
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
-    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", "/tmp/mmon-bench-small"))
-    ap.add_argument("--bare", metavar="FOLDER")
+    add_versus_flags(ap, "/tmp/mmon-bench-small", "FOLDER")
     args = ap.parse_args()
     if args.bare:
         bare(args.bare)
         return
     data_dir = Path(args.data_dir)
     out = data_dir / "out"
-    configs: list[tuple[str, Path | None]] = [("mmon", REPO)]
-    if args.before:
-        configs.append(("before", Path(args.before).resolve()))
-    configs.append(("bare polars", None))
+    configs = versus_configs(REPO, args.before)
     rows_out = []
     for shape in args.shapes:
         n_files, rows = (int(x) for x in shape.lower().split("x"))
