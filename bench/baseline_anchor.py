@@ -56,14 +56,10 @@ def ensure_file(data_dir: Path, rows: int) -> Path:
 
 def bare(path: str) -> None:
     import polars as pl
+    from baseline import bare_aggregates
 
     lf = pl.scan_parquet(path)
-    aggs: list[pl.Expr] = []
-    for i, (name, dtype) in enumerate(lf.collect_schema().items()):
-        c = pl.col(name)
-        aggs += [c.null_count().alias(f"null{i}"), c.n_unique().alias(f"distinct{i}")]
-        if dtype.is_numeric():
-            aggs += [c.sum().alias(f"sum{i}"), c.mean().alias(f"mean{i}"), c.std(ddof=0).alias(f"std{i}")]
+    aggs = bare_aggregates(lf.collect_schema(), ("null", "distinct"), ("sum", "mean", "std"))
     lf.select(aggs).collect(engine="streaming")
 
 

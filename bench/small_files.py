@@ -51,15 +51,11 @@ def make_files(data_dir: Path, n_files: int, rows: int) -> Path:
 
 def bare(folder: str) -> None:
     import polars as pl
+    from baseline import bare_aggregates
 
     lf = pl.scan_csv(f"{folder}/*.csv", infer_schema_length=10000)
-    aggs: list[pl.Expr] = [pl.len().alias("__rows")]
-    for i, (name, dtype) in enumerate(lf.collect_schema().items()):
-        c = pl.col(name)
-        aggs += [c.count().alias(f"count{i}"), c.null_count().alias(f"null{i}"), c.n_unique().alias(f"distinct{i}")]
-        if dtype.is_numeric():
-            aggs += [c.sum(), c.mean().alias(f"mean{i}"), c.std(ddof=0).alias(f"std{i}"), c.min().alias(f"min{i}"), c.max().alias(f"max{i}")]
-    lf.select(aggs).collect()
+    every, numbers = ("count", "null", "distinct"), ("sum", "mean", "std", "min", "max")
+    lf.select([pl.len().alias("__rows"), *bare_aggregates(lf.collect_schema(), every, numbers)]).collect()
 
 
 def main() -> None:
