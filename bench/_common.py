@@ -260,15 +260,28 @@ def free_disk(path: str | os.PathLike[str]) -> int:
     return shutil.disk_usage(path).free
 
 
+def versus_flags(ap: argparse.ArgumentParser, data_dir: str, bare_metavar: str) -> None:
+    """The flags of the scripts that time ``mmon baseline`` against ``--before`` and their own bare
+    polars pass (``--bare``, run by ``best_baselines``)."""
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
+    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", data_dir))
+    ap.add_argument("--bare", metavar=bare_metavar)
+
+
 def best_baselines(
-    configs: Sequence[tuple[str, Path | None]], data: Path, out: Path, script: Path, repeat: int, label: str = ""
+    before: str | None, data: Path, out: Path, script: Path, repeat: int, label: str = ""
 ) -> dict[str, list[float]]:
-    """``mmon baseline DATA`` from each checkout of ``configs`` (a bare pass, ``SCRIPT --bare DATA``,
-    where the checkout is None), alternating, ``repeat`` times: per config ``[CPU s, wall s, peak RSS,
-    load]`` -- the best CPU and wall, the worst peak and load. Each checkout runs in its own folder:
-    ``python -m`` puts the working folder first on the path, so PYTHONPATH alone would run another
-    checkout's code."""
+    """``mmon baseline DATA`` from this checkout ("mmon"), from ``before``'s if given ("before"), and
+    the bare pass ``SCRIPT --bare DATA`` ("bare polars"), alternating, ``repeat`` times: per name, in
+    that order, ``[CPU s, wall s, peak RSS, load]`` -- the best CPU and wall, the worst peak and load
+    (a name whose runs all failed is left out). Each checkout runs in its own folder: ``python -m``
+    puts the working folder first on the path, so PYTHONPATH alone would run another checkout's code."""
     repo = Path(__file__).resolve().parent.parent
+    configs: list[tuple[str, Path | None]] = [("mmon", repo)]
+    if before:
+        configs.append(("before", Path(before).resolve()))
+    configs.append(("bare polars", None))
     best: dict[str, list[float]] = {}
     for _ in range(repeat):
         for name, checkout in configs:
@@ -286,48 +299,4 @@ def best_baselines(
             cur = [m.cpu_s, m.wall_s, float(m.peak_rss), m.load_max]
             prev = best.get(name)
             best[name] = cur if prev is None else [min(prev[0], cur[0]), min(prev[1], cur[1]), max(prev[2], cur[2]), max(prev[3], cur[3])]
-    return best
-
-
-# -- mmon here, in another checkout, and a bare polars pass (baseline_anchor.py, small_files.py) ---------
-
-
-def add_versus_flags(ap: argparse.ArgumentParser, data_dir: str, bare_metavar: str) -> None:
-    """The flags of the scripts that time ``mmon baseline`` against ``--before`` and their own bare
-    polars pass (``--bare``, run by ``best_baselines``)."""
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
-    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", data_dir))
-    ap.add_argument("--bare", metavar=bare_metavar)
-
-
-def versus_configs(repo: Path, before: str | None) -> list[tuple[str, Path | None]]:
-    """``best_baselines``' configurations: this checkout, ``--before``'s if given, the bare pass."""
-    configs: list[tuple[str, Path | None]] = [("mmon", repo)]
-    if before:
-        configs.append(("before", Path(before).resolve()))
-    configs.append(("bare polars", None))
-    return configs
-
-
-def split_anchor_table(folder: Path, rows: int, n_files: int, digits: int, log: bool = False) -> Path:
-    """The anchors' seeded table (bench/baseline.py's generator) of ``rows`` rows as ``n_files`` CSV
-    files of consecutive rows, ``part-<i>.csv`` with ``i`` on ``digits`` digits, in ``folder``; made
-    once (``_DONE`` is written last, so an interrupted run makes them anew)."""
-    import numpy as np
-    from baseline import SEED, _chunk
-
-    done = folder / "_DONE"
-    if done.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    if log:
-        print(f"generating {rows:,} rows (seed {SEED}) as {n_files} CSV files in {folder} …", flush=True)
-    df = _chunk(np.random.default_rng(SEED), rows)
-    per = -(-rows // n_files)
-    for i in range(n_files):
-        df.slice(i * per, per).write_csv(folder / f"part-{i:0{digits}d}.csv")
-    done.write_text("")
-    if log:
-        print(f"  {human_bytes(sum(p.stat().st_size for p in folder.glob('*.csv')))}", flush=True)
-    return folder
+    return {name: best[name] for name, _ in configs if name in best}

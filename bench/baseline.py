@@ -186,6 +186,28 @@ def ensure_dataset(data_dir: Path, rows: int, formats: list[str]) -> dict[str, P
     return {f: paths[f] for f in formats}
 
 
+def split_anchor_table(folder: Path, rows: int, n_files: int, digits: int, log: bool = False) -> Path:
+    """The anchors' seeded table (this file's _chunk) of ``rows`` rows as ``n_files`` CSV
+    files of consecutive rows, ``part-<i>.csv`` with ``i`` on ``digits`` digits, in ``folder``; made
+    once (``_DONE`` is written last, so an interrupted run makes them anew)."""
+    import numpy as np
+
+    done = folder / "_DONE"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    if log:
+        print(f"generating {rows:,} rows (seed {SEED}) as {n_files} CSV files in {folder} …", flush=True)
+    df = _chunk(np.random.default_rng(SEED), rows)
+    per = -(-rows // n_files)
+    for i in range(n_files):
+        df.slice(i * per, per).write_csv(folder / f"part-{i:0{digits}d}.csv")
+    done.write_text("")
+    if log:
+        print(f"  {human_bytes(sum(p.stat().st_size for p in folder.glob('*.csv')))}", flush=True)
+    return folder
+
+
 # -- the bare polars pass ---------------------------------------------------------------------------
 
 

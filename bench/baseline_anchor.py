@@ -27,15 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import (  # noqa: E402
-    add_versus_flags,
-    best_baselines,
-    fmt_mib,
-    fmt_s,
-    machine_info,
-    markdown_table,
-    versus_configs,
-)
+from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table, versus_flags  # noqa: E402
 
 REPO = HERE.parent
 ROW_GROUP = 1_000_000
@@ -66,7 +58,7 @@ def bare(path: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
-    add_versus_flags(ap, "/tmp/mmon-bench", "FILE")
+    versus_flags(ap, "/tmp/mmon-bench", "FILE")
     args = ap.parse_args()
     if args.bare:
         bare(args.bare)
@@ -74,15 +66,12 @@ def main() -> None:
     data_dir = Path(args.data_dir)
     path = ensure_file(data_dir, args.rows)
     out = data_dir / "anchor-out"
-    configs = versus_configs(REPO, args.before)
-    best = best_baselines(configs, path, out, Path(__file__).resolve(), args.repeat)
+    best = best_baselines(args.before, path, out, Path(__file__).resolve(), args.repeat)
     bare_wall = best.get("bare polars", [0.0, 0.0])[1]
     rows = []
-    for name, _ in configs:
-        if name in best:
-            cpu, wall, peak, load = best[name]
-            ratio = f"{wall / bare_wall:.2f}x" if bare_wall else ""
-            rows.append([f"{args.rows:,}", name, fmt_s(cpu), fmt_s(wall), ratio, fmt_mib(int(peak)), f"{load:.1f}"])
+    for name, (cpu, wall, peak, load) in best.items():
+        ratio = f"{wall / bare_wall:.2f}x" if bare_wall else ""
+        rows.append([f"{args.rows:,}", name, fmt_s(cpu), fmt_s(wall), ratio, fmt_mib(int(peak)), f"{load:.1f}"])
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cpus']} CPUs, {info['ram']}; {path.name}: {ROW_GROUP:,}-row row groups")
     print(markdown_table(["rows", "run", "CPU s", "wall s", "wall / bare", "peak RSS", "load max"], rows, "llrrrrr"))

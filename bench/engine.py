@@ -32,7 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import fmt_mib, fmt_s, machine_info, markdown_table, measure, split_anchor_table  # noqa: E402
+from _common import fmt_mib, fmt_s, machine_info, markdown_table, measure  # noqa: E402
 
 REPO = HERE.parent
 CONFIGS = (("local", "-"), ("spark", "local[1]"), ("spark", "local[2]"))
@@ -123,6 +123,8 @@ def child(engine_name: str, master: str, data: str, out: str) -> None:
 
 def split_dataset(data_dir: Path, rows: int, n_files: int) -> Path:
     """The anchors' table of ``rows`` rows as ``n_files`` CSV files of consecutive rows (made once)."""
+    from baseline import split_anchor_table
+
     return split_anchor_table(data_dir / f"mixed_{rows}_x{n_files}", rows, n_files, 4, log=True)
 
 

@@ -30,22 +30,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import (  # noqa: E402
-    add_versus_flags,
-    best_baselines,
-    fmt_mib,
-    fmt_s,
-    machine_info,
-    markdown_table,
-    split_anchor_table,
-    versus_configs,
-)
+from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table, versus_flags  # noqa: E402
 
 REPO = HERE.parent
 
 
 def make_files(data_dir: Path, n_files: int, rows: int) -> Path:
     """``n_files`` CSV files of ``rows`` consecutive rows of the anchors' table (made once)."""
+    from baseline import split_anchor_table
+
     return split_anchor_table(data_dir / f"small_{n_files}x{rows}", n_files * rows, n_files, 5)
 
 
@@ -61,23 +54,20 @@ def bare(folder: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", nargs="+", default=["1000x200", "100x2000"], help="FILESxROWS")
-    add_versus_flags(ap, "/tmp/mmon-bench-small", "FOLDER")
+    versus_flags(ap, "/tmp/mmon-bench-small", "FOLDER")
     args = ap.parse_args()
     if args.bare:
         bare(args.bare)
         return
     data_dir = Path(args.data_dir)
     out = data_dir / "out"
-    configs = versus_configs(REPO, args.before)
     rows_out = []
     for shape in args.shapes:
         n_files, rows = (int(x) for x in shape.lower().split("x"))
         folder = make_files(data_dir, n_files, rows)
-        best = best_baselines(configs, folder, out, Path(__file__).resolve(), args.repeat, f" {shape}")
-        for name, _ in configs:
-            if name in best:
-                cpu, wall, peak, load = best[name]
-                rows_out.append([f"{n_files} x {rows}", name, fmt_s(cpu), fmt_s(wall), fmt_mib(int(peak)), f"{load:.1f}"])
+        best = best_baselines(args.before, folder, out, Path(__file__).resolve(), args.repeat, f" {shape}")
+        for name, (cpu, wall, peak, load) in best.items():
+            rows_out.append([f"{n_files} x {rows}", name, fmt_s(cpu), fmt_s(wall), fmt_mib(int(peak)), f"{load:.1f}"])
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cpus']} CPUs, {info['ram']}")
     print(markdown_table(["files x rows", "run", "CPU s", "wall s", "peak RSS", "load max"], rows_out, "llrrrr"))
