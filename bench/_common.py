@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -260,13 +260,21 @@ def free_disk(path: str | os.PathLike[str]) -> int:
     return shutil.disk_usage(path).free
 
 
-def versus_flags(ap: argparse.ArgumentParser, data_dir: str, bare_metavar: str) -> None:
-    """The flags of the scripts that time ``mmon baseline`` against ``--before`` and their own bare
-    polars pass (``--bare``, run by ``best_baselines``)."""
+def versus_args(
+    ap: argparse.ArgumentParser, data_dir: str, bare_metavar: str, bare: Callable[[str], None]
+) -> argparse.Namespace | None:
+    """The command line of a script that times ``mmon baseline`` against ``--before`` and its own
+    bare polars pass: adds --repeat, --before, --data-dir and --bare to ``ap`` and parses it. With
+    --bare (how ``best_baselines`` runs the bare pass) it runs ``bare`` on the path and returns None."""
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--before", help="a checkout of another commit to run beside this one")
     ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", data_dir))
     ap.add_argument("--bare", metavar=bare_metavar)
+    args = ap.parse_args()
+    if args.bare:
+        bare(args.bare)
+        return None
+    return args
 
 
 def best_baselines(

@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table, versus_flags  # noqa: E402
+from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table, versus_args  # noqa: E402
 
 REPO = HERE.parent
 ROW_GROUP = 1_000_000
@@ -58,10 +58,8 @@ def bare(path: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
-    versus_flags(ap, "/tmp/mmon-bench", "FILE")
-    args = ap.parse_args()
-    if args.bare:
-        bare(args.bare)
+    args = versus_args(ap, "/tmp/mmon-bench", "FILE", bare)
+    if args is None:
         return
     data_dir = Path(args.data_dir)
     path = ensure_file(data_dir, args.rows)

@@ -30,7 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table, versus_flags  # noqa: E402
+from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table, versus_args  # noqa: E402
 
 REPO = HERE.parent
 
@@ -54,10 +54,8 @@ def bare(folder: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", nargs="+", default=["1000x200", "100x2000"], help="FILESxROWS")
-    versus_flags(ap, "/tmp/mmon-bench-small", "FOLDER")
-    args = ap.parse_args()
-    if args.bare:
-        bare(args.bare)
+    args = versus_args(ap, "/tmp/mmon-bench-small", "FOLDER", bare)
+    if args is None:
         return
     data_dir = Path(args.data_dir)
     out = data_dir / "out"
