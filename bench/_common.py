@@ -20,6 +20,7 @@ venv that has psutil — can import this file.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shutil
@@ -28,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -259,15 +260,36 @@ def free_disk(path: str | os.PathLike[str]) -> int:
     return shutil.disk_usage(path).free
 
 
+def versus_args(
+    ap: argparse.ArgumentParser, data_dir: str, bare_metavar: str, bare: Callable[[str], None]
+) -> argparse.Namespace | None:
+    """The command line of a script that times ``mmon baseline`` against ``--before`` and its own
+    bare polars pass: adds --repeat, --before, --data-dir and --bare to ``ap`` and parses it. With
+    --bare (how ``best_baselines`` runs the bare pass) it runs ``bare`` on the path and returns None."""
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
+    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", data_dir))
+    ap.add_argument("--bare", metavar=bare_metavar)
+    args = ap.parse_args()
+    if args.bare:
+        bare(args.bare)
+        return None
+    return args
+
+
 def best_baselines(
-    configs: Sequence[tuple[str, Path | None]], data: Path, out: Path, script: Path, repeat: int, label: str = ""
+    before: str | None, data: Path, out: Path, script: Path, repeat: int, label: str = ""
 ) -> dict[str, list[float]]:
-    """``mmon baseline DATA`` from each checkout of ``configs`` (a bare pass, ``SCRIPT --bare DATA``,
-    where the checkout is None), alternating, ``repeat`` times: per config ``[CPU s, wall s, peak RSS,
-    load]`` -- the best CPU and wall, the worst peak and load. Each checkout runs in its own folder:
-    ``python -m`` puts the working folder first on the path, so PYTHONPATH alone would run another
-    checkout's code."""
+    """``mmon baseline DATA`` from this checkout ("mmon"), from ``before``'s if given ("before"), and
+    the bare pass ``SCRIPT --bare DATA`` ("bare polars"), alternating, ``repeat`` times: per name, in
+    that order, ``[CPU s, wall s, peak RSS, load]`` -- the best CPU and wall, the worst peak and load
+    (a name whose runs all failed is left out). Each checkout runs in its own folder: ``python -m``
+    puts the working folder first on the path, so PYTHONPATH alone would run another checkout's code."""
     repo = Path(__file__).resolve().parent.parent
+    configs: list[tuple[str, Path | None]] = [("mmon", repo)]
+    if before:
+        configs.append(("before", Path(before).resolve()))
+    configs.append(("bare polars", None))
     best: dict[str, list[float]] = {}
     for _ in range(repeat):
         for name, checkout in configs:
@@ -285,4 +307,4 @@ def best_baselines(
             cur = [m.cpu_s, m.wall_s, float(m.peak_rss), m.load_max]
             prev = best.get(name)
             best[name] = cur if prev is None else [min(prev[0], cur[0]), min(prev[1], cur[1]), max(prev[2], cur[2]), max(prev[3], cur[3])]
-    return best
+    return {name: best[name] for name, _ in configs if name in best}

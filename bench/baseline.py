@@ -186,7 +186,58 @@ def ensure_dataset(data_dir: Path, rows: int, formats: list[str]) -> dict[str, P
     return {f: paths[f] for f in formats}
 
 
+def split_anchor_table(folder: Path, rows: int, n_files: int, digits: int, log: bool = False) -> Path:
+    """The anchors' seeded table (this file's _chunk) of ``rows`` rows as ``n_files`` CSV
+    files of consecutive rows, ``part-<i>.csv`` with ``i`` on ``digits`` digits, in ``folder``; made
+    once (``_DONE`` is written last, so an interrupted run makes them anew)."""
+    import numpy as np
+
+    done = folder / "_DONE"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    if log:
+        print(f"generating {rows:,} rows (seed {SEED}) as {n_files} CSV files in {folder} …", flush=True)
+    df = _chunk(np.random.default_rng(SEED), rows)
+    per = -(-rows // n_files)
+    for i in range(n_files):
+        df.slice(i * per, per).write_csv(folder / f"part-{i:0{digits}d}.csv")
+    done.write_text("")
+    if log:
+        print(f"  {human_bytes(sum(p.stat().st_size for p in folder.glob('*.csv')))}", flush=True)
+    return folder
+
+
 # -- the bare polars pass ---------------------------------------------------------------------------
+
+
+# The bare polars passes' aggregates by name (this file's, small_files.py's, baseline_anchor.py's): each
+# pass picks its own set, and column i's aggregate is aliased NAME{i}.
+BARE_AGGREGATES = {
+    "count": lambda c: c.count(),
+    "null": lambda c: c.null_count(),
+    "distinct": lambda c: c.n_unique(),
+    "sum": lambda c: c.sum(),
+    "mean": lambda c: c.mean(),
+    "std": lambda c: c.std(ddof=0),  # population, as mmon's statistics
+    "min": lambda c: c.min(),
+    "max": lambda c: c.max(),
+    "deciles": lambda c: c.quantile(DECILES, interpolation="nearest"),
+}
+NUMBER_AGGREGATES = ("sum", "mean", "std", "min", "max", "deciles")
+
+
+def bare_aggregates(schema, every: tuple[str, ...], numbers: tuple[str, ...]) -> list:  # type: ignore[no-untyped-def]
+    """Polars expressions: the ``every`` aggregates of each column of ``schema`` and the ``numbers``
+    ones of its numeric columns, named by ``BARE_AGGREGATES``."""
+    import polars as pl
+
+    aggs = []
+    for i, (name, dtype) in enumerate(schema.items()):
+        c = pl.col(name)
+        wanted = every + numbers if dtype.is_numeric() else every
+        aggs += [BARE_AGGREGATES[a](c).alias(f"{a}{i}") for a in wanted]
+    return aggs
 
 
 def bare_polars(path: str) -> dict[str, object]:
@@ -204,19 +255,7 @@ def bare_polars(path: str) -> dict[str, object]:
     else:
         lf = pl.scan_parquet(path)
     schema = lf.collect_schema()
-    aggs: list[pl.Expr] = [pl.len().alias("__rows")]
-    for i, (name, dtype) in enumerate(schema.items()):
-        c = pl.col(name)
-        aggs += [c.count().alias(f"count{i}"), c.null_count().alias(f"null{i}"), c.n_unique().alias(f"distinct{i}")]
-        if dtype.is_numeric():
-            aggs += [
-                c.sum().alias(f"sum{i}"),
-                c.mean().alias(f"mean{i}"),
-                c.std(ddof=0).alias(f"std{i}"),
-                c.min().alias(f"min{i}"),
-                c.max().alias(f"max{i}"),
-                c.quantile(DECILES, interpolation="nearest").alias(f"deciles{i}"),
-            ]
+    aggs = [pl.len().alias("__rows"), *bare_aggregates(schema, ("count", "null", "distinct"), NUMBER_AGGREGATES)]
     t0 = time.perf_counter()
     row = lf.select(aggs).collect(engine="streaming").row(0, named=True)
     t1 = time.perf_counter()

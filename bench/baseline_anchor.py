@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table  # noqa: E402
+from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table, versus_args  # noqa: E402
 
 REPO = HERE.parent
 ROW_GROUP = 1_000_000
@@ -48,43 +48,28 @@ def ensure_file(data_dir: Path, rows: int) -> Path:
 
 def bare(path: str) -> None:
     import polars as pl
+    from baseline import bare_aggregates
 
     lf = pl.scan_parquet(path)
-    aggs: list[pl.Expr] = []
-    for i, (name, dtype) in enumerate(lf.collect_schema().items()):
-        c = pl.col(name)
-        aggs += [c.null_count().alias(f"null{i}"), c.n_unique().alias(f"distinct{i}")]
-        if dtype.is_numeric():
-            aggs += [c.sum().alias(f"sum{i}"), c.mean().alias(f"mean{i}"), c.std(ddof=0).alias(f"std{i}")]
+    aggs = bare_aggregates(lf.collect_schema(), ("null", "distinct"), ("sum", "mean", "std"))
     lf.select(aggs).collect(engine="streaming")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
-    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", "/tmp/mmon-bench"))
-    ap.add_argument("--bare", metavar="FILE")
-    args = ap.parse_args()
-    if args.bare:
-        bare(args.bare)
+    args = versus_args(ap, "/tmp/mmon-bench", "FILE", bare)
+    if args is None:
         return
     data_dir = Path(args.data_dir)
     path = ensure_file(data_dir, args.rows)
     out = data_dir / "anchor-out"
-    configs: list[tuple[str, Path | None]] = [("mmon", REPO)]
-    if args.before:
-        configs.append(("before", Path(args.before).resolve()))
-    configs.append(("bare polars", None))
-    best = best_baselines(configs, path, out, Path(__file__).resolve(), args.repeat)
+    best = best_baselines(args.before, path, out, Path(__file__).resolve(), args.repeat)
     bare_wall = best.get("bare polars", [0.0, 0.0])[1]
     rows = []
-    for name, _ in configs:
-        if name in best:
-            cpu, wall, peak, load = best[name]
-            ratio = f"{wall / bare_wall:.2f}x" if bare_wall else ""
-            rows.append([f"{args.rows:,}", name, fmt_s(cpu), fmt_s(wall), ratio, fmt_mib(int(peak)), f"{load:.1f}"])
+    for name, (cpu, wall, peak, load) in best.items():
+        ratio = f"{wall / bare_wall:.2f}x" if bare_wall else ""
+        rows.append([f"{args.rows:,}", name, fmt_s(cpu), fmt_s(wall), ratio, fmt_mib(int(peak)), f"{load:.1f}"])
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cpus']} CPUs, {info['ram']}; {path.name}: {ROW_GROUP:,}-row row groups")
     print(markdown_table(["rows", "run", "CPU s", "wall s", "wall / bare", "peak RSS", "load max"], rows, "llrrrrr"))

@@ -32,7 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import fmt_mib, fmt_s, human_bytes, machine_info, markdown_table, measure  # noqa: E402
+from _common import fmt_mib, fmt_s, machine_info, markdown_table, measure  # noqa: E402
 
 REPO = HERE.parent
 CONFIGS = (("local", "-"), ("spark", "local[1]"), ("spark", "local[2]"))
@@ -123,25 +123,9 @@ def child(engine_name: str, master: str, data: str, out: str) -> None:
 
 def split_dataset(data_dir: Path, rows: int, n_files: int) -> Path:
     """The anchors' table of ``rows`` rows as ``n_files`` CSV files of consecutive rows (made once)."""
-    import numpy as np
-    import polars as pl
-    from baseline import SEED, _chunk
+    from baseline import split_anchor_table
 
-    folder = data_dir / f"mixed_{rows}_x{n_files}"
-    done = folder / "_DONE"
-    if done.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"generating {rows:,} rows (seed {SEED}) as {n_files} CSV files in {folder} …", flush=True)
-    df = _chunk(np.random.default_rng(SEED), rows)
-    per = -(-rows // n_files)
-    for i in range(n_files):
-        df.slice(i * per, per).write_csv(folder / f"part-{i:04d}.csv")
-    done.write_text("")
-    size = sum(p.stat().st_size for p in folder.glob("*.csv"))
-    print(f"  {human_bytes(size)}", flush=True)
-    del pl
-    return folder
+    return split_anchor_table(data_dir / f"mixed_{rows}_x{n_files}", rows, n_files, 4, log=True)
 
 
 def main() -> None:

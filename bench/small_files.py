@@ -24,74 +24,48 @@ Nothing asserts; the figures go into the README by hand.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table  # noqa: E402
+from _common import best_baselines, fmt_mib, fmt_s, machine_info, markdown_table, versus_args  # noqa: E402
 
 REPO = HERE.parent
 
 
 def make_files(data_dir: Path, n_files: int, rows: int) -> Path:
     """``n_files`` CSV files of ``rows`` consecutive rows of the anchors' table (made once)."""
-    import numpy as np
-    from baseline import SEED, _chunk
+    from baseline import split_anchor_table
 
-    folder = data_dir / f"small_{n_files}x{rows}"
-    done = folder / "_DONE"
-    if done.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    df = _chunk(np.random.default_rng(SEED), n_files * rows)
-    for i in range(n_files):
-        df.slice(i * rows, rows).write_csv(folder / f"part-{i:05d}.csv")
-    done.write_text("")
-    return folder
+    return split_anchor_table(data_dir / f"small_{n_files}x{rows}", n_files * rows, n_files, 5)
 
 
 def bare(folder: str) -> None:
     import polars as pl
+    from baseline import bare_aggregates
 
     lf = pl.scan_csv(f"{folder}/*.csv", infer_schema_length=10000)
-    aggs: list[pl.Expr] = [pl.len().alias("__rows")]
-    for i, (name, dtype) in enumerate(lf.collect_schema().items()):
-        c = pl.col(name)
-        aggs += [c.count().alias(f"count{i}"), c.null_count().alias(f"null{i}"), c.n_unique().alias(f"distinct{i}")]
-        if dtype.is_numeric():
-            aggs += [c.sum(), c.mean().alias(f"mean{i}"), c.std(ddof=0).alias(f"std{i}"), c.min().alias(f"min{i}"), c.max().alias(f"max{i}")]
-    lf.select(aggs).collect()
+    every, numbers = ("count", "null", "distinct"), ("sum", "mean", "std", "min", "max")
+    lf.select([pl.len().alias("__rows"), *bare_aggregates(lf.collect_schema(), every, numbers)]).collect()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shapes", nargs="+", default=["1000x200", "100x2000"], help="FILESxROWS")
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--before", help="a checkout of another commit to run beside this one")
-    ap.add_argument("--data-dir", default=os.environ.get("MMON_BENCH_DATA", "/tmp/mmon-bench-small"))
-    ap.add_argument("--bare", metavar="FOLDER")
-    args = ap.parse_args()
-    if args.bare:
-        bare(args.bare)
+    args = versus_args(ap, "/tmp/mmon-bench-small", "FOLDER", bare)
+    if args is None:
         return
     data_dir = Path(args.data_dir)
     out = data_dir / "out"
-    configs: list[tuple[str, Path | None]] = [("mmon", REPO)]
-    if args.before:
-        configs.append(("before", Path(args.before).resolve()))
-    configs.append(("bare polars", None))
     rows_out = []
     for shape in args.shapes:
         n_files, rows = (int(x) for x in shape.lower().split("x"))
         folder = make_files(data_dir, n_files, rows)
-        best = best_baselines(configs, folder, out, Path(__file__).resolve(), args.repeat, f" {shape}")
-        for name, _ in configs:
-            if name in best:
-                cpu, wall, peak, load = best[name]
-                rows_out.append([f"{n_files} x {rows}", name, fmt_s(cpu), fmt_s(wall), fmt_mib(int(peak)), f"{load:.1f}"])
+        best = best_baselines(args.before, folder, out, Path(__file__).resolve(), args.repeat, f" {shape}")
+        for name, (cpu, wall, peak, load) in best.items():
+            rows_out.append([f"{n_files} x {rows}", name, fmt_s(cpu), fmt_s(wall), fmt_mib(int(peak)), f"{load:.1f}"])
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cpus']} CPUs, {info['ram']}")
     print(markdown_table(["files x rows", "run", "CPU s", "wall s", "peak RSS", "load max"], rows_out, "llrrrr"))

@@ -37,6 +37,12 @@ from tests.capture_parts import one_part
 HOUR = Window(parse_time("2022-04-18T00:00Z"), parse_time("2022-04-18T01:00Z"))
 
 
+# What can go wrong with a case: an Outcome's lists of messages, counted in Figures.failures, and
+# the tag of their examples.
+FAILURES = {"internal_errors": "internal", "lost_or_altered": "lost", "no_location": "no location",
+            "wrong_exit": "wrong exit"}  # fmt: skip
+
+
 @dataclass
 class Outcome:
     kind: str
@@ -47,29 +53,23 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return not (self.internal_errors or self.lost_or_altered or self.no_location or self.wrong_exit)
+        return not any(getattr(self, name) for name in FAILURES)
 
 
 @dataclass
 class Figures:
     cases: Counter[str] = field(default_factory=Counter)
-    internal_errors: int = 0
-    lost_or_altered: int = 0
-    no_location: int = 0
-    wrong_exit: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # messages per FAILURES name
     capture_lines: int = 0
     capture_bad_lines: int = 0
     examples: list[str] = field(default_factory=list)
 
     def add(self, o: Outcome, cases: int = 1) -> None:
         self.cases[o.kind] += cases
-        self.internal_errors += len(o.internal_errors)
-        self.lost_or_altered += len(o.lost_or_altered)
-        self.no_location += len(o.no_location)
-        self.wrong_exit += len(o.wrong_exit)
-        # A few examples of each kind of failure, so a rare one is not hidden behind a common one.
-        for tag, msgs in (("internal", o.internal_errors), ("lost", o.lost_or_altered),
-                          ("no location", o.no_location), ("wrong exit", o.wrong_exit)):  # fmt: skip
+        for name, tag in FAILURES.items():
+            msgs = getattr(o, name)
+            self.failures[name] += len(msgs)
+            # A few examples of each kind of failure, so a rare one is not hidden behind a common one.
             for msg in msgs:
                 self._example(f"{tag}: {o.kind}: {msg[:300]}")
 
@@ -80,10 +80,7 @@ class Figures:
 
     def merge(self, o: Figures) -> None:
         self.cases.update(o.cases)
-        self.internal_errors += o.internal_errors
-        self.lost_or_altered += o.lost_or_altered
-        self.no_location += o.no_location
-        self.wrong_exit += o.wrong_exit
+        self.failures.update(o.failures)
         self.capture_lines += o.capture_lines
         self.capture_bad_lines += o.capture_bad_lines
         for e in o.examples:
@@ -93,8 +90,8 @@ class Figures:
         return (
             f"{sum(self.cases.values())} cases ({', '.join(f'{k} {v}' for k, v in sorted(self.cases.items()))}); "
             f"capture lines {self.capture_lines} of which malformed {self.capture_bad_lines}; "
-            f"internal errors {self.internal_errors}, lost or altered good lines {self.lost_or_altered}, "
-            f"errors without a location {self.no_location}, wrong exit codes {self.wrong_exit}"
+            f"internal errors {self.failures['internal_errors']}, lost or altered good lines {self.failures['lost_or_altered']}, "
+            f"errors without a location {self.failures['no_location']}, wrong exit codes {self.failures['wrong_exit']}"
         )
 
 
@@ -171,6 +168,14 @@ def _good_record(rng: random.Random, style: str, eid: str) -> dict[str, Any]:
     return {"captureData": cd, "eventMetadata": {"eventId": eid, "inferenceTime": t, "inferenceId": f"i-{eid}"}, "eventVersion": "0"}
 
 
+def _with_csv_sides(text: str, inp: str, out: str) -> bytes:
+    """The capture record ``text`` with CSV payloads ``inp`` and ``out`` as its input and output."""
+    r = json.loads(text)
+    r["captureData"]["endpointInput"] = _side("text/csv", "CSV", inp, "INPUT")
+    r["captureData"]["endpointOutput"] = _side("text/csv", "CSV", out, "OUTPUT")
+    return json.dumps(r).encode()
+
+
 def _json_payload_record(base: dict[str, Any], data: str) -> dict[str, Any]:
     r = json.loads(json.dumps(base))
     r["captureData"]["endpointInput"] = _side("application/json", "JSON", data, "INPUT")
@@ -245,10 +250,7 @@ def _bad_line(rng: random.Random, base: dict[str, Any], style: str) -> tuple[str
     if kind == "mixed_shape":
         return kind, json.dumps(_json_payload_record(base, rng.choice(["[[1, 2], 3]", '{"instances": [[1, 2], 3]}']))).encode()
     if kind == "row_mismatch":
-        r = json.loads(text)
-        r["captureData"]["endpointInput"] = _side("text/csv", "CSV", "1,2\n3,4\n5,6", "INPUT")
-        r["captureData"]["endpointOutput"] = _side("text/csv", "CSV", "0.1\n0.2", "OUTPUT")
-        return kind, json.dumps(r).encode()
+        return kind, _with_csv_sides(text, "1,2\n3,4\n5,6", "0.1\n0.2")
     if kind == "bad_base64":
         return kind, json.dumps(_set(base, "captureData.endpointInput", _side("text/csv", "BASE64", "%%%not base64", "INPUT"))).encode()
     if kind == "unknown_encoding":
@@ -257,10 +259,7 @@ def _bad_line(rng: random.Random, base: dict[str, Any], style: str) -> tuple[str
         cut = rng.choice([0, len(text)])
         return kind, (text[:cut] + "\x1f" + text[cut:]).encode()
     if kind == "empty_payload":
-        r = json.loads(text)
-        r["captureData"]["endpointInput"] = _side("text/csv", "CSV", "\n \n", "INPUT")
-        r["captureData"]["endpointOutput"] = _side("text/csv", "CSV", "\n", "OUTPUT")
-        return kind, json.dumps(r).encode()
+        return kind, _with_csv_sides(text, "\n \n", "\n")
     if kind == "deep_payload":
         n = rng.choice([1100, 5000])
         return kind, json.dumps(_json_payload_record(base, "[" * n + "]" * n)).encode()
@@ -667,7 +666,7 @@ def run_unit(unit: Unit, tmp: Path) -> Figures:
             if failed:
                 outcome = Outcome("capture")
                 for o in failed:
-                    for name in ("internal_errors", "lost_or_altered", "no_location", "wrong_exit"):
+                    for name in FAILURES:
                         getattr(outcome, name).extend(getattr(o, name))
             else:
                 outcome.lost_or_altered[:] = [f"only with cases {[i for i, _ in cases]} in one window: {m}" for m in outcome.lost_or_altered]

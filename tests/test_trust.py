@@ -165,7 +165,9 @@ def test_7_empty_window_typed_runs(mq_base: Path, tmp_path: Path, capsys) -> Non
     assert code == 2 and "statistics.json" in err
 
 
-def test_7_bias_empty_window(tmp_path: Path, capsys) -> None:
+def _bias_baseline(tmp_path: Path, capsys) -> list:
+    """Write a small bias config and train.csv under tmp_path, baseline them into tmp_path/b, and return the
+    bias flags a run needs beside --baseline-constraints."""
     cfg = {"label": "approved", "label_values_or_threshold": [1],
            "facet": [{"name_or_index": "group", "value_or_threshold": ["a"]}], "probability_threshold": 0.5,
            "methods": {"pre_training_bias": {"methods": ["CI"]}, "post_training_bias": {"methods": ["DPPL"]}}}  # fmt: skip
@@ -178,6 +180,11 @@ def test_7_bias_empty_window(tmp_path: Path, capsys) -> None:
     bias = ["--type", "bias", "--config", tmp_path / "cfg.json", "--probability-attribute", "probability"]
     code, _, err = _cli(["baseline", tmp_path / "train.csv", *bias, "-o", tmp_path / "b", "-q"], capsys)
     assert code == 0, err
+    return bias
+
+
+def test_7_bias_empty_window(tmp_path: Path, capsys) -> None:
+    bias = _bias_baseline(tmp_path, capsys)
     (tmp_path / "win").mkdir()
     (tmp_path / "win" / "merged.jsonl").write_bytes(b"")
     code, out, err = _cli(["run", tmp_path / "win", *bias, "--baseline-constraints", tmp_path / "b" / "analysis.json",
@@ -247,18 +254,7 @@ def test_2_run_into_the_baseline_folder_is_refused(day: Path, dq_base: Path, tmp
 
 
 def test_2_typed_run_into_the_baseline_folder_is_refused(tmp_path: Path, capsys) -> None:
-    cfg = {"label": "approved", "label_values_or_threshold": [1],
-           "facet": [{"name_or_index": "group", "value_or_threshold": ["a"]}], "probability_threshold": 0.5,
-           "methods": {"pre_training_bias": {"methods": ["CI"]}, "post_training_bias": {"methods": ["DPPL"]}}}  # fmt: skip
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    rng = np.random.default_rng(0)
-    n = 600
-    pl.DataFrame({"group": rng.choice(["a", "b"], n), "approved": rng.integers(0, 2, n), "probability": rng.random(n)}).write_csv(
-        tmp_path / "train.csv"
-    )
-    bias = ["--type", "bias", "--config", tmp_path / "cfg.json", "--probability-attribute", "probability"]
-    code, _, err = _cli(["baseline", tmp_path / "train.csv", *bias, "-o", tmp_path / "b", "-q"], capsys)
-    assert code == 0, err
+    bias = _bias_baseline(tmp_path, capsys)
     analysis = tmp_path / "b" / "analysis.json"
     before = analysis.read_bytes()
     code, _, err = _cli(["run", tmp_path / "train.csv", *bias, "--baseline-constraints", analysis, "-o", tmp_path / "b"], capsys)

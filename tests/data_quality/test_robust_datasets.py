@@ -69,26 +69,7 @@ def test_overflowing_number_counted_as_missing_when_allowed(tmp_path: Path, caps
 
 
 # -- item 7: parse errors name the line -------------------------------------------------------------
-
-CASES = {
-    "unclosed.csv": (b'a,b\n1,2\n3,"x\n4,5\n', "line 3: a quoted field is never closed"),
-    "stray.csv": (b'a,b\n1,2\n3,x"y\n4,5\n', "line 3: a stray quote"),
-    "nan.jsonl": (b'{"a": 1}\n{"a": NaN}\n', "line 2: not valid JSON (NaN is not a JSON number)"),
-    "inf.jsonl": (b'{"a": 1}\n\n{"a": 1e400}\n', "line 3: not valid JSON (the number 1e400 is too large"),
-    "bom.jsonl": (b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n', "line 1: starts with a byte order mark"),
-    "truncated.json": (b'[{"a": 1},\n {"a": 2', "line 2, column 9: not valid JSON"),
-    "huge.csv": (b'a,b\n1,2\n3,"' + b"y" * 140_000 + b"\n4,5\n", "line 3: a quoted field is never closed"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_parse_errors_name_the_line(tmp_path: Path, capsys, name: str) -> None:
-    data, expected = CASES[name]
-    code, _, err, _ = baseline(tmp_path, name, data, capsys)
-    assert code == 2
-    line = one_error(err)
-    assert "internal error" not in line
-    assert expected in line and name in line
+# The bad files themselves are cases of tests/data_quality/test_baseline_errors.py's test_bad_files.
 
 
 @pytest.mark.parametrize("word", ["-0.403", "Forbidden", "credentials", "timed out"])

@@ -25,11 +25,7 @@ from mmon.schedule.executions import (
 from mmon.schedule.expressions import next_times, parse_schedule
 from mmon.schedule.window import execution_window, format_time, report_prefix, window_hours
 from mmon.store import Store, join
-
-
-def T(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
+from tests.schedule.utc import T
 
 HOUR = T("2026-11-21T13:00Z")
 WINDOW = (T("2026-11-21T12:00Z"), HOUR)

@@ -17,11 +17,7 @@ from mmon.schedule.expressions import (
     previous_time,
     shortest_period,
 )
-
-
-def T(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
+from tests.schedule.utc import T
 
 # Each row: expression, start (exclusive), the next times worked out by hand with a calendar.
 TABLES = [

@@ -18,10 +18,7 @@ from mmon.schedule.window import (
     resolve_execution,
     window_hours,
 )
-
-
-def T(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+from tests.schedule.utc import T
 
 
 @pytest.mark.parametrize(
