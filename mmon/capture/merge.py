@@ -47,6 +47,7 @@ from mmon.capture.flat import (  # noqa: F401 - the package's names
     PREDICTION,
     PROBABILITY,
 )
+from mmon.capture.dedup import SeenIds
 from mmon.capture.flat import attach_labels as _attach_labels
 from mmon.capture.labels import LabelSpill, label_budget, read_labels
 from mmon.capture.parts import PartsPublisher, part_name, parts_uuid
@@ -58,6 +59,7 @@ from mmon.capture.table import (
     is_meta_column,  # noqa: F401 - the package's name
     serialise,
     table_exprs,
+    text_lines,
 )
 from mmon.capture.window import Window, format_duration
 from mmon.errors import InputError
@@ -242,7 +244,7 @@ def _problem_at(files: list[str], rec: pl.DataFrame, reasons: pl.DataFrame, limi
 class _State:
     summary: MergeSummary
     files: list[str]
-    seen: pl.Series
+    seen: SeenIds
     chunks: ChunkSpill
     parts: PartsPublisher | None = None  # merged records: parts staged as they are made
     uid: str = ""
@@ -319,7 +321,7 @@ def capture_merge(
     except BaseException:
         shutil.rmtree(spill_dir, ignore_errors=True)
         raise
-    state = _State(summary, [], pl.Series("event_id", [], pl.String), ChunkSpill(spill_dir, chunk_records))
+    state = _State(summary, [], SeenIds(spill_dir), ChunkSpill(spill_dir, chunk_records))
     state.parts = PartsPublisher(store, output)
     state.uid = parts_uuid(summary.window.to_dict()["start"], summary.window.to_dict()["end"], kind, fmt)
     try:
@@ -469,11 +471,10 @@ def _process_chunk(
     s = state.summary
     s.in_window += recs.height
     # Duplicate event ids: the first record (in folder, file, line order) wins.
-    first = recs.select(pl.col("event_id").is_first_distinct() & ~pl.col("event_id").is_in(state.seen.implode())).to_series()
+    first = state.seen.first(recs["event_id"])
     dups = recs.height - int(first.sum())
     recs = recs.filter(first)
     s.duplicates += dups
-    state.seen = pl.concat([state.seen, recs["event_id"]])
     recs = recs.with_columns(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_rec"),
         pl.coalesce("inference_id", "event_id").alias("_key"),
@@ -503,8 +504,7 @@ def _emit_chunk(
         # SageMaker's merged record: the captured record, as written, plus groundTruthData.
         line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + pl.col("gt_json") + pl.lit("}")
         state.summary.rows += recs.height
-        text = recs.select((line + pl.lit("\n")).str.join("")).item()
-        state.add_part(text.encode("utf-8"), "jsonl")
+        state.add_part(text_lines(recs.select(line)), "jsonl")
         return
     if kind == "preprocessed":
         assert pre is not None

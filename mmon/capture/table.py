@@ -136,6 +136,14 @@ def serialise(table: pl.DataFrame, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+def text_lines(column: pl.DataFrame) -> bytes:
+    """A one-column text frame as lines of UTF-8, each value as it is: the CSV writer never quoting
+    makes the bytes straight from polars (no Python string of the whole part, then its encoding)."""
+    buf = io.BytesIO()
+    column.write_csv(buf, include_header=False, quote_style="never")
+    return buf.getvalue()
+
+
 def table_exprs(
     table: pl.DataFrame,
     with_labels: bool,
