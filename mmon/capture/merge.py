@@ -22,18 +22,19 @@ gives byte-identical output.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import tempfile
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from mmon.capture import batch, layout
@@ -182,27 +183,36 @@ class MergeSummary:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _bounded_map(fn: Callable[[T], R], items: list[T], workers: int, inflight: int) -> Iterator[R]:
-    """``map`` in order on a thread pool with at most ``inflight`` results waiting (bounded memory)."""
-    if not items:
+def _bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int, inflight: int) -> Iterator[R]:
+    """``map`` in order on a thread pool with at most ``inflight`` results waiting (bounded memory).
+
+    ``items`` may be an iterator (drawn in the calling thread as results are taken), so one map can
+    feed another: reads of files feed the parses of their batches.
+    """
+    it = iter(items)
+    first = next(it, _END)
+    if first is _END:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
-        pending: deque[Future[R]] = deque()
-        it = iter(items)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque[Future[R]] = deque([pool.submit(fn, first)])  # type: ignore[arg-type]
         try:
-            for item in it:
-                pending.append(pool.submit(fn, item))
-                if len(pending) >= inflight:
+            while len(pending) < inflight:
+                item = next(it, _END)
+                if item is _END:
                     break
+                pending.append(pool.submit(fn, item))  # type: ignore[arg-type]
             while pending:
                 result = pending.popleft().result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.append(pool.submit(fn, nxt))
+                item = next(it, _END)
+                if item is not _END:
+                    pending.append(pool.submit(fn, item))  # type: ignore[arg-type]
                 yield result
         finally:
             for f in pending:
                 f.cancel()
+
+
+_END = object()
 
 
 def header_names(store: Store, url: str) -> list[str]:
@@ -250,6 +260,7 @@ class _State:
     uid: str = ""
     part_names: list[str] = field(default_factory=list)
     matched_keys: list[pl.Series] = field(default_factory=list)
+    label_hit: np.ndarray | None = None  # per row of the in-memory label index: matched by a capture
 
     def add_part(self, data: bytes, fmt: str) -> None:
         assert self.parts is not None
@@ -372,38 +383,38 @@ def _merge_realtime(
     state.files = files
 
     # Files are parsed a few at a time: one polars pass over several small files costs far less
-    # than one per file. Batches run on a thread pool (polars and I/O release the GIL), in order.
-    indexed = list(enumerate(files))
-    batches = [indexed[i : i + FILES_PER_BATCH] for i in range(0, len(indexed), FILES_PER_BATCH)]
+    # than one per file. Reads wait on the store (many at once hide its latency) and run file by
+    # file on ``workers`` threads; parsing is polars' work on every core, so batches are parsed no
+    # more at once than there are cores, and only a few parsed batches wait: memory stays flat.
+    slots = max(1, min(workers, os.cpu_count() or 1))
 
-    # Reads wait on the store (many at once hide its latency); parsing is polars' work on every
-    # core, so more parses at once than cores only multiply the memory of parses in flight.
-    parsing = threading.Semaphore(max(1, min(workers, os.cpu_count() or 1)))
+    def read(item: tuple[int, str]) -> tuple[int, str, bytes]:
+        return item[0], item[1], store.read_bytes(item[1])
 
-    def parse(items: list[tuple[int, str, bytes]]) -> ParsedFile:
-        with parsing:
-            return parse_capture_batch(items, window.start, window.end, keep_raw)
+    def batches() -> Iterator[list[tuple[int, str, bytes]]]:
+        reads = _bounded_map(read, enumerate(files), workers, 2 * workers)
+        while batch := list(itertools.islice(reads, FILES_PER_BATCH)):
+            yield batch
 
-    def work(batch: list[tuple[int, str]]) -> ParsedFile:
-        # Raw bytes live only here, at most BATCH_BYTES (plus one file) per worker.
+    def work(batch: list[tuple[int, str, bytes]]) -> ParsedFile:
+        # A batch's raw bytes are parsed BATCH_BYTES (plus one file) at a time.
         parts: list[ParsedFile] = []
         items: list[tuple[int, str, bytes]] = []
         size = 0
-        for i, url in batch:
-            data = store.read_bytes(url)
-            items.append((i, url, data))
-            size += len(data)
+        for item in batch:
+            items.append(item)
+            size += len(item[2])
             if size >= BATCH_BYTES:
-                parts.append(parse(items))
+                parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
                 items, size = [], 0
         if items:
-            parts.append(parse(items))
+            parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
         return _combine(parts)
 
     pending: list[pl.DataFrame] = []
     pending_rows = 0
     done = 0
-    for pf in _bounded_map(work, batches, workers, workers + 2):
+    for pf in _bounded_map(work, batches(), slots, slots + 1):
         done += FILES_PER_BATCH
         summary.records += pf.lines
         summary.malformed_lines += pf.malformed
@@ -473,7 +484,8 @@ def _process_chunk(
     # Duplicate event ids: the first record (in folder, file, line order) wins.
     first = state.seen.first(recs["event_id"])
     dups = recs.height - int(first.sum())
-    recs = recs.filter(first)
+    if dups:
+        recs = recs.filter(first)
     s.duplicates += dups
     recs = recs.with_columns(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("_rec"),
@@ -483,14 +495,29 @@ def _process_chunk(
         labels.add_captures(recs)  # joined partition by partition once every chunk is read
         return
     if labels is not None:
-        recs = recs.join(labels, left_on="_key", right_on="key", how="left", maintain_order="left")
-        has = pl.col("gt_data").is_not_null()
-        n_matched = int(recs.select(has.sum()).item())
-        s.matched += n_matched
-        s.captured_without_label += recs.height - n_matched
-        state.matched_keys.append(recs.filter(has)["_key"].unique())
-        recs = recs.filter(has)
+        recs = _join_labels(recs, labels, state, kind)
     _emit_chunk(recs, state, labels is not None, pre, pre_errors, strict, kind)
+
+
+def _join_labels(recs: pl.DataFrame, labels: pl.DataFrame, state: _State, kind: str) -> pl.DataFrame:
+    """A chunk's labelled records, in record order, with the label columns; counts the chunk.
+
+    Only the labelled records are kept (an inner join: one gather of the chunk, not a left join
+    and a filter), and merged records carry just what their lines are made of. Each label's row
+    is marked as matched (a byte per label, not the matched keys).
+    """
+    s = state.summary
+    if state.label_hit is None:
+        state.label_hit = np.zeros(labels.height, dtype=bool)
+    index = labels.with_row_index("_li")
+    kept = recs.height
+    if kind == "merged":
+        recs = recs.select("_raw", "_key")
+    recs = recs.join(index, left_on="_key", right_on="key", how="inner", maintain_order="left")
+    s.matched += recs.height
+    s.captured_without_label += kept - recs.height
+    state.label_hit[recs["_li"].to_numpy()] = True
+    return recs.drop("_li")
 
 
 def _emit_chunk(
@@ -600,8 +627,10 @@ def _finish(
     """
     s = state.summary
     if isinstance(labels, pl.DataFrame):  # (a spilled index counts these as it joins)
-        matched = pl.concat(state.matched_keys).unique() if state.matched_keys else pl.Series([], dtype=pl.String)
-        s.labels_without_capture = int(labels.height - labels.filter(pl.col("key").is_in(matched.implode())).height)
+        hit = state.label_hit if state.label_hit is not None else np.zeros(labels.height, dtype=bool)
+        if state.matched_keys:  # batch transform's matched keys
+            hit = hit | labels["key"].is_in(pl.concat(state.matched_keys).implode()).to_numpy()
+        s.labels_without_capture = int(labels.height - np.count_nonzero(hit))
     if kind == "merged":
         s.columns = []
         if not state.part_names:
