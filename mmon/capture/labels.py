@@ -35,7 +35,7 @@ from mmon.store import Store
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from mmon.capture.merge import MergeSummary
+    from mmon.capture.summary import MergeSummary
 
 ENV_BUDGET = "MMON_MERGE_LABEL_MEMORY"
 DEFAULT_BUDGET = 256 * 2**20

@@ -262,12 +262,19 @@ def _times(df: pl.DataFrame) -> pl.Series:
     return t
 
 
-def _add_problems(pf: ParsedFile, bad: pl.DataFrame, urls: dict[int, str]) -> None:
+def _drop_bad(pf: ParsedFile, df: pl.DataFrame, reason: pl.Expr, urls: dict[int, str]) -> pl.DataFrame:
+    """The rows ``reason`` (text, or null for a good row) has nothing against; the others are counted
+    as malformed in ``pf``, the first with file:line and the reason."""
+    df = df.with_columns(reason.alias("_reason"))
+    bad = df.filter(pl.col("_reason").is_not_null())
+    if not bad.height:
+        return df
     pf.malformed += bad.height
     room = MAX_EXAMPLES - len(pf.problems)
     if room > 0:
-        for fi, line, reason in bad.head(room).select("_file", "_line", "_reason").iter_rows():
-            pf.problems.append(Problem(urls[fi], int(line), reason))
+        for fi, line, why in bad.head(room).select("_file", "_line", "_reason").iter_rows():
+            pf.problems.append(Problem(urls[fi], int(line), why))
+    return df.filter(pl.col("_reason").is_null())
 
 
 def parse_capture(
@@ -320,12 +327,10 @@ def parse_capture_batch(
         .when(pl.col("_t").is_null())
         .then(pl.lit("eventMetadata.inferenceTime is not an ISO 8601 time (yyyy-MM-ddTHH:mm:ss[.fff][Z])"))
     )
-    df = df.with_columns(reason.alias("_reason"))
-    bad = df.filter(pl.col("_reason").is_not_null())
-    if bad.height:
-        _add_problems(pf, bad, urls)
+    decode_malformed = pf.malformed
+    df = _drop_bad(pf, df, reason, urls)
+    if pf.malformed > decode_malformed:
         pf.problems.sort(key=lambda p: (p.file, p.line))
-        df = df.filter(pl.col("_reason").is_null())
     shadow = pl.col("_source").fill_null("") == "ShadowExperiment"
     inside = (pl.col("_t") >= start) & (pl.col("_t") < end)
     pf.shadow = int(df.select(shadow.sum()).item())
@@ -416,10 +421,6 @@ def parse_ground_truth(data: bytes, url: str, file_index: int) -> ParsedFile:
         .when(pl.col("key").is_null())
         .then(pl.lit("no eventMetadata.eventId"))
     )
-    df = df.with_columns(reason.alias("_reason"))
-    bad = df.filter(pl.col("_reason").is_not_null())
-    if bad.height:
-        _add_problems(pf, bad, {file_index: url})
-        df = df.filter(pl.col("_reason").is_null())
+    df = _drop_bad(pf, df, reason, {file_index: url})
     pf.frame = df.select(LABEL_COLUMNS)
     return pf

@@ -18,7 +18,7 @@ from mmon.capture.flat import LABEL, META_COLUMNS, META_PREFIX, PREDICTION, PROB
 from mmon.errors import InputError
 
 if TYPE_CHECKING:
-    from mmon.capture.merge import MergeSummary
+    from mmon.capture.summary import MergeSummary
 
 
 def is_meta_column(name: str) -> bool:
