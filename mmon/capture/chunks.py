@@ -26,6 +26,7 @@ from mmon.errors import InputError
 from mmon.store import join
 
 SUMMARY_NAME = "merge_summary.json"
+TEXT_SLICE = 20_000  # merged records made into text at a time
 
 
 @dataclass
@@ -116,7 +117,9 @@ def emit_chunk(
         # SageMaker's merged record: the captured record, as written, plus groundTruthData.
         line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + pl.col("gt_json") + pl.lit("}")
         state.summary.rows += recs.height
-        state.add_part(text_lines(recs.select(line)), "jsonl")
+        # Made a slice at a time: a part's lines are never held as a column, a buffer and bytes at once.
+        pieces = [text_lines(recs.slice(i, TEXT_SLICE).select(line)) for i in range(0, recs.height, TEXT_SLICE)]
+        state.add_part(b"".join(pieces), "jsonl")
         return
     if kind == "preprocessed":
         assert pre is not None

@@ -67,6 +67,7 @@ DATA_NAME = "merged"
 DEFAULT_CHUNK_RECORDS = 100_000  # records per part: bounds memory (a few times a part's bytes)
 FILES_PER_BATCH = 16
 BATCH_BYTES = 32 * 2**20
+MERGED_COLUMNS = ("_file", "_line", "_raw", "event_id", "inference_id")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -274,7 +275,10 @@ def _merge_realtime(
                 items, size = [], 0
         if items:
             parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
-        return _combine(parts)
+        pf = _combine(parts)
+        if kind == "merged":  # a merged record is its line and label: the rest need not wait
+            pf.frame = pf.frame.select(MERGED_COLUMNS)
+        return pf
 
     pending: list[pl.DataFrame] = []
     pending_rows = 0
