@@ -20,7 +20,6 @@ Memory then holds one label partition (the index / ``PARTITIONS``) plus one chun
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -36,7 +35,7 @@ from mmon.store import Store
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from mmon.capture.merge import MergeSummary
+    from mmon.capture.summary import MergeSummary
 
 ENV_BUDGET = "MMON_MERGE_LABEL_MEMORY"
 DEFAULT_BUDGET = 256 * 2**20
@@ -163,19 +162,22 @@ def read_labels(
     if not files:
         summary.warnings.append(f"no ground-truth files in the window's {len(folders)} hour folder(s) under {uri}")
 
-    # As for captures: reads many at once, parses no more at once than there are cores.
-    parsing = threading.Semaphore(max(1, min(workers, os.cpu_count() or 1)))
+    # As for captures: reads many at once, parses no more at once than there are cores, and only
+    # a few parsed files wait.
+    slots = max(1, min(workers, os.cpu_count() or 1))
 
-    def work(item: tuple[int, str]) -> ParsedFile:
-        i, url = item
-        data = store.read_bytes(url)
-        with parsing:
-            return parse_ground_truth(data, url, i)
+    def read(item: tuple[int, str]) -> tuple[int, str, bytes]:
+        return item[0], item[1], store.read_bytes(item[1])
+
+    def parse(item: tuple[int, str, bytes]) -> ParsedFile:
+        i, url, data = item
+        return parse_ground_truth(data, url, i)
 
     frames: list[pl.DataFrame] = []
     size = 0
     spill: LabelSpill | None = None
-    for pf in bounded_map(work, list(enumerate(files)), workers, max(2 * workers, 8)):
+    reads = bounded_map(read, enumerate(files), workers, workers)
+    for pf in bounded_map(parse, reads, slots, slots + 1):
         summary.label_lines += pf.lines
         summary.label_malformed_lines += pf.malformed
         summary.add_problems(pf.problems, pf.malformed, strict, " in this file")
@@ -193,7 +195,10 @@ def read_labels(
     if spill is not None:
         return spill
     labels = pl.concat(frames) if frames else parse_ground_truth(b"", "", 0).frame.select(INDEX_COLUMNS)
-    unique = labels.unique(subset="key", keep="last", maintain_order=True)
+    # The last label of a key wins. A mask on the key alone, not ``unique`` on the frame: a window
+    # without duplicate labels keeps its frames as they are (no copy of the whole index).
+    last = labels.select(pl.col("key").is_last_distinct()).to_series()
+    unique = labels if last.all() else labels.filter(last)
     summary.duplicate_labels = labels.height - unique.height
     summary.labels = unique.height
     return unique

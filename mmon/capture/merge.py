@@ -22,21 +22,23 @@ gives byte-identical output.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import tempfile
-import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import polars as pl
 
 from mmon.capture import batch, layout
+from mmon.capture.chunks import SUMMARY_NAME, MergeState, emit_chunk, process_chunk, publish_window  # noqa: F401 - the CLI reads SUMMARY_NAME here
+from mmon.capture.chunks import MergeState as _State  # noqa: F401 - batch's name for it
+from mmon.capture.dedup import SeenIds
 from mmon.capture.flat import (  # noqa: F401 - the package's names
     EVENT_ID,
     INFERENCE_ID,
@@ -47,160 +49,63 @@ from mmon.capture.flat import (  # noqa: F401 - the package's names
     PREDICTION,
     PROBABILITY,
 )
-from mmon.capture.flat import attach_labels as _attach_labels
 from mmon.capture.labels import LabelSpill, label_budget, read_labels
-from mmon.capture.parts import PartsPublisher, part_name, parts_uuid
-from mmon.capture.payload import flatten
-from mmon.capture.preprocess import Preprocessor, PreprocessorError, load_preprocessor
-from mmon.capture.records import MAX_EXAMPLES, ParsedFile, Problem, parse_capture_batch
+from mmon.capture.parts import PartsPublisher, parts_uuid
+from mmon.capture.preprocess import Preprocessor, load_preprocessor
+from mmon.capture.records import MAX_EXAMPLES, ParsedFile, parse_capture_batch
+from mmon.capture.summary import MergeSummary
 from mmon.capture.table import (
     ChunkSpill,
     is_meta_column,  # noqa: F401 - the package's name
-    serialise,
-    table_exprs,
 )
-from mmon.capture.window import Window, format_duration
+from mmon.capture.window import Window
 from mmon.errors import InputError
-from mmon.store import Store, join
+from mmon.store import Store
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 DATA_NAME = "merged"
-SUMMARY_NAME = "merge_summary.json"
 DEFAULT_CHUNK_RECORDS = 100_000  # records per part: bounds memory (a few times a part's bytes)
 FILES_PER_BATCH = 16
 BATCH_BYTES = 32 * 2**20
+MERGED_COLUMNS = ("_file", "_line", "_raw", "event_id", "inference_id")
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass
-class MergeSummary:
-    window: Window
-    capture: str
-    ground_truth: str | None
-    output: str
-    output_format: str
-    output_kind: str  # "flat" | "merged" | "preprocessed"
-    hour_folders: int = 0
-    files: int = 0
-    records: int = 0  # non-blank lines of the capture files read
-    malformed_lines: int = 0
-    shadow_skipped: int = 0
-    outside_window: int = 0
-    in_window: int = 0
-    duplicates: int = 0
-    malformed_payloads: int = 0
-    preprocessor_errors: int = 0
-    preprocessor_dropped: int = 0
-    label_hour_folders: int = 0
-    label_files: int = 0
-    label_lines: int = 0
-    label_malformed_lines: int = 0
-    labels: int = 0  # distinct labelled keys
-    duplicate_labels: int = 0
-    matched: int = 0
-    captured_without_label: int = 0
-    labels_without_capture: int = 0
-    rows: int = 0
-    columns: list[str] = field(default_factory=list)
-    part_names: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    preprocessor_problems: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    capture_lookbehind: timedelta = timedelta(0)
-    ground_truth_lookahead: timedelta = timedelta(0)
-
-    @property
-    def kept(self) -> int:
-        """Records of the window after duplicates are dropped."""
-        return self.in_window - self.duplicates
-
-    def add_problem(self, p: Problem) -> None:
-        if len(self.problems) < MAX_EXAMPLES:
-            self.problems.append(p)
-
-    def add_problems(self, problems: list[Problem], malformed: int, strict: bool, where: str = "") -> None:
-        """A parsed file's (or batch's) problems, the first MAX_EXAMPLES kept; with ``--strict`` a
-        malformed line is an error naming the first one."""
-        for p in problems:
-            self.add_problem(p)
-        if strict and malformed:
-            raise InputError(f"{problems[0]} ({malformed} malformed line(s){where}; --strict)")
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "window": self.window.to_dict(),
-            "capture": {
-                "uri": self.capture,
-                "lookbehind": format_duration(self.capture_lookbehind),
-                "hour_folders": self.hour_folders,
-                "files": self.files,
-                "records": self.records,
-                "malformed_lines": self.malformed_lines,
-                "shadow_skipped": self.shadow_skipped,
-                "outside_window": self.outside_window,
-                "in_window": self.in_window,
-                "duplicates": self.duplicates,
-                "kept": self.kept,
-                "malformed_payloads": self.malformed_payloads,
-                "preprocessor_errors": self.preprocessor_errors,
-                "preprocessor_dropped": self.preprocessor_dropped,
-            },
-            "ground_truth": None,
-            "output": {
-                "path": self.output,
-                "format": self.output_format,
-                "kind": self.output_kind,
-                "rows": self.rows,
-                "columns": self.columns,
-                "parts": self.part_names,
-            },
-            "malformed_examples": [p.to_dict() for p in self.problems],
-            "preprocessor_error_examples": self.preprocessor_problems,
-            "warnings": self.warnings,
-        }
-        if self.ground_truth is not None:
-            d["ground_truth"] = {
-                "uri": self.ground_truth,
-                "lookahead": format_duration(self.ground_truth_lookahead),
-                "hour_folders": self.label_hour_folders,
-                "files": self.label_files,
-                "records": self.label_lines,
-                "malformed_lines": self.label_malformed_lines,
-                "labels": self.labels,
-                "duplicate_labels": self.duplicate_labels,
-                "matched": self.matched,
-                "captured_without_label": self.captured_without_label,
-                "labels_without_capture": self.labels_without_capture,
-            }
-        return d
-
-
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _bounded_map(fn: Callable[[T], R], items: list[T], workers: int, inflight: int) -> Iterator[R]:
-    """``map`` in order on a thread pool with at most ``inflight`` results waiting (bounded memory)."""
-    if not items:
+def _bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int, inflight: int) -> Iterator[R]:
+    """``map`` in order on a thread pool with at most ``inflight`` results waiting (bounded memory).
+
+    ``items`` may be an iterator (drawn in the calling thread as results are taken), so one map can
+    feed another: reads of files feed the parses of their batches.
+    """
+    it = iter(items)
+    first = next(it, _END)
+    if first is _END:
         return
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
-        pending: deque[Future[R]] = deque()
-        it = iter(items)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque[Future[R]] = deque([pool.submit(fn, first)])  # type: ignore[arg-type]
         try:
-            for item in it:
-                pending.append(pool.submit(fn, item))
-                if len(pending) >= inflight:
+            while len(pending) < inflight:
+                item = next(it, _END)
+                if item is _END:
                     break
+                pending.append(pool.submit(fn, item))  # type: ignore[arg-type]
             while pending:
                 result = pending.popleft().result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.append(pool.submit(fn, nxt))
+                item = next(it, _END)
+                if item is not _END:
+                    pending.append(pool.submit(fn, item))  # type: ignore[arg-type]
                 yield result
         finally:
             for f in pending:
                 f.cancel()
+
+
+_END = object()
 
 
 def header_names(store: Store, url: str) -> list[str]:
@@ -227,33 +132,7 @@ def header_names(store: Store, url: str) -> list[str]:
     return list(first.columns)
 
 
-def _problem_at(files: list[str], rec: pl.DataFrame, reasons: pl.DataFrame, limit: int) -> list[Problem]:
-    """Problems (file:line) for the first ``limit`` bad records of a chunk."""
-    if limit <= 0 or reasons.height == 0:
-        return []
-    located = reasons.head(limit).join(rec.select("_rec", "_file", "_line"), on="_rec", how="left").sort("_rec")
-    return [Problem(files[f], int(line), reason) for f, line, reason in located.select("_file", "_line", "_reason").iter_rows()]
-
-
 # -- the merge --------------------------------------------------------------------------------------
-
-
-@dataclass
-class _State:
-    summary: MergeSummary
-    files: list[str]
-    seen: pl.Series
-    chunks: ChunkSpill
-    parts: PartsPublisher | None = None  # merged records: parts staged as they are made
-    uid: str = ""
-    part_names: list[str] = field(default_factory=list)
-    matched_keys: list[pl.Series] = field(default_factory=list)
-
-    def add_part(self, data: bytes, fmt: str) -> None:
-        assert self.parts is not None
-        name = part_name(self.uid, len(self.part_names), fmt)
-        self.parts.add(name, data)
-        self.part_names.append(name)
 
 
 def capture_merge(
@@ -319,7 +198,7 @@ def capture_merge(
     except BaseException:
         shutil.rmtree(spill_dir, ignore_errors=True)
         raise
-    state = _State(summary, [], pl.Series("event_id", [], pl.String), ChunkSpill(spill_dir, chunk_records))
+    state = MergeState(summary, [], SeenIds(spill_dir), ChunkSpill(spill_dir, chunk_records))
     state.parts = PartsPublisher(store, output)
     state.uid = parts_uuid(summary.window.to_dict()["start"], summary.window.to_dict()["end"], kind, fmt)
     try:
@@ -331,8 +210,8 @@ def capture_merge(
                             capture_lookbehind, workers, chunk_records, progress)  # fmt: skip
             if isinstance(labels, LabelSpill):
                 for recs in labels.join(summary):
-                    _emit_chunk(recs, state, True, pre, preprocessor_errors, strict, kind)
-        return _write(store, state, labels, names, kind, fmt, inference_attribute, probability_attribute)
+                    emit_chunk(recs, state, True, pre, preprocessor_errors, strict, kind)
+        return publish_window(state, labels, names, kind, fmt, inference_attribute, probability_attribute)
     except BaseException:
         state.parts.abort()  # staged parts are named by no marker: the previous generation stays whole
         raise
@@ -344,7 +223,7 @@ def _merge_realtime(
     store: Store,
     capture: str,
     window: Window,
-    state: _State,
+    state: MergeState,
     labels: pl.DataFrame | LabelSpill | None,
     pre: Preprocessor | None,
     preprocessor_errors: str,
@@ -370,38 +249,41 @@ def _merge_realtime(
     state.files = files
 
     # Files are parsed a few at a time: one polars pass over several small files costs far less
-    # than one per file. Batches run on a thread pool (polars and I/O release the GIL), in order.
-    indexed = list(enumerate(files))
-    batches = [indexed[i : i + FILES_PER_BATCH] for i in range(0, len(indexed), FILES_PER_BATCH)]
+    # than one per file. Reads wait on the store (many at once hide its latency) and run file by
+    # file on ``workers`` threads; parsing is polars' work on every core, so batches are parsed no
+    # more at once than there are cores, and only a few parsed batches wait: memory stays flat.
+    slots = max(1, min(workers, os.cpu_count() or 1))
 
-    # Reads wait on the store (many at once hide its latency); parsing is polars' work on every
-    # core, so more parses at once than cores only multiply the memory of parses in flight.
-    parsing = threading.Semaphore(max(1, min(workers, os.cpu_count() or 1)))
+    def read(item: tuple[int, str]) -> tuple[int, str, bytes]:
+        return item[0], item[1], store.read_bytes(item[1])
 
-    def parse(items: list[tuple[int, str, bytes]]) -> ParsedFile:
-        with parsing:
-            return parse_capture_batch(items, window.start, window.end, keep_raw)
+    def batches() -> Iterator[list[tuple[int, str, bytes]]]:
+        reads = _bounded_map(read, enumerate(files), workers, 2 * workers)
+        while batch := list(itertools.islice(reads, FILES_PER_BATCH)):
+            yield batch
 
-    def work(batch: list[tuple[int, str]]) -> ParsedFile:
-        # Raw bytes live only here, at most BATCH_BYTES (plus one file) per worker.
+    def work(batch: list[tuple[int, str, bytes]]) -> ParsedFile:
+        # A batch's raw bytes are parsed BATCH_BYTES (plus one file) at a time.
         parts: list[ParsedFile] = []
         items: list[tuple[int, str, bytes]] = []
         size = 0
-        for i, url in batch:
-            data = store.read_bytes(url)
-            items.append((i, url, data))
-            size += len(data)
+        for item in batch:
+            items.append(item)
+            size += len(item[2])
             if size >= BATCH_BYTES:
-                parts.append(parse(items))
+                parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
                 items, size = [], 0
         if items:
-            parts.append(parse(items))
-        return _combine(parts)
+            parts.append(parse_capture_batch(items, window.start, window.end, keep_raw))
+        pf = _combine(parts)
+        if kind == "merged":  # a merged record is its line and label: the rest need not wait
+            pf.frame = pf.frame.select(MERGED_COLUMNS)
+        return pf
 
     pending: list[pl.DataFrame] = []
     pending_rows = 0
     done = 0
-    for pf in _bounded_map(work, batches, workers, workers + 2):
+    for pf in _bounded_map(work, batches(), slots, slots + 1):
         done += FILES_PER_BATCH
         summary.records += pf.lines
         summary.malformed_lines += pf.malformed
@@ -414,33 +296,10 @@ def _merge_realtime(
             pending.append(pf.frame)
             pending_rows += pf.frame.height
         if pending_rows >= chunk_records:
-            _process_chunk(pl.concat(pending, rechunk=False), state, labels, pre, preprocessor_errors, strict, kind)
+            process_chunk(pl.concat(pending, rechunk=False), state, labels, pre, preprocessor_errors, strict, kind)
             pending, pending_rows = [], 0
     if pending:
-        _process_chunk(pl.concat(pending, rechunk=False), state, labels, pre, preprocessor_errors, strict, kind)
-
-
-def _write(
-    store: Store,
-    state: _State,
-    labels: pl.DataFrame | LabelSpill | None,
-    names: list[str] | None,
-    kind: str,
-    fmt: str,
-    inference_attribute: str | None,
-    probability_attribute: str | None,
-) -> MergeSummary:
-    """Make the window's parts (merged records are already staged), then publish them with the summary."""
-    summary = state.summary
-    _finish(state, labels, names, kind, fmt, inference_attribute, probability_attribute)
-    assert state.parts is not None
-    summary.output = join(summary.output, state.part_names[0])
-    summary.part_names = list(state.part_names)
-    summary_bytes = (json.dumps(summary.to_dict(), indent=2) + "\n").encode("utf-8")
-    # The summary completes a run: it reaches its final name last.
-    state.parts.add(SUMMARY_NAME, summary_bytes)
-    state.parts.commit()
-    return summary
+        process_chunk(pl.concat(pending, rechunk=False), state, labels, pre, preprocessor_errors, strict, kind)
 
 
 def _combine(parts: list[ParsedFile]) -> ParsedFile:
@@ -455,173 +314,3 @@ def _combine(parts: list[ParsedFile]) -> ParsedFile:
         out.problems.extend(p.problems)
     out.problems = out.problems[:MAX_EXAMPLES]
     return out
-
-
-def _process_chunk(
-    recs: pl.DataFrame,
-    state: _State,
-    labels: pl.DataFrame | LabelSpill | None,
-    pre: Preprocessor | None,
-    pre_errors: str,
-    strict: bool,
-    kind: str,
-) -> None:
-    s = state.summary
-    s.in_window += recs.height
-    # Duplicate event ids: the first record (in folder, file, line order) wins.
-    first = recs.select(pl.col("event_id").is_first_distinct() & ~pl.col("event_id").is_in(state.seen.implode())).to_series()
-    dups = recs.height - int(first.sum())
-    recs = recs.filter(first)
-    s.duplicates += dups
-    state.seen = pl.concat([state.seen, recs["event_id"]])
-    recs = recs.with_columns(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_rec"),
-        pl.coalesce("inference_id", "event_id").alias("_key"),
-    )
-    if isinstance(labels, LabelSpill):
-        labels.add_captures(recs)  # joined partition by partition once every chunk is read
-        return
-    if labels is not None:
-        recs = recs.join(labels, left_on="_key", right_on="key", how="left", maintain_order="left")
-        has = pl.col("gt_data").is_not_null()
-        n_matched = int(recs.select(has.sum()).item())
-        s.matched += n_matched
-        s.captured_without_label += recs.height - n_matched
-        state.matched_keys.append(recs.filter(has)["_key"].unique())
-        recs = recs.filter(has)
-    _emit_chunk(recs, state, labels is not None, pre, pre_errors, strict, kind)
-
-
-def _emit_chunk(
-    recs: pl.DataFrame, state: _State, with_labels: bool, pre: Preprocessor | None, pre_errors: str, strict: bool, kind: str
-) -> None:
-    """A chunk's kept (and, with ground truth, labelled) records → a part, or the rows of one."""
-    s = state.summary
-    if recs.height == 0:
-        return
-    if kind == "merged":
-        # SageMaker's merged record: the captured record, as written, plus groundTruthData.
-        line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + pl.col("gt_json") + pl.lit("}")
-        state.summary.rows += recs.height
-        text = recs.select((line + pl.lit("\n")).str.join("")).item()
-        state.add_part(text.encode("utf-8"), "jsonl")
-        return
-    if kind == "preprocessed":
-        assert pre is not None
-        state.chunks.append(_preprocess_chunk(recs, state, pre, pre_errors, with_labels))
-        state.chunks.flush()  # a part per chunk of records, as for the other outputs
-        return
-    rows, bad = flatten(recs)
-    if with_labels and rows.height:
-        n_bad = bad.height
-        rows, bad = _attach_labels(recs, rows, bad)
-        if bad.height > n_bad:
-            # Records refused for their labels are read again as absent (no column of theirs stays).
-            good = recs.join(bad.select("_rec"), on="_rec", how="anti")
-            rows, _ = flatten(good)
-            if rows.height:
-                rows, _ = _attach_labels(good, rows, pl.DataFrame(schema={"_rec": pl.UInt32, "_reason": pl.String}))
-    if bad.height:
-        s.malformed_payloads += bad.height
-        problems = _problem_at(state.files, recs, bad, MAX_EXAMPLES - len(s.problems))
-        for p in problems:
-            s.add_problem(p)
-        if strict:
-            first_bad = problems[0] if problems else _problem_at(state.files, recs, bad, 1)[0]
-            raise InputError(f"{first_bad} ({bad.height} record(s) with a payload that cannot be read; --strict)")
-    meta = recs.select(
-        "_rec",
-        pl.col("event_id").alias(EVENT_ID),
-        pl.col("inference_id").alias(INFERENCE_ID),
-        pl.col("inference_time").alias(INFERENCE_TIME),
-    )
-    state.chunks.append(rows.join(meta, on="_rec", how="left").sort("_rec", "_row").drop("_rec", "_row"))
-    state.chunks.flush()
-
-
-def _preprocess_chunk(recs: pl.DataFrame, state: _State, pre: Preprocessor, pre_errors: str, with_gt: bool) -> pl.DataFrame:
-    """The per-record loop SageMaker runs when a record preprocessor is given."""
-    s = state.summary
-    out_rows: list[dict[str, Any]] = []
-    cols = ["_raw", "_file", "_line", "event_id", "inference_id", "inference_time"] + (["gt_json"] if with_gt else [])
-    for values in recs.select(cols).iter_rows():
-        raw, f, line, eid, iid, itime = values[:6]
-        record = json.loads(raw)
-        if with_gt:
-            record["groundTruthData"] = json.loads(values[6])
-        try:
-            rows = pre(record)
-        except PreprocessorError as exc:
-            s.preprocessor_errors += 1
-            where = f"{state.files[f]}:{line}"
-            if pre_errors == "fail":
-                raise InputError(
-                    f"the preprocessor failed on event {eid} ({where}): {exc} "
-                    "(--preprocessor-errors skip to go on without such records)"
-                ) from exc
-            if len(s.preprocessor_problems) < MAX_EXAMPLES:
-                s.preprocessor_problems.append({"event_id": eid, "file": state.files[f], "line": line, "error": str(exc)})
-            continue
-        if not rows:
-            s.preprocessor_dropped += 1
-            continue
-        for r in rows:
-            r[EVENT_ID], r[INFERENCE_ID], r[INFERENCE_TIME] = eid, iid, itime
-            out_rows.append(r)
-    if not out_rows:
-        return pl.DataFrame()
-    keys: dict[str, None] = {}
-    for r in out_rows:
-        for k in r:
-            keys.setdefault(k, None)
-    columns = {}
-    for k in keys:
-        vals = [r.get(k) for r in out_rows]
-        try:
-            columns[k] = pl.Series(k, vals, strict=False)
-        except Exception:  # noqa: BLE001 - mixed values: keep their text
-            columns[k] = pl.Series(k, [None if v is None else str(v) for v in vals], dtype=pl.String)
-    return pl.DataFrame(columns)
-
-
-def _finish(
-    state: _State,
-    labels: pl.DataFrame | LabelSpill | None,
-    names: list[str] | None,
-    kind: str,
-    fmt: str,
-    inference_attribute: str | None,
-    probability_attribute: str | None,
-) -> None:
-    """Count what only the whole window tells, and stage the parts of a table output.
-
-    Each part is a chunk cast to the window's columns: the parts concatenated are, byte for byte,
-    the single table mmon wrote before parts (same columns, types and rows).
-    """
-    s = state.summary
-    if isinstance(labels, pl.DataFrame):  # (a spilled index counts these as it joins)
-        matched = pl.concat(state.matched_keys).unique() if state.matched_keys else pl.Series([], dtype=pl.String)
-        s.labels_without_capture = int(labels.height - labels.filter(pl.col("key").is_in(matched.implode())).height)
-    if kind == "merged":
-        s.columns = []
-        if not state.part_names:
-            state.add_part(b"", "jsonl")  # an empty window is one empty part, not a missing dataset
-        return
-    spill = state.chunks
-    spill.flush()
-    union = spill.union() if spill.paths else pl.DataFrame()
-    exprs = table_exprs(union, labels is not None, names, kind, s, inference_attribute, probability_attribute)
-    chunks = [i for i, h in enumerate(spill.heights) if h] or ([0] if spill.paths else [])
-    s.rows = 0
-    for i in chunks:
-        table = spill.read(i, union).select(exprs)
-        s.rows += table.height
-        s.columns = list(table.columns)
-        state.add_part(serialise(table, fmt), fmt)
-        del table
-    if not chunks:
-        table = (union if union.width else pl.DataFrame(schema={c: pl.String for c in META_COLUMNS})).select(exprs)
-        s.columns = list(table.columns)
-        state.add_part(serialise(table, fmt), fmt)
-
-

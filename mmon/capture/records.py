@@ -26,6 +26,7 @@ import polars as pl
 from mmon.capture.linecheck import line_problem, suspect
 
 MAX_EXAMPLES = 10  # malformed lines kept with file:line and reason, per file and per run
+SAGEMAKER_TIME = "%Y-%m-%dT%H:%M:%SZ"  # eventMetadata.inferenceTime as SageMaker writes it
 
 _SIDE = pl.Struct(
     {"observedContentType": pl.String, "mode": pl.String, "data": pl.String, "encoding": pl.String}
@@ -228,11 +229,15 @@ def decode_batch(
     return pl.concat(frames, how="vertical_relaxed"), total, problems, malformed
 
 
+def _naive_time(col: str, fmt: str) -> pl.Expr:
+    return pl.col(col).str.strptime(pl.Datetime("us"), fmt, strict=False).dt.replace_time_zone("UTC")
+
+
 def _time_expr(col: str) -> pl.Expr:
     """``inferenceTime`` as a UTC datetime (SageMaker writes ``yyyy-MM-ddTHH:mm:ssZ``); null if unreadable."""
 
     def naive(fmt: str) -> pl.Expr:
-        return pl.col(col).str.strptime(pl.Datetime("us"), fmt, strict=False).dt.replace_time_zone("UTC")
+        return _naive_time(col, fmt)
 
     def aware(fmt: str) -> pl.Expr:
         return pl.col(col).str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
@@ -240,7 +245,7 @@ def _time_expr(col: str) -> pl.Expr:
     # Without a zone the time is UTC, as SageMaker's analyzer reads it (the SDK's own
     # integration test writes ``%Y-%m-%dT%H:%M:%S.%f`` with no zone and expects a completed run).
     return pl.coalesce(
-        naive("%Y-%m-%dT%H:%M:%SZ"),
+        naive(SAGEMAKER_TIME),
         naive("%Y-%m-%dT%H:%M:%S%.f"),
         naive("%Y-%m-%dT%H:%M:%S%.fZ"),
         aware("%Y-%m-%dT%H:%M:%S%z"),
@@ -248,12 +253,28 @@ def _time_expr(col: str) -> pl.Expr:
     )
 
 
-def _add_problems(pf: ParsedFile, bad: pl.DataFrame, urls: dict[int, str]) -> None:
+def _times(df: pl.DataFrame) -> pl.Series:
+    """``_t`` of a batch: SageMaker's own format alone when it reads every time (5 formats cost 5
+    parses of every row); else the formats in turn, as :func:`_time_expr` reads them."""
+    t = df.select(_naive_time("inference_time", SAGEMAKER_TIME).alias("_t")).to_series()
+    if t.null_count() > df["inference_time"].null_count():
+        t = df.select(_time_expr("inference_time").alias("_t")).to_series()
+    return t
+
+
+def _drop_bad(pf: ParsedFile, df: pl.DataFrame, reason: pl.Expr, urls: dict[int, str]) -> pl.DataFrame:
+    """The rows ``reason`` (text, or null for a good row) has nothing against; the others are counted
+    as malformed in ``pf``, the first with file:line and the reason."""
+    df = df.with_columns(reason.alias("_reason"))
+    bad = df.filter(pl.col("_reason").is_not_null())
+    if not bad.height:
+        return df
     pf.malformed += bad.height
     room = MAX_EXAMPLES - len(pf.problems)
     if room > 0:
-        for fi, line, reason in bad.head(room).select("_file", "_line", "_reason").iter_rows():
-            pf.problems.append(Problem(urls[fi], int(line), reason))
+        for fi, line, why in bad.head(room).select("_file", "_line", "_reason").iter_rows():
+            pf.problems.append(Problem(urls[fi], int(line), why))
+    return df.filter(pl.col("_reason").is_null())
 
 
 def parse_capture(
@@ -292,7 +313,8 @@ def parse_capture_batch(
         out.struct.field("data").alias("out_data"),
         inp.is_null().alias("_no_in"),
         out.is_null().alias("_no_out"),
-    ).with_columns(_time_expr("inference_time").alias("_t"))
+    )
+    df = df.with_columns(_times(df))
     reason = (
         pl.when(pl.col("_no_in") & pl.col("_no_out"))
         .then(pl.lit("no captureData.endpointInput or endpointOutput"))
@@ -305,12 +327,10 @@ def parse_capture_batch(
         .when(pl.col("_t").is_null())
         .then(pl.lit("eventMetadata.inferenceTime is not an ISO 8601 time (yyyy-MM-ddTHH:mm:ss[.fff][Z])"))
     )
-    df = df.with_columns(reason.alias("_reason"))
-    bad = df.filter(pl.col("_reason").is_not_null())
-    if bad.height:
-        _add_problems(pf, bad, urls)
+    decode_malformed = pf.malformed
+    df = _drop_bad(pf, df, reason, urls)
+    if pf.malformed > decode_malformed:
         pf.problems.sort(key=lambda p: (p.file, p.line))
-        df = df.filter(pl.col("_reason").is_null())
     shadow = pl.col("_source").fill_null("") == "ShadowExperiment"
     inside = (pl.col("_t") >= start) & (pl.col("_t") < end)
     pf.shadow = int(df.select(shadow.sum()).item())
@@ -401,10 +421,6 @@ def parse_ground_truth(data: bytes, url: str, file_index: int) -> ParsedFile:
         .when(pl.col("key").is_null())
         .then(pl.lit("no eventMetadata.eventId"))
     )
-    df = df.with_columns(reason.alias("_reason"))
-    bad = df.filter(pl.col("_reason").is_not_null())
-    if bad.height:
-        _add_problems(pf, bad, {file_index: url})
-        df = df.filter(pl.col("_reason").is_null())
+    df = _drop_bad(pf, df, reason, {file_index: url})
     pf.frame = df.select(LABEL_COLUMNS)
     return pf

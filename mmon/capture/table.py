@@ -18,7 +18,7 @@ from mmon.capture.flat import LABEL, META_COLUMNS, META_PREFIX, PREDICTION, PROB
 from mmon.errors import InputError
 
 if TYPE_CHECKING:
-    from mmon.capture.merge import MergeSummary
+    from mmon.capture.summary import MergeSummary
 
 
 def is_meta_column(name: str) -> bool:
@@ -133,6 +133,14 @@ def serialise(table: pl.DataFrame, fmt: str) -> bytes:
     if not table.height:
         return b""
     table.write_ndjson(buf)
+    return buf.getvalue()
+
+
+def text_lines(column: pl.DataFrame) -> bytes:
+    """A one-column text frame as lines of UTF-8, each value as it is: the CSV writer never quoting
+    makes the bytes straight from polars (no Python string of the whole part, then its encoding)."""
+    buf = io.BytesIO()
+    column.write_csv(buf, include_header=False, quote_style="never")
     return buf.getvalue()
 
 

@@ -1,0 +1,113 @@
+"""The streaming merge at scale: event-id dedup in bounded memory (exact even when hashes collide),
+and reads feeding batch parses -- the window's counts and bytes as a plain first-wins set gives."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from mmon.capture import dedup, merge
+from mmon.capture.dedup import SeenIds
+from mmon.capture.merge import capture_merge
+from mmon.capture.window import Window, parse_time
+from mmon.store import Store
+from tests.capture_parts import parts
+
+
+def reference_first(chunks: list[list[str]]) -> list[list[bool]]:
+    """First-wins over the whole window, with a Python set of the texts (the old in-memory verdict)."""
+    seen: set[str] = set()
+    out = []
+    for chunk in chunks:
+        flags = []
+        for v in chunk:
+            flags.append(v not in seen)
+            seen.add(v)
+        out.append(flags)
+    return out
+
+
+@pytest.mark.parametrize("buckets", [1, 3, 2**64])
+def test_seen_ids_exact_under_hash_collisions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buckets: int) -> None:
+    """With 1 or 3 hash values every id collides with others: the verdict must come from the texts
+    read back, never from the hash (2**64: polars' own hash, the real case)."""
+    if buckets < 2**64:
+        monkeypatch.setattr(SeenIds, "_hash", lambda self, ids: (ids.hash(seed=7).to_numpy() % np.uint64(buckets)))
+    rng = random.Random(buckets % 1000)
+    chunks = [[f"id-{rng.randrange(400)}" for _ in range(rng.randrange(0, 120))] for _ in range(12)]
+    seen = SeenIds(str(tmp_path))
+    got = [seen.first(pl.Series("event_id", c, dtype=pl.String)).to_list() for c in chunks]
+    assert got == reference_first(chunks)
+    assert sum(len(level) for level in seen.levels) == len({v for c in chunks for v in c})  # one hash per kept id
+
+
+def test_seen_ids_levels_stay_few_and_sorted(tmp_path: Path) -> None:
+    seen = SeenIds(str(tmp_path))
+    for k in range(40):
+        seen.first(pl.Series([f"{k}-{i}" for i in range(50)], dtype=pl.String))
+    assert len(seen.levels) <= 8  # log-structured: O(log chunks) arrays to search
+    assert all(bool(np.all(level[:-1] <= level[1:])) for level in seen.levels)
+    assert sum(len(level) for level in seen.levels) == 2000
+
+
+def _write_window(root: Path, n_files: int, per_file: int, dup_every: int) -> list[str]:
+    """Capture files of one hour; every ``dup_every``-th record repeats an id of an earlier file."""
+    folder = root / "2024/01/01/10"
+    folder.mkdir(parents=True)
+    ids: list[str] = []
+    for f in range(n_files):
+        lines = []
+        for r in range(per_file):
+            n = f * per_file + r
+            eid = ids[(n * 7) % len(ids)] if ids and n % dup_every == 0 else f"e-{n}"
+            ids.append(eid)
+            lines.append(json.dumps({
+                "captureData": {
+                    "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": f"{n},{n % 5}", "encoding": "CSV"},
+                    "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": f"0.{n}", "encoding": "CSV"},
+                },
+                "eventMetadata": {"eventId": eid, "inferenceTime": f"2024-01-01T10:{f % 60:02d}:00Z"},
+                "eventVersion": "0",
+            }, separators=(",", ":")))  # fmt: skip
+        (folder / f"{f:02d}-00-000-x.jsonl").write_text("\n".join(lines) + "\n")
+    return ids
+
+
+def test_dedup_across_chunks_matches_first_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Duplicates spanning chunks and batches: counts and kept rows as a first-wins set gives, and the
+    same bytes whether the hash collides always or never."""
+    ids = _write_window(tmp_path / "cap", n_files=9, per_file=23, dup_every=4)
+    w = Window(parse_time("2024-01-01T10:00Z"), parse_time("2024-01-01T11:00Z"))
+    monkeypatch.setattr(merge, "FILES_PER_BATCH", 2)
+    kept = [eid for eid, first in zip(ids, reference_first([ids])[0], strict=True) if first]
+    outputs = []
+    for collide in (False, True):
+        if collide:
+            monkeypatch.setattr(dedup.SeenIds, "_hash", lambda self, s: np.zeros(len(s), dtype=np.uint64))
+        out = tmp_path / f"o{int(collide)}"
+        s = capture_merge(Store(), str(tmp_path / "cap"), str(out), w, workers=3, chunk_records=40)
+        assert (s.in_window, s.duplicates, s.rows) == (len(ids), len(ids) - len(kept), len(kept))
+        assert len(s.part_names) > 2  # several chunks, so duplicates cross chunk boundaries
+        rows = pl.concat([pl.read_ndjson(p) for p in parts(out, "jsonl")])
+        assert rows["__mmon_event_id"].to_list() == kept
+        outputs.append([p.read_bytes() for p in parts(out, "jsonl")])
+    assert outputs[0] == outputs[1]
+
+
+def test_reads_feed_parses_in_order_whatever_the_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """File reads run ahead on many threads, parses on few: the parts are the same bytes for 1 and 16."""
+    _write_window(tmp_path / "cap", n_files=13, per_file=11, dup_every=5)
+    w = Window(parse_time("2024-01-01T10:00Z"), parse_time("2024-01-01T11:00Z"))
+    monkeypatch.setattr(merge, "FILES_PER_BATCH", 3)
+    got = []
+    for workers in (1, 16):
+        out = tmp_path / f"w{workers}"
+        s = capture_merge(Store(), str(tmp_path / "cap"), str(out), w, workers=workers, chunk_records=30)
+        got.append(([p.read_bytes() for p in parts(out, "jsonl")], s.to_dict()["capture"]))
+    assert got[0] == got[1]
+    assert got[0][1]["records"] == 13 * 11
