@@ -512,7 +512,7 @@ def test_13_wrong_kind_names_the_right_file(day: Path, dq_base: Path, mq_base: P
 
 
 def test_4_reserved_names_match_capture_merge() -> None:
-    from mmon.capture.merge import META_COLUMNS, META_PREFIX
+    from mmon.capture.flat import META_COLUMNS, META_PREFIX
     from mmon.own_files import MERGE_COLUMNS, RESERVED_PREFIX
 
     assert (RESERVED_PREFIX, MERGE_COLUMNS) == (META_PREFIX, META_COLUMNS)

@@ -7,7 +7,7 @@ this package never imports their threads' modules or any web framework.
 
 from typing import TYPE_CHECKING, Any
 
-# Each name from the module that defines it (not through merge, which re-exports some for its callers).
+# Each name from the module that defines it.
 from mmon.capture.flat import (
     EVENT_ID,
     INFERENCE_ID,

@@ -39,16 +39,6 @@ from mmon.capture import batch, layout
 from mmon.capture.chunks import SUMMARY_NAME, MergeState, emit_chunk, process_chunk, publish_window  # noqa: F401 - the CLI reads SUMMARY_NAME here
 from mmon.capture.chunks import MergeState as _State  # noqa: F401 - batch's name for it
 from mmon.capture.dedup import SeenIds
-from mmon.capture.flat import (  # noqa: F401 - the package's names
-    EVENT_ID,
-    INFERENCE_ID,
-    INFERENCE_TIME,
-    LABEL,
-    META_COLUMNS,
-    META_PREFIX,
-    PREDICTION,
-    PROBABILITY,
-)
 from mmon.capture.labels import LabelSpill, label_budget, read_labels
 from mmon.capture.parts import PartsPublisher, parts_uuid
 from mmon.capture.preprocess import Preprocessor, load_preprocessor

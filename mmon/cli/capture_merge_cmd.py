@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mmon.capture.merge import META_COLUMNS, SUMMARY_NAME, MergeSummary, capture_merge
+from mmon.capture.flat import META_COLUMNS
+from mmon.capture.merge import SUMMARY_NAME, MergeSummary, capture_merge
 from mmon.capture.parts import LEGACY_NAMES, PART_PATTERN
 from mmon.capture.window import parse_duration, resolve_window
 from mmon.cli.console import file_progress, out, print_json, warn

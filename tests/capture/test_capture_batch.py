@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mmon.capture import batch
-from mmon.capture.merge import META_COLUMNS, capture_merge
+from mmon.capture.flat import META_COLUMNS
+from mmon.capture.merge import capture_merge
 from mmon.capture.window import Window, parse_time
 from mmon.errors import InputError
 from mmon.store import Store

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from mmon.capture import layout, merge
-from mmon.capture.merge import META_COLUMNS, capture_merge
+from mmon.capture.flat import META_COLUMNS
+from mmon.capture.merge import capture_merge
 from mmon.capture.synth import write_capture
 from mmon.capture.window import Window, parse_time
 from mmon.errors import InputError
