@@ -18,15 +18,16 @@ sketch and category dict). :class:`FileGroup` keeps instead, per column:
   the same Chan update and the same KLL merges (``KLLSketch.merge_values``) in the same order.
 
 Anything rarer than plain small files -- non-finite numbers, numeric text polars cannot cast, a
-``-0.0`` (whose sign a min may pick either way), a file with more than ``REPLAY_MAX`` numbers,
-typed columns other than numbers and text -- is left to the per-file path
-(:func:`measure_group` returns None), which is byte-identical by construction.
+``-0.0`` (whose sign a min may pick either way), typed columns other than numbers and text -- is
+left to the per-file path (:func:`measure_group` returns None), which is byte-identical by
+construction.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -178,7 +179,7 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
                 s.n_fractional = sum(num)
         gc = GroupColumn(summary=s)
         if i in values and max(num) > 0:
-            if not _numbers(gc, work.get_column(f"v{i}"), num):
+            if not _numbers(gc, work.get_column(f"v{i}"), num, sizes):
                 return None
         if kind == "text":
             _categories(s, batch.get_column(c), part, sizes)
@@ -197,11 +198,9 @@ def _nonfinite(text: pl.Expr) -> pl.Expr:
     return text.str.strip_chars().str.to_lowercase().is_in(_NONFINITE_WORDS).fill_null(False)
 
 
-def _numbers(gc: GroupColumn, column: pl.Series, num: list[int]) -> bool:
+def _numbers(gc: GroupColumn, column: pl.Series, num: list[int], sizes: list[int]) -> bool:
     """Each file's moments from its own numbers in row order, as ``Measured._first_moments``;
-    False for the per-file path's cases (a -0.0, more numbers than the moment replay takes)."""
-    if max(num) > moments.REPLAY_MAX:
-        return False
+    False for the per-file path's case of a -0.0."""
     raw = column.to_numpy()
     present = np.ascontiguousarray(raw[~np.isnan(raw)], dtype=np.float64)
     if np.count_nonzero(present.view(np.int64) == _NEG_ZERO):
@@ -214,7 +213,17 @@ def _numbers(gc: GroupColumn, column: pl.Series, num: list[int]) -> bool:
     segments = [present[offsets[p] : offsets[p + 1]] for p in full]
     # SageMaker's sum: left to right in row order (cumsum adds in that order).
     sums = [float(np.cumsum(seg)[-1]) for seg in segments]
-    pairs = moments.spark_moments_many(segments)
+    # Up to REPLAY_MAX numbers, Spark's sequential replay; above, polars' mean and variance over
+    # the file's rows of the column made one chunk -- the per-file path's rule and bits.
+    short = [k for k, seg in enumerate(segments) if seg.shape[0] <= moments.REPLAY_MAX]
+    pairs: dict[int, tuple[float, float]] = dict(zip(short, moments.spark_moments_many([segments[k] for k in short]), strict=True))
+    if len(short) < len(segments):
+        whole = column.rechunk()
+        row_starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+        for k, p in enumerate(full):
+            if k not in pairs:
+                rows = whole.slice(row_starts[p], sizes[p])
+                pairs[k] = (float(cast(float, rows.mean())), float(cast(float, rows.var(ddof=0))) * num[p])
     gc.numbers = [
         (num[p], sums[k], pairs[k][0], pairs[k][1], float(lows[k]), float(highs[k])) for k, p in enumerate(full)
     ]
