@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import posixpath
 import re
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ import polars as pl
 from mmon import own_files
 from mmon.errors import InputError, MmonError
 from mmon.jsonfmt import strict_loads
-from mmon.store import Store, local_path, polars_path
+from mmon.store import Store, is_local, local_path, polars_path
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".parquet", ".pq")
@@ -503,6 +504,64 @@ def _drop_blank(
 def drop_blank_lines(store: Store, f: DatasetFile, first: pl.DataFrame) -> pl.DataFrame:
     """The first batch of :func:`iter_batches` ``(check_first=False)`` without blank lines."""
     return _drop_blank(store, f, first, 0, None)[0]
+
+
+# Consecutive small local CSV files are read in one scan (read_csv_run): polars' fixed cost per
+# scan (~1 ms: planning, threads) is most of what reading a file of a few hundred rows costs. A
+# file takes part up to SMALL_CSV_BYTES; one scan reads up to RUN_BYTES of files (memory bound).
+SMALL_CSV_BYTES = 8 * 2**20
+RUN_BYTES = 32 * 2**20
+_FILE = "\0file"
+
+
+def small_csv(store: Store, f: DatasetFile) -> tuple[int, bytes] | None:
+    """``(size, first line)`` of ``f`` when :func:`read_csv_run` may read it with others (a local,
+    uncompressed CSV file of at most ``SMALL_CSV_BYTES``), else None. Files read in one scan must
+    have the same header, which their first lines tell (polars refuses a run whose headers differ,
+    and the run is then read file by file)."""
+    if f.format != "csv" or not is_local(f.url) or f.url.lower().endswith(".gz"):
+        return None
+    try:
+        with open(local_path(f.url), "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            first = raw.readline(2**16) if f.header else b""
+    except OSError:
+        return None  # read on its own, which says what is wrong
+    return (size, first) if size <= SMALL_CSV_BYTES else None
+
+
+def read_csv_run(store: Store, files: list[DatasetFile]) -> list[pl.DataFrame | None] | None:
+    """Consecutive small local CSV files (:func:`small_csv`, one header setting) read in one scan:
+    per file, the rows :func:`iter_batches` ``(check_first=False)`` gives as its first and only
+    batch, or None for a file to read on its own (no rows, or a batch's worth or more); None for
+    them all when the scan fails (their headers differ, bad input: each file read on its own then
+    says what is wrong) or a header needs :func:`_header_names`' renames."""
+    try:
+        frame = pl.scan_csv(
+            [polars_path(local_path(f.url)) for f in files],
+            has_header=files[0].header,
+            infer_schema=False,
+            raise_if_empty=True,
+            include_file_paths=_FILE,
+        ).collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+    if files[0].header and any('""' in c for c in frame.columns):
+        return None
+    runs = frame.get_column(_FILE).rle().struct.unnest()
+    index = {local_path(f.url): k for k, f in enumerate(files)}
+    out: list[pl.DataFrame | None] = [None] * len(files)
+    data = _normalise(frame.drop(_FILE), files[0])
+    offset, last = 0, -1
+    for n, path in runs.iter_rows():
+        k = index.get(path, -1)
+        if k <= last:  # not a path as given, or out of order: the files cannot be told apart
+            return None
+        last = k
+        if n < DEFAULT_BATCH_ROWS:
+            out[k] = data.slice(offset, n)
+        offset += n
+    return out
 
 
 def is_storage_failure(exc: Exception) -> bool:
