@@ -236,45 +236,46 @@ def _categories(s: ColumnState, column: pl.Series, part: pl.Series, sizes: list[
     """The group's category counts (each file's values in its own order, files in order), or
     None with the HyperLogLog registers of all its values when any file or the union is over
     the cap."""
-    frame = pl.DataFrame({_PART: part, "v": column.rename("v")}).with_row_index("row").filter(pl.col("v").is_not_null())
-    present = np.bincount(frame.get_column(_PART).to_numpy(), minlength=len(sizes))
-    over = False
-    offset = 0
-    for p, n in enumerate(sizes):
-        # The per-file path's cheap estimate first (Measured._count_parts): same rule, same slices.
-        if present[p] > CATEGORY_CAP * 1.2:
-            text = column.slice(offset, n).drop_nulls()
-            if text.len() > CATEGORY_CAP * 1.2 and int(text.approx_n_unique()) > CATEGORY_CAP * 1.2:  # type: ignore[arg-type]
-                over = True
-                break
-        offset += n
-    # The union over the cap: some file, or some prefix of the files, is over it (a prefix of
-    # the values over it already says so at a fraction of the cost).
+    frame = (
+        pl.DataFrame({_PART: part, "v": column.rename("v")}).with_row_index("row").filter(pl.col("v").is_not_null())
+    )
     values = frame.get_column("v")
-    over = over or values.head(4 * CATEGORY_CAP).n_unique() > CATEGORY_CAP or values.n_unique() > CATEGORY_CAP
+    # The union over the cap: some prefix of the files is over it (a prefix of the values over it
+    # already says so at a fraction of the cost), or some file is.
+    over = values.head(4 * CATEGORY_CAP).n_unique() > CATEGORY_CAP
     if not over:
-        # At most CATEGORY_CAP values: each one's rank in value order stands for it (ints group
-        # and sort faster than strings).
-        uniq = values.unique().sort()
-        codes = values.cast(pl.Enum(uniq.to_list())).to_physical().alias("code")
+        # One group-by: each value's count and first row in each file.
+        counted = frame.group_by(_PART, "v").agg(pl.len().alias("n"), pl.col("row").min().alias("first"))
+        over = counted.get_column("v").n_unique() > CATEGORY_CAP
+    if not over:
+        present = np.bincount(frame.get_column(_PART).to_numpy(), minlength=len(sizes))
+        offset = 0
+        for p, n in enumerate(sizes):
+            # The per-file path's cheap estimate (Measured._count_parts): same rule, same slices.
+            if present[p] > CATEGORY_CAP * 1.2:
+                text = column.slice(offset, n).drop_nulls()
+                if text.len() > CATEGORY_CAP * 1.2 and int(text.approx_n_unique()) > CATEGORY_CAP * 1.2:  # type: ignore[arg-type]
+                    over = True
+                    break
+            offset += n
+    if not over:
         ordered = (
-            pl.DataFrame([frame.get_column(_PART), codes, frame.get_column("row")])
-            .group_by(_PART, "code")
-            .agg(pl.len().alias("n"), pl.col("row").min().alias("first"))
-            # In a file: first-seen order up to SMALL_MAP values, else value order.
-            .with_columns(
-                pl.when(pl.len().over(_PART) <= SMALL_MAP).then(pl.col("first")).otherwise(pl.col("code")).alias("key")
+            counted.with_columns(
+                # In a file: first-seen order up to SMALL_MAP values, else value order.
+                pl.when(pl.len().over(_PART) <= SMALL_MAP)
+                .then(pl.col("first"))
+                .otherwise(pl.col("v").rank("dense").cast(pl.UInt32))
+                .alias("key")
             )
             .sort(_PART, "key")
             .with_row_index("seq")
-            .group_by("code")
+            .group_by("v")
             .agg(pl.col("n").sum(), pl.col("seq").min())
             .sort("seq")
         )
-        found = uniq.gather(ordered.get_column("code")).to_list()
-        s.categories = dict(zip(found, ordered.get_column("n").to_list(), strict=True))
+        s.categories = dict(zip(ordered.get_column("v").to_list(), ordered.get_column("n").to_list(), strict=True))
         return True
     s.categories = None
     s.hll_state = hll.empty()
-    hll.update(s.hll_state, frame.get_column("v"))
+    hll.update(s.hll_state, values)
     return False
