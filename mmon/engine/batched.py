@@ -244,9 +244,12 @@ def _categories(s: ColumnState, column: pl.Series, part: pl.Series, sizes: list[
     # already says so at a fraction of the cost), or some file is.
     over = values.head(4 * CATEGORY_CAP).n_unique() > CATEGORY_CAP
     if not over:
-        # One group-by: each value's count and first row in each file.
-        counted = frame.group_by(_PART, "v").agg(pl.len().alias("n"), pl.col("row").min().alias("first"))
-        over = counted.get_column("v").n_unique() > CATEGORY_CAP
+        # Each value's count, first row and first file (rows are in file order: its first row is
+        # in its first file).
+        by_value = frame.group_by("v").agg(
+            pl.len().alias("n"), pl.col("row").min().alias("first"), pl.col(_PART).min().alias("file")
+        )
+        over = by_value.height > CATEGORY_CAP
     if not over:
         present = np.bincount(frame.get_column(_PART).to_numpy(), minlength=len(sizes))
         offset = 0
@@ -259,20 +262,15 @@ def _categories(s: ColumnState, column: pl.Series, part: pl.Series, sizes: list[
                     break
             offset += n
     if not over:
-        ordered = (
-            counted.with_columns(
-                # In a file: first-seen order up to SMALL_MAP values, else value order.
-                pl.when(pl.len().over(_PART) <= SMALL_MAP)
-                .then(pl.col("first"))
-                .otherwise(pl.col("v").rank("dense").cast(pl.UInt32))
-                .alias("key")
-            )
-            .sort(_PART, "key")
-            .with_row_index("seq")
-            .group_by("v")
-            .agg(pl.col("n").sum(), pl.col("seq").min())
-            .sort("seq")
-        )
+        # Merging the files' counts in order lists a value where its first file lists it: in a
+        # file of at most SMALL_MAP values by first row, else by value.
+        few = frame.group_by(_PART).agg(pl.col("v").n_unique().alias("d")).filter(pl.col("d") <= SMALL_MAP)
+        ordered = by_value.with_columns(
+            pl.when(pl.col("file").is_in(few.get_column(_PART).implode()))
+            .then(pl.col("first"))
+            .otherwise(pl.col("v").rank("dense").cast(pl.UInt32))
+            .alias("key")
+        ).sort("file", "key")
         s.categories = dict(zip(ordered.get_column("v").to_list(), ordered.get_column("n").to_list(), strict=True))
         return True
     s.categories = None
