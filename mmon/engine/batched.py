@@ -152,9 +152,8 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
                 flags += [pl.col(f"r{i}").alias(f"num{i}"), dtypes.is_fractional_text(c, pl.col(f"r{i}")).alias(f"frac{i}")]
         else:
             flags.append(pl.col(c).is_not_null().alias(f"num{i}"))
-    counts = (
-        work.select([e.cast(pl.UInt32) for e in flags]).with_columns(part).group_by(_PART).agg(pl.all().sum()).sort(_PART)
-    )
+    # Per file: the flags summed inside the group-by (not materialised first).
+    counts = work.with_columns(part).group_by(_PART).agg([e.sum() for e in flags]).sort(_PART)
 
     def per_file(name: str) -> list[int]:
         return counts.get_column(name).cast(pl.Int64).to_list()
