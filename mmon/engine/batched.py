@@ -210,21 +210,22 @@ def _numbers(gc: GroupColumn, column: pl.Series, num: list[int], sizes: list[int
     lows = np.minimum.reduceat(present, starts).tolist()
     highs = np.maximum.reduceat(present, starts).tolist()
     segments = [present[offsets[p] : offsets[p + 1]] for p in full]
-    # SageMaker's sum: left to right in row order (cumsum adds in that order).
-    sums = [float(np.cumsum(seg)[-1]) for seg in segments]
-    # Up to REPLAY_MAX numbers, Spark's sequential replay; above, polars' mean and variance over
-    # the file's rows of the column made one chunk -- the per-file path's rule and bits.
+    # SageMaker's sum, left to right in row order (no -0.0 here); up to REPLAY_MAX numbers, mean
+    # and M2 by Spark's sequential replay; above, polars' mean and variance over the file's rows
+    # of the column made one chunk -- the per-file path's rules and bits.
     short = [k for k, seg in enumerate(segments) if seg.shape[0] <= moments.REPLAY_MAX]
-    pairs: dict[int, tuple[float, float]] = dict(zip(short, moments.spark_moments_many([segments[k] for k in short]), strict=True))
+    replayed = moments.sums_and_moments_many([segments[k] for k in short])
+    stats: dict[int, tuple[float, float, float]] = dict(zip(short, replayed, strict=True))
     if len(short) < len(segments):
         whole = column.rechunk()
         row_starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
         for k, p in enumerate(full):
-            if k not in pairs:
+            if k not in stats:
                 rows = whole.slice(row_starts[p], sizes[p])
-                pairs[k] = (float(cast(float, rows.mean())), float(cast(float, rows.var(ddof=0))) * num[p])
+                mean, var = float(cast(float, rows.mean())), float(cast(float, rows.var(ddof=0)))
+                stats[k] = (float(np.cumsum(segments[k])[-1]), mean, var * num[p])
     gc.numbers = [
-        (num[p], sums[k], pairs[k][0], pairs[k][1], float(lows[k]), float(highs[k])) for k, p in enumerate(full)
+        (num[p], *stats[k], float(lows[k]), float(highs[k])) for k, p in enumerate(full)
     ]
     gc.values = present
     gc.offsets = offsets.tolist()

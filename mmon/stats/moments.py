@@ -40,27 +40,41 @@ def spark_moments(values: np.ndarray) -> tuple[float, float]:
 
 def spark_moments_many(arrays: list[np.ndarray]) -> list[tuple[float, float]]:
     """:func:`spark_moments` of each array; short arrays are replayed side by side."""
-    out: list[tuple[float, float] | None] = [None] * len(arrays)
+    return [(avg, m2) for _, avg, m2 in _replay_many(arrays, sums=False)]
+
+
+def sums_and_moments_many(arrays: list[np.ndarray]) -> list[tuple[float, float, float]]:
+    """(sum, avg, m2) of each array: the sum left to right in row order (SageMaker's, as
+    ``np.cumsum(a)[-1]``) and :func:`spark_moments`. No array may hold a -0.0 (``0.0 + -0.0`` is
+    0.0, where a sum that starts at its first value keeps the sign)."""
+    return _replay_many(arrays, sums=True)
+
+
+def _replay_many(arrays: list[np.ndarray], sums: bool) -> list[tuple[float, float, float]]:
+    out: list[tuple[float, float, float] | None] = [None] * len(arrays)
     short = [j for j, a in enumerate(arrays) if a.shape[0] <= _VECTOR_MAX]
     for j, a in enumerate(arrays):
         if a.shape[0] > _VECTOR_MAX:
-            out[j] = spark_moments(a)
+            out[j] = (float(np.cumsum(a)[-1]) if sums else 0.0, *spark_moments(a))
     if short:
         lens = np.array([arrays[j].shape[0] for j in short])
         width = int(lens.max())
         grid = np.zeros((width, len(short)))
         for col, j in enumerate(short):
             grid[: lens[col], col] = arrays[j]
+        total = np.zeros(len(short))
         avg = np.zeros(len(short))
         m2 = np.zeros(len(short))
         # Overflow gives inf as Python floats do, silently.
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(width):
                 live = lens > k
+                if sums:
+                    total = np.where(live, total + grid[k], total)
                 delta = grid[k] - avg
                 delta_n = delta / float(k + 1)
                 avg = np.where(live, avg + delta_n, avg)
                 m2 = np.where(live, m2 + delta * (delta - delta_n), m2)
         for col, j in enumerate(short):
-            out[j] = (float(avg[col]), float(m2[col]))
+            out[j] = (float(total[col]), float(avg[col]), float(m2[col]))
     return [r for r in out if r is not None]
