@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from mmon.errors import InputError
+from mmon.file_lines import raw_bytes as _raw  # the readers' one rule for .gz bytes
 from mmon.readers import DatasetFile
 from mmon.store import Store, is_local, join, local_path, polars_path
 
@@ -166,16 +167,6 @@ def probability_value(expr: pl.Expr, dtype: pl.DataType, index: int) -> tuple[pl
 
 
 # -- reading files ------------------------------------------------------------------------------
-
-
-def _raw(store: Store, url: str) -> bytes:
-    data = store.read_bytes(url)
-    if url.lower().endswith(".gz"):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{url}: not a valid gzip file ({exc})") from exc
-    return data
 
 
 def _source(store: Store, url: str) -> tuple[object, dict[str, str] | None]:
