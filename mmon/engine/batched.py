@@ -53,6 +53,8 @@ class GroupColumn:
     # Every file's numbers in row order, file after file; ``offsets[p]:offsets[p + 1]`` is file p's.
     values: np.ndarray | None = None
     offsets: list[int] = field(default_factory=list)
+    # ``numbers`` while they are measured (count, sum, mean, M2, min, max as floats).
+    pending: list[list[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -159,6 +161,8 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
         return counts.get_column(name).cast(pl.Int64).to_list()
 
     columns: list[GroupColumn] = []
+    # Files' numbers (every column's) whose sum, mean and M2 are replayed side by side at the end.
+    replay: list[tuple[list[float], np.ndarray]] = []
     for i, c in enumerate(names):
         kind = kinds[c]
         rows = sum(sizes)
@@ -178,7 +182,7 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
                 s.n_fractional = sum(num)
         gc = GroupColumn(summary=s)
         if i in values and max(num) > 0:
-            if not _numbers(gc, work.get_column(f"v{i}"), num, sizes):
+            if not _numbers(gc, work.get_column(f"v{i}"), num, sizes, replay):
                 return None
         if kind == "text":
             _categories(s, batch.get_column(c), part, sizes)
@@ -187,6 +191,11 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
             s.hll_state = hll.empty()
             hll.add_keys(s.hll_state, batch.select(hll.key_expr(pl.col(c))).to_series())
         columns.append(gc)
+    for (row, _), stats in zip(replay, moments.sums_and_moments_many([seg for _, seg in replay]), strict=True):
+        row[1:4] = stats
+    for gc in columns:
+        gc.numbers = [(int(n), s_sum, mean, m2, lo, hi) for n, s_sum, mean, m2, lo, hi in gc.pending]
+        gc.pending = []
     # The same header for every file: its warnings (rare) are looked for once.
     warnings = [w for f in files for w in column_warnings(f, names)] if column_warnings(files[0], names) else []
     return FileGroup(list(files), sizes, columns, warnings)
@@ -197,9 +206,12 @@ def _nonfinite(text: pl.Expr) -> pl.Expr:
     return text.str.strip_chars().str.to_lowercase().is_in(_NONFINITE_WORDS).fill_null(False)
 
 
-def _numbers(gc: GroupColumn, column: pl.Series, num: list[int], sizes: list[int]) -> bool:
-    """Each file's moments from its own numbers in row order, as ``Measured._first_moments``;
-    False for the per-file path's case of a -0.0."""
+def _numbers(
+    gc: GroupColumn, column: pl.Series, num: list[int], sizes: list[int], replay: list[tuple[list[float], np.ndarray]]
+) -> bool:
+    """Each file's moments from its own numbers in row order, as ``Measured._first_moments``, into
+    ``gc.pending`` (the replayed ones queued on ``replay``); False for the per-file path's case of
+    a -0.0."""
     raw = column.to_numpy()
     present = np.ascontiguousarray(raw[~np.isnan(raw)], dtype=np.float64)
     if np.count_nonzero(present.view(np.int64) == _NEG_ZERO):
@@ -209,24 +221,22 @@ def _numbers(gc: GroupColumn, column: pl.Series, num: list[int], sizes: list[int
     starts = offsets[full]
     lows = np.minimum.reduceat(present, starts).tolist()
     highs = np.maximum.reduceat(present, starts).tolist()
-    segments = [present[offsets[p] : offsets[p + 1]] for p in full]
-    # SageMaker's sum, left to right in row order (no -0.0 here); up to REPLAY_MAX numbers, mean
-    # and M2 by Spark's sequential replay; above, polars' mean and variance over the file's rows
-    # of the column made one chunk -- the per-file path's rules and bits.
-    short = [k for k, seg in enumerate(segments) if seg.shape[0] <= moments.REPLAY_MAX]
-    replayed = moments.sums_and_moments_many([segments[k] for k in short])
-    stats: dict[int, tuple[float, float, float]] = dict(zip(short, replayed, strict=True))
-    if len(short) < len(segments):
-        whole = column.rechunk()
-        row_starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-        for k, p in enumerate(full):
-            if k not in stats:
-                rows = whole.slice(row_starts[p], sizes[p])
-                mean, var = float(cast(float, rows.mean())), float(cast(float, rows.var(ddof=0)))
-                stats[k] = (float(np.cumsum(segments[k])[-1]), mean, var * num[p])
-    gc.numbers = [
-        (num[p], *stats[k], float(lows[k]), float(highs[k])) for k, p in enumerate(full)
-    ]
+    row_starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    whole: pl.Series | None = None
+    for k, p in enumerate(full):
+        segment = present[offsets[p] : offsets[p + 1]]
+        row = [float(num[p]), 0.0, 0.0, 0.0, float(lows[k]), float(highs[k])]
+        gc.pending.append(row)
+        # SageMaker's sum, left to right in row order (no -0.0 here); up to REPLAY_MAX numbers,
+        # mean and M2 by Spark's sequential replay; above, polars' mean and variance over the
+        # file's rows of the column made one chunk -- the per-file path's rules and bits.
+        if segment.shape[0] <= moments.REPLAY_MAX:
+            replay.append((row, segment))
+            continue
+        whole = column.rechunk() if whole is None else whole
+        rows = whole.slice(row_starts[p], sizes[p])
+        mean, var = float(cast(float, rows.mean())), float(cast(float, rows.var(ddof=0)))
+        row[1:4] = [float(np.cumsum(segment)[-1]), mean, var * num[p]]
     gc.values = present
     gc.offsets = offsets.tolist()
     return True
