@@ -276,7 +276,7 @@ def drop_blank_lines(store: Store, f: DatasetFile, first: pl.DataFrame) -> pl.Da
 # scan (~1 ms: planning, threads) is most of what reading a file of a few hundred rows costs. A
 # file takes part up to SMALL_CSV_BYTES; one scan reads up to RUN_BYTES of files (memory bound).
 SMALL_CSV_BYTES = 8 * 2**20
-RUN_BYTES = 32 * 2**20
+RUN_BYTES = 8 * 2**20
 _FILE = "\0file"
 
 
