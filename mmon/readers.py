@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import posixpath
 import re
 from collections.abc import Iterator
@@ -22,8 +23,8 @@ import polars as pl
 
 from mmon import own_files
 from mmon.errors import InputError, MmonError
-from mmon.jsonfmt import strict_loads
-from mmon.store import Store, local_path, polars_path
+from mmon.file_lines import blank_rows, explain, raw_bytes
+from mmon.store import Store, is_local, local_path, polars_path
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".json", ".jsonl", ".ndjson", ".jsonl.gz", ".parquet", ".pq")
@@ -94,240 +95,6 @@ def column_warnings(f: DatasetFile, columns: list[str]) -> list[str]:
     return out
 
 
-# -- error reporting: find the line polars did not say ------------------------------------------
-
-
-def _quote_problem(text: str) -> str:
-    """The line of a quote the CSV reader cannot pair: a field never closed, or a stray quote
-    inside an unquoted field or after a closing quote. Walks only the lines that hold a quote."""
-    open_at = 0
-    in_quotes = False
-    for n, line in enumerate(text.split("\n"), start=1):
-        if not in_quotes and '"' not in line:
-            continue
-        line = line.rstrip("\r")
-        i, field_start = 0, True
-        while i < len(line):
-            ch = line[i]
-            if in_quotes:
-                if ch == '"':
-                    if i + 1 < len(line) and line[i + 1] == '"':
-                        i += 2
-                        continue
-                    in_quotes = False
-                    if i + 1 < len(line) and line[i + 1] != ",":
-                        return f"line {n}: a character after the closing quote of a field (column {i + 2})"
-            elif ch == '"':
-                if not field_start:
-                    return f"line {n}: a stray quote inside an unquoted field (column {i + 1}); quote the field and double the quote"
-                in_quotes, open_at = True, n
-            field_start = ch == "," and not in_quotes
-            i += 1
-    if in_quotes:
-        return f"line {open_at}: a quoted field is never closed"
-    return ""
-
-
-def _first_bad_csv_line(raw: bytes, header: bool) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return f"line {line}: not valid UTF-8 (byte offset {exc.start})"
-    quote = _quote_problem(text)
-    if quote:
-        return quote
-    csv.field_size_limit(2**31 - 1)  # a long field is not an error here; polars said what it refused
-    reader = csv.reader(io.StringIO(text))
-    width = None
-    try:
-        for row in reader:
-            if width is None:
-                width = len(row)
-                continue
-            if row and len(row) > width:
-                return f"line {reader.line_num}: {len(row)} fields, the first row has {width}"
-    except csv.Error as exc:
-        return f"line {reader.line_num}: {exc}"
-    return ""
-
-
-def _json_value(text: bytes | str) -> object:
-    """Python's parser with the rules polars applies: no NaN/Infinity, no overflowing numbers."""
-    return strict_loads(text)
-
-
-def _first_bad_json_line(raw: bytes) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return "line 1: starts with a byte order mark (BOM); save the file as UTF-8 without a BOM"
-    for i, line in enumerate(raw.split(b"\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = _json_value(line)
-        except json.JSONDecodeError as exc:
-            return f"line {i}: not valid JSON ({exc.msg} at column {exc.colno})"
-        except UnicodeDecodeError as exc:
-            return f"line {i}: not valid UTF-8 (byte {exc.start} of the line)"
-        except RecursionError:
-            return f"line {i}: not valid JSON (nested too deep)"
-        except ValueError as exc:
-            return f"line {i}: not valid JSON ({exc})"
-        if not isinstance(value, dict):
-            return f"line {i}: expected a JSON object, found {type(value).__name__}"
-    return ""
-
-
-_NON_FINITE_TOKEN = re.compile(rb"NaN|-?Infinity|[0-9][eE][+]?[0-9]{3,}|[0-9]{309,}")
-
-
-def _token_line(raw: bytes) -> int:
-    """Line of the first NaN, Infinity or overflowing number (a rough search: strings not skipped)."""
-    m = _NON_FINITE_TOKEN.search(raw)
-    return raw[: m.start()].count(b"\n") + 1 if m else 1
-
-
-def _deep_line(raw: bytes) -> int:
-    """Line where arrays/objects first nest deeper than Python's parser goes (strings skipped)."""
-    depth, line, in_string, escape = 0, 1, False, False
-    for b in raw:
-        if in_string:
-            escape = not escape and b == 0x5C
-            if b == 0x22 and not escape:
-                in_string = False
-            continue
-        if b == 0x22:
-            in_string, escape = True, False
-        elif b in (0x5B, 0x7B):
-            depth += 1
-            if depth > 500:
-                return line
-        elif b in (0x5D, 0x7D):
-            depth -= 1
-        elif b == 0x0A:
-            line += 1
-    return line
-
-
-def _bad_json_document(raw: bytes) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return "line 1: starts with a byte order mark (BOM); save the file as UTF-8 without a BOM"
-    try:
-        value = _json_value(raw)
-    except json.JSONDecodeError as exc:
-        return f"line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})"
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return f"line {line}: not valid UTF-8 (byte offset {exc.start})"
-    except RecursionError:
-        return f"line {_deep_line(raw)}: not valid JSON (nested too deep)"
-    except ValueError as exc:
-        return f"line {_token_line(raw)}: not valid JSON ({exc})"
-    rows = value if isinstance(value, list) else [value]
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            return f"not a table: the value at /{i} is a JSON {type(row).__name__}, expected an object (a row)"
-    return ""
-
-
-def _explain(store: Store, f: DatasetFile, exc: Exception) -> InputError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    where = ""
-    try:
-        if store.size(f.url) <= 2_000_000_000:
-            raw = _raw_bytes(store, f.url)
-            if f.format == "csv":
-                where = _first_bad_csv_line(raw, f.header)
-            elif f.format == "jsonl":
-                where = _first_bad_json_line(raw)
-            elif f.format == "json":
-                where = _bad_json_document(raw)
-    except MmonError:
-        pass
-    if where:
-        return InputError(f"{f.url}: {where}")
-    if "utf-8" in msg.lower() or "utf8" in msg.lower():
-        return InputError(f"{f.url}: not valid UTF-8 ({msg})")
-    return InputError(f"{f.url}: cannot read as {f.format}: {msg}")
-
-
-def _blank_rows(store: Store, f: DatasetFile) -> set[int]:
-    """Data-row numbers (0-based) that are blank lines of a CSV file.
-
-    polars reads a blank line as a row of nulls; Spark's CSV reader (SageMaker's) skips it. Only
-    looked up when a batch has an all-null row, which a written ``,,`` row also gives.
-    """
-    text = _raw_bytes(store, f.url).decode("utf-8", errors="replace")
-    csv.field_size_limit(2**31 - 1)
-    rows: set[int] = set()
-    i = 0
-    reader = csv.reader(io.StringIO(text))
-    if f.header:
-        next(reader, None)
-    try:
-        for row in reader:
-            if not row:
-                rows.add(i)
-            i += 1
-    except csv.Error:
-        pass
-    return rows
-
-
-def data_lines(store: Store, f: DatasetFile, wanted: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
-    """The lines (1-based) where data rows hold fields: ``(row, field)`` -> line, rows 0-based as
-    the batches count them (blank lines skipped), for CSV and JSON Lines; nothing for other
-    formats or when the file cannot be walked again. A quoted CSV value may span lines, so the
-    line is the field's own, not the record's first. For messages only: the file is read again,
-    streamed, once for all of ``wanted``, up to the last row asked for."""
-    found: dict[tuple[int, int], int] = {}
-    if f.format not in ("csv", "jsonl") or not wanted:
-        return found
-    fields: dict[int, list[int]] = {}
-    for row, field in wanted:
-        fields.setdefault(row, []).append(field)
-    last = max(fields)
-    try:
-        with store.open(f.url, "rb") as raw:
-            stream = gzip.GzipFile(fileobj=raw) if f.url.lower().endswith(".gz") else raw
-            k = 0
-            if f.format == "jsonl":
-                for n, line in enumerate(stream, start=1):
-                    if line.strip():  # polars skips blank lines
-                        found.update(((k, j), n) for j in fields.get(k, ()))
-                        if k == last:
-                            break
-                        k += 1
-                return found
-            # Lines end at "\n" only, as the other line numbers here count them.
-            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
-            csv.field_size_limit(2**31 - 1)
-            reader = csv.reader(text)
-            if f.header:
-                next(reader, None)
-            start = reader.line_num + 1
-            for values in reader:
-                if values:  # a blank line is not a row (see _blank_rows)
-                    found.update(((k, j), start + sum(v.count("\n") for v in values[:j])) for j in fields.get(k, ()))
-                    if k == last:
-                        break
-                    k += 1
-                start = reader.line_num + 1
-    except (MmonError, OSError, EOFError, csv.Error):
-        pass
-    return found
-
-
-def _raw_bytes(store: Store, url: str) -> bytes:
-    raw = store.read_bytes(url)
-    if url.lower().endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"{url}: not a valid gzip file ({exc})") from exc
-    return raw
-
-
 # -- scanning -----------------------------------------------------------------------------------
 
 
@@ -339,7 +106,7 @@ def _scan(store: Store, f: DatasetFile) -> pl.LazyFrame:
     src: object = polars_path(local_path(url) if native and so is None else url)  # a path, not a glob
     if not native:
         # Compressed or non-S3 remote files: bytes through fsspec, then polars parses in memory.
-        src = _raw_bytes(store, url)
+        src = raw_bytes(store, url)
     if f.format == "csv":
         return pl.scan_csv(
             src if isinstance(src, str) else io.BytesIO(src),  # type: ignore[arg-type]
@@ -448,10 +215,10 @@ def iter_batches(
             from mmon.errors import StorageError
 
             raise StorageError(f"{f.url}: cannot read from the store: {str(exc).strip().splitlines()[0]}") from exc
-        if f.format == "jsonl" and store.size(f.url) < 2**20 and not _raw_bytes(store, f.url).strip():
+        if f.format == "jsonl" and store.size(f.url) < 2**20 and not raw_bytes(store, f.url).strip():
             yield pl.DataFrame()  # an empty JSON Lines file (an empty window): no rows, no columns
             return
-        raise _explain(store, f, exc) from exc
+        raise explain(store, f, exc) from exc
 
 
 def _batches(lf: pl.LazyFrame, f: DatasetFile, batch_rows: int) -> Iterator[pl.DataFrame]:
@@ -493,7 +260,7 @@ def _drop_blank(
         return batch, blank
     all_null = batch.select(pl.all_horizontal(pl.all().is_null())).to_series()
     if all_null.any():
-        blank = _blank_rows(store, f) if blank is None else blank
+        blank = blank_rows(store, f) if blank is None else blank
         if blank:
             index = pl.int_range(offset, offset + batch.height, eager=True)
             batch = batch.filter(~(all_null & index.is_in(list(blank))))
@@ -503,6 +270,64 @@ def _drop_blank(
 def drop_blank_lines(store: Store, f: DatasetFile, first: pl.DataFrame) -> pl.DataFrame:
     """The first batch of :func:`iter_batches` ``(check_first=False)`` without blank lines."""
     return _drop_blank(store, f, first, 0, None)[0]
+
+
+# Consecutive small local CSV files are read in one scan (read_csv_run): polars' fixed cost per
+# scan (~1 ms: planning, threads) is most of what reading a file of a few hundred rows costs. A
+# file takes part up to SMALL_CSV_BYTES; one scan reads up to RUN_BYTES of files (memory bound).
+SMALL_CSV_BYTES = 8 * 2**20
+RUN_BYTES = 8 * 2**20
+_FILE = "\0file"
+
+
+def small_csv(store: Store, f: DatasetFile) -> tuple[int, bytes] | None:
+    """``(size, first line)`` of ``f`` when :func:`read_csv_run` may read it with others (a local,
+    uncompressed CSV file of at most ``SMALL_CSV_BYTES``), else None. Files read in one scan must
+    have the same header, which their first lines tell (polars refuses a run whose headers differ,
+    and the run is then read file by file)."""
+    if f.format != "csv" or not is_local(f.url) or f.url.lower().endswith(".gz"):
+        return None
+    try:
+        with open(local_path(f.url), "rb") as raw:
+            size = os.fstat(raw.fileno()).st_size
+            first = raw.readline(2**16) if f.header else b""
+    except OSError:
+        return None  # read on its own, which says what is wrong
+    return (size, first) if size <= SMALL_CSV_BYTES else None
+
+
+def read_csv_run(store: Store, files: list[DatasetFile]) -> list[pl.DataFrame | None] | None:
+    """Consecutive small local CSV files (:func:`small_csv`, one header setting) read in one scan:
+    per file, the rows :func:`iter_batches` ``(check_first=False)`` gives as its first and only
+    batch, or None for a file to read on its own (no rows, or a batch's worth or more); None for
+    them all when the scan fails (their headers differ, bad input: each file read on its own then
+    says what is wrong) or a header needs :func:`_header_names`' renames."""
+    try:
+        frame = pl.scan_csv(
+            [polars_path(local_path(f.url)) for f in files],
+            has_header=files[0].header,
+            infer_schema=False,
+            raise_if_empty=True,
+            include_file_paths=_FILE,
+        ).collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None
+    if files[0].header and any('""' in c for c in frame.columns):
+        return None
+    runs = frame.get_column(_FILE).rle().struct.unnest()
+    index = {local_path(f.url): k for k, f in enumerate(files)}
+    out: list[pl.DataFrame | None] = [None] * len(files)
+    data = _normalise(frame.drop(_FILE), files[0])
+    offset, last = 0, -1
+    for n, path in runs.iter_rows():
+        k = index.get(path, -1)
+        if k <= last:  # not a path as given, or out of order: the files cannot be told apart
+            return None
+        last = k
+        if n < DEFAULT_BATCH_ROWS:
+            out[k] = data.slice(offset, n)
+        offset += n
+    return out
 
 
 def is_storage_failure(exc: Exception) -> bool:

@@ -17,7 +17,8 @@ from typing import Protocol
 from mmon.engine.batched import FileGroup, merge_group
 from mmon.engine.state_codec import decode_profile, encode_profile
 from mmon.errors import InputError
-from mmon.readers import DatasetFile, column_warnings, data_lines, iter_batches
+from mmon.file_lines import data_lines
+from mmon.readers import DatasetFile, column_warnings, iter_batches
 from mmon.stats.profile import profile_batches
 from mmon.stats.state import ProfileState
 from mmon.store import Store

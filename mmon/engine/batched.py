@@ -18,15 +18,16 @@ sketch and category dict). :class:`FileGroup` keeps instead, per column:
   the same Chan update and the same KLL merges (``KLLSketch.merge_values``) in the same order.
 
 Anything rarer than plain small files -- non-finite numbers, numeric text polars cannot cast, a
-``-0.0`` (whose sign a min may pick either way), a file with more than ``REPLAY_MAX`` numbers,
-typed columns other than numbers and text -- is left to the per-file path
-(:func:`measure_group` returns None), which is byte-identical by construction.
+``-0.0`` (whose sign a min may pick either way), typed columns other than numbers and text -- is
+left to the per-file path (:func:`measure_group` returns None), which is byte-identical by
+construction.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -52,6 +53,8 @@ class GroupColumn:
     # Every file's numbers in row order, file after file; ``offsets[p]:offsets[p + 1]`` is file p's.
     values: np.ndarray | None = None
     offsets: list[int] = field(default_factory=list)
+    # ``numbers`` while they are measured (count, sum, mean, M2, min, max as floats).
+    pending: list[list[float]] = field(default_factory=list)
 
 
 @dataclass
@@ -151,14 +154,15 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
                 flags += [pl.col(f"r{i}").alias(f"num{i}"), dtypes.is_fractional_text(c, pl.col(f"r{i}")).alias(f"frac{i}")]
         else:
             flags.append(pl.col(c).is_not_null().alias(f"num{i}"))
-    counts = (
-        work.select([e.cast(pl.UInt32) for e in flags]).with_columns(part).group_by(_PART).agg(pl.all().sum()).sort(_PART)
-    )
+    # Per file: the flags summed inside the group-by (not materialised first).
+    counts = work.with_columns(part).group_by(_PART).agg([e.sum() for e in flags]).sort(_PART)
 
     def per_file(name: str) -> list[int]:
         return counts.get_column(name).cast(pl.Int64).to_list()
 
     columns: list[GroupColumn] = []
+    # Files' numbers (every column's) whose sum, mean and M2 are replayed side by side at the end.
+    replay: list[tuple[list[float], np.ndarray]] = []
     for i, c in enumerate(names):
         kind = kinds[c]
         rows = sum(sizes)
@@ -178,7 +182,7 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
                 s.n_fractional = sum(num)
         gc = GroupColumn(summary=s)
         if i in values and max(num) > 0:
-            if not _numbers(gc, work.get_column(f"v{i}"), num):
+            if not _numbers(gc, work.get_column(f"v{i}"), num, sizes, replay):
                 return None
         if kind == "text":
             _categories(s, batch.get_column(c), part, sizes)
@@ -187,6 +191,11 @@ def measure_group(files: list[DatasetFile], frames: list[pl.DataFrame]) -> FileG
             s.hll_state = hll.empty()
             hll.add_keys(s.hll_state, batch.select(hll.key_expr(pl.col(c))).to_series())
         columns.append(gc)
+    for (row, _), stats in zip(replay, moments.sums_and_moments_many([seg for _, seg in replay]), strict=True):
+        row[1:4] = stats
+    for gc in columns:
+        gc.numbers = [(int(n), s_sum, mean, m2, lo, hi) for n, s_sum, mean, m2, lo, hi in gc.pending]
+        gc.pending = []
     # The same header for every file: its warnings (rare) are looked for once.
     warnings = [w for f in files for w in column_warnings(f, names)] if column_warnings(files[0], names) else []
     return FileGroup(list(files), sizes, columns, warnings)
@@ -197,11 +206,12 @@ def _nonfinite(text: pl.Expr) -> pl.Expr:
     return text.str.strip_chars().str.to_lowercase().is_in(_NONFINITE_WORDS).fill_null(False)
 
 
-def _numbers(gc: GroupColumn, column: pl.Series, num: list[int]) -> bool:
-    """Each file's moments from its own numbers in row order, as ``Measured._first_moments``;
-    False for the per-file path's cases (a -0.0, more numbers than the moment replay takes)."""
-    if max(num) > moments.REPLAY_MAX:
-        return False
+def _numbers(
+    gc: GroupColumn, column: pl.Series, num: list[int], sizes: list[int], replay: list[tuple[list[float], np.ndarray]]
+) -> bool:
+    """Each file's moments from its own numbers in row order, as ``Measured._first_moments``, into
+    ``gc.pending`` (the replayed ones queued on ``replay``); False for the per-file path's case of
+    a -0.0."""
     raw = column.to_numpy()
     present = np.ascontiguousarray(raw[~np.isnan(raw)], dtype=np.float64)
     if np.count_nonzero(present.view(np.int64) == _NEG_ZERO):
@@ -211,13 +221,22 @@ def _numbers(gc: GroupColumn, column: pl.Series, num: list[int]) -> bool:
     starts = offsets[full]
     lows = np.minimum.reduceat(present, starts).tolist()
     highs = np.maximum.reduceat(present, starts).tolist()
-    segments = [present[offsets[p] : offsets[p + 1]] for p in full]
-    # SageMaker's sum: left to right in row order (cumsum adds in that order).
-    sums = [float(np.cumsum(seg)[-1]) for seg in segments]
-    pairs = moments.spark_moments_many(segments)
-    gc.numbers = [
-        (num[p], sums[k], pairs[k][0], pairs[k][1], float(lows[k]), float(highs[k])) for k, p in enumerate(full)
-    ]
+    row_starts = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    whole: pl.Series | None = None
+    for k, p in enumerate(full):
+        segment = present[offsets[p] : offsets[p + 1]]
+        row = [float(num[p]), 0.0, 0.0, 0.0, float(lows[k]), float(highs[k])]
+        gc.pending.append(row)
+        # SageMaker's sum, left to right in row order (no -0.0 here); up to REPLAY_MAX numbers,
+        # mean and M2 by Spark's sequential replay; above, polars' mean and variance over the
+        # file's rows of the column made one chunk -- the per-file path's rules and bits.
+        if segment.shape[0] <= moments.REPLAY_MAX:
+            replay.append((row, segment))
+            continue
+        whole = column.rechunk() if whole is None else whole
+        rows = whole.slice(row_starts[p], sizes[p])
+        mean, var = float(cast(float, rows.mean())), float(cast(float, rows.var(ddof=0)))
+        row[1:4] = [float(np.cumsum(segment)[-1]), mean, var * num[p]]
     gc.values = present
     gc.offsets = offsets.tolist()
     return True
@@ -227,45 +246,44 @@ def _categories(s: ColumnState, column: pl.Series, part: pl.Series, sizes: list[
     """The group's category counts (each file's values in its own order, files in order), or
     None with the HyperLogLog registers of all its values when any file or the union is over
     the cap."""
-    frame = pl.DataFrame({_PART: part, "v": column.rename("v")}).with_row_index("row").filter(pl.col("v").is_not_null())
-    present = np.bincount(frame.get_column(_PART).to_numpy(), minlength=len(sizes))
-    over = False
-    offset = 0
-    for p, n in enumerate(sizes):
-        # The per-file path's cheap estimate first (Measured._count_parts): same rule, same slices.
-        if present[p] > CATEGORY_CAP * 1.2:
-            text = column.slice(offset, n).drop_nulls()
-            if text.len() > CATEGORY_CAP * 1.2 and int(text.approx_n_unique()) > CATEGORY_CAP * 1.2:  # type: ignore[arg-type]
-                over = True
-                break
-        offset += n
-    # The union over the cap: some file, or some prefix of the files, is over it (a prefix of
-    # the values over it already says so at a fraction of the cost).
+    frame = (
+        pl.DataFrame({_PART: part, "v": column.rename("v")}).with_row_index("row").filter(pl.col("v").is_not_null())
+    )
     values = frame.get_column("v")
-    over = over or values.head(4 * CATEGORY_CAP).n_unique() > CATEGORY_CAP or values.n_unique() > CATEGORY_CAP
+    # The union over the cap: some prefix of the files is over it (a prefix of the values over it
+    # already says so at a fraction of the cost), or some file is.
+    over = values.head(4 * CATEGORY_CAP).n_unique() > CATEGORY_CAP
     if not over:
-        # At most CATEGORY_CAP values: each one's rank in value order stands for it (ints group
-        # and sort faster than strings).
-        uniq = values.unique().sort()
-        codes = values.cast(pl.Enum(uniq.to_list())).to_physical().alias("code")
-        ordered = (
-            pl.DataFrame([frame.get_column(_PART), codes, frame.get_column("row")])
-            .group_by(_PART, "code")
-            .agg(pl.len().alias("n"), pl.col("row").min().alias("first"))
-            # In a file: first-seen order up to SMALL_MAP values, else value order.
-            .with_columns(
-                pl.when(pl.len().over(_PART) <= SMALL_MAP).then(pl.col("first")).otherwise(pl.col("code")).alias("key")
-            )
-            .sort(_PART, "key")
-            .with_row_index("seq")
-            .group_by("code")
-            .agg(pl.col("n").sum(), pl.col("seq").min())
-            .sort("seq")
+        # Each value's count, first row and first file (rows are in file order: its first row is
+        # in its first file).
+        by_value = frame.group_by("v").agg(
+            pl.len().alias("n"), pl.col("row").min().alias("first"), pl.col(_PART).min().alias("file")
         )
-        found = uniq.gather(ordered.get_column("code")).to_list()
-        s.categories = dict(zip(found, ordered.get_column("n").to_list(), strict=True))
+        over = by_value.height > CATEGORY_CAP
+    if not over:
+        present = np.bincount(frame.get_column(_PART).to_numpy(), minlength=len(sizes))
+        offset = 0
+        for p, n in enumerate(sizes):
+            # The per-file path's cheap estimate (Measured._count_parts): same rule, same slices.
+            if present[p] > CATEGORY_CAP * 1.2:
+                text = column.slice(offset, n).drop_nulls()
+                if text.len() > CATEGORY_CAP * 1.2 and int(text.approx_n_unique()) > CATEGORY_CAP * 1.2:  # type: ignore[arg-type]
+                    over = True
+                    break
+            offset += n
+    if not over:
+        # Merging the files' counts in order lists a value where its first file lists it: in a
+        # file of at most SMALL_MAP values by first row, else by value.
+        few = frame.group_by(_PART).agg(pl.col("v").n_unique().alias("d")).filter(pl.col("d") <= SMALL_MAP)
+        ordered = by_value.with_columns(
+            pl.when(pl.col("file").is_in(few.get_column(_PART).implode()))
+            .then(pl.col("first"))
+            .otherwise(pl.col("v").rank("dense").cast(pl.UInt32))
+            .alias("key")
+        ).sort("file", "key")
+        s.categories = dict(zip(ordered.get_column("v").to_list(), ordered.get_column("n").to_list(), strict=True))
         return True
     s.categories = None
     s.hll_state = hll.empty()
-    hll.update(s.hll_state, frame.get_column("v"))
+    hll.update(s.hll_state, values)
     return False

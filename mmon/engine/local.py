@@ -19,7 +19,15 @@ import polars as pl
 
 from mmon.engine import FileProfile, ProfilePolicy, check_file_state
 from mmon.engine.batched import FileGroup, measure_group
-from mmon.readers import DEFAULT_BATCH_ROWS, DatasetFile, drop_blank_lines, iter_batches
+from mmon.readers import (
+    DEFAULT_BATCH_ROWS,
+    RUN_BYTES,
+    DatasetFile,
+    drop_blank_lines,
+    iter_batches,
+    read_csv_run,
+    small_csv,
+)
 from mmon.stats.profile import profile_batches, profile_small_files
 from mmon.store import Store
 
@@ -39,6 +47,39 @@ def _without_blank_lines(store: Store, group: list[tuple[DatasetFile, pl.DataFra
     yield group, None, None
 
 
+def _first_batches(
+    store: Store, files: list[DatasetFile]
+) -> Iterator[tuple[DatasetFile, pl.DataFrame | None, pl.DataFrame | None, Iterator[pl.DataFrame]]]:
+    """Per file in order: its first batch (blank lines kept: they are looked for once per group,
+    _without_blank_lines), its second batch when the first is under ``DEFAULT_BATCH_ROWS`` rows
+    (a file is small when it is one batch: iter_batches cuts at DEFAULT_BATCH_ROWS), the rest.
+    Runs of small local CSV files are read in one scan (readers.read_csv_run)."""
+    k = 0
+    while k < len(files):
+        run: list[DatasetFile] = []
+        size, header = 0, b""
+        while k + len(run) < len(files) and size < RUN_BYTES:
+            f = files[k + len(run)]
+            got = small_csv(store, f)
+            if got is None or (run and (f.header != run[0].header or got[1] != header)):
+                break
+            run.append(f)
+            size += got[0]
+            header = got[1]
+        run = run or files[k : k + 1]
+        # A run that cannot be scanned as one (rare: headers differ, bad input) is read file by file.
+        frames = (read_csv_run(store, run) if len(run) > 1 else None) or [None] * len(run)
+        for f, frame in zip(run, frames, strict=True):
+            if frame is not None:
+                yield f, frame, None, iter(())
+                continue
+            batches = iter_batches(store, f, check_first=False)
+            first = next(batches, None)
+            second = next(batches, None) if first is not None and first.height < DEFAULT_BATCH_ROWS else None
+            yield f, first, second, batches
+        k += len(run)
+
+
 class LocalEngine:
     """Profiles files in this process (reading overlaps sketching inside a file)."""
 
@@ -52,12 +93,7 @@ class LocalEngine:
         ``([], file, its batches)``."""
         group: list[tuple[DatasetFile, pl.DataFrame]] = []
         rows = 0
-        for f in files:
-            # Blank lines of a small file are looked for once per group (_without_blank_lines).
-            batches = iter_batches(store, f, check_first=False)
-            first = next(batches, None)
-            # A file is small when it is one batch of rows (iter_batches cuts at DEFAULT_BATCH_ROWS).
-            second = next(batches, None) if first is not None and first.height < DEFAULT_BATCH_ROWS else None
+        for f, first, second, batches in _first_batches(store, files):
             if first is not None and second is None and 0 < first.height < DEFAULT_BATCH_ROWS:
                 if group and (group[0][1].schema != first.schema or rows + first.height > self.batch_rows):
                     yield from _without_blank_lines(store, group)

@@ -163,11 +163,12 @@ def _grouped_cases(folder: Path, fmt: str) -> None:
     whose categories pass the cap mid-group, one that stays exact (files of at most four values in
     first-seen order, others in value order), files over 1 200 values (the cheap estimate), a
     column null in whole files, numbers as text mixed with words, KLL compactions during the
-    group's merges and a file of more than 2 050 numbers (its own sketch compacts)."""
+    group's merges, a file of more than 2 050 numbers (its own sketch compacts) and one of more
+    than 10 000 (polars' mean and variance over the file's rows, not the moment replay)."""
     folder.mkdir()
     rng = np.random.default_rng(11)
     sizes = [int(x) for x in rng.integers(1, 400, 60)]
-    sizes[7], sizes[20] = 2600, 1500
+    sizes[7], sizes[20], sizes[33] = 2600, 1500, 10_500
     for i, n in enumerate(sizes):
         frame = pl.DataFrame(
             {
@@ -203,6 +204,8 @@ def test_grouped_fold_equals_per_file_fold(tmp_path: Path, fmt: str) -> None:
         engine = LocalEngine(batch_rows=batch_rows)
         mapped = list(engine.map_groups(store, files, policy))
         assert any(isinstance(m, FileGroup) for m in mapped)  # the grouped path is the one tested
+        if batch_rows == 100_000:  # ... for the file over the moment replay's 10 000 values too
+            assert any(isinstance(m, FileGroup) and max(m.rows) > 10_000 for m in mapped)
         grouped = fold(iter(mapped), len(files))
         assert grouped.files == alone.files and grouped.warnings == alone.warnings
         assert _statistics_bytes(grouped.state) == _statistics_bytes(alone.state)
