@@ -46,9 +46,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from mmon.errors import InputError
-from mmon.file_lines import raw_bytes as _raw  # the readers' one rule for .gz bytes
+from mmon.file_lines import raw_bytes as _raw  # gunzipped bytes, the readers' rule (.merged too)
 from mmon.readers import DatasetFile
-from mmon.readers import _raw_bytes as _raw  # a file's bytes, gunzipped (used by .merged too)
 from mmon.store import Store, is_local, join, local_path, polars_path
 
 MISSING_TOKENS = ("", "nan", "null", "none")
