@@ -10,11 +10,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "mmon"
 
 # Modules allowed over the line limit, each with its reason.
-LONG_MODULES: dict[str, str] = {}
+LONG_MODULES: dict[str, str] = {
+    "mmon.stats.measure": "one batch's measurement: the polars expressions and the Measured fold of their outputs "
+    "name the same columns and are read side by side; split, each half reads only against the other",
+}
 # Cycles still to break, each with who breaks it; the list may only shrink (a new cycle fails the test).
 KNOWN_CYCLES: dict[tuple[str, ...], str] = {
 }
-MAX_LINES = 700
+MAX_LINES = 520  # issue 12: no module over ~500 lines without a reason (LONG_MODULES)
 
 
 def _module(path: Path) -> str:
