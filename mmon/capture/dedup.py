@@ -50,7 +50,7 @@ class SeenIds:
             if cand.any():
                 hashes = pl.Series("h", np.unique(h[cand]), dtype=pl.UInt64)
                 earlier = (
-                    pl.scan_parquet(self.paths).filter(pl.col("h").is_in(hashes.implode())).select("id").collect()["id"]
+                    pl.scan_parquet(self.paths, glob=False).filter(pl.col("h").is_in(hashes.implode())).select("id").collect()["id"]
                 )
                 first = first & ~ids.is_in(earlier.implode())
         self._remember(ids.filter(first), h[first.to_numpy()])

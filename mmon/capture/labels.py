@@ -98,7 +98,7 @@ class LabelSpill:
         files = self.label_files[p]
         if not files:
             return pl.DataFrame(schema={c: pl.String for c in INDEX_COLUMNS}), 0
-        labels = pl.concat([pl.read_parquet(f) for f in files])
+        labels = pl.concat([pl.read_parquet(f, glob=False) for f in files])
         return labels.unique(subset="key", keep="last", maintain_order=True), labels.height
 
     def join(self, summary: MergeSummary) -> Iterator[pl.DataFrame]:
@@ -113,7 +113,7 @@ class LabelSpill:
                 path = by_partition.get(p)
                 if path is None:
                     continue
-                recs = pl.read_parquet(path).join(index, left_on="_key", right_on="key", how="left", maintain_order="left")
+                recs = pl.read_parquet(path, glob=False).join(index, left_on="_key", right_on="key", how="left", maintain_order="left")
                 has = recs.filter(pl.col("gt_data").is_not_null())
                 summary.matched += has.height
                 summary.captured_without_label += recs.height - has.height
@@ -125,7 +125,7 @@ class LabelSpill:
             keys = pl.concat(matched).unique() if matched else pl.Series([], dtype=pl.String)
             summary.labels_without_capture += index.height - index.filter(pl.col("key").is_in(keys.implode())).height
         for c in range(len(self.capture_files)):
-            parts = [pl.read_parquet(f) for f in joined.get(c, [])]
+            parts = [pl.read_parquet(f, glob=False) for f in joined.get(c, [])]
             if parts:
                 yield pl.concat(parts).sort("_rec")
 

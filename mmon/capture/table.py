@@ -68,7 +68,7 @@ class ChunkSpill:
 
     def read(self, i: int, union: pl.DataFrame) -> pl.DataFrame:
         """Chunk ``i`` with every column of the window, typed as a concatenation of all would type it."""
-        return pl.concat([union, pl.read_parquet(self.paths[i])], how="diagonal_relaxed")
+        return pl.concat([union, pl.read_parquet(self.paths[i], glob=False)], how="diagonal_relaxed")
 
 
 def column_order(columns: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -108,3 +108,25 @@ def test_budget_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_BUDGET, "many")
     with pytest.raises(InputError, match=ENV_BUDGET):
         label_budget()
+
+
+@pytest.mark.parametrize(("fmt", "flat"), [("jsonl", False), ("parquet", True)])
+def test_spill_files_under_a_temp_path_with_glob_characters(
+    fmt: str, flat: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The label partitions, the kept-eventId files and the flat table's chunks are read back by
+    exact path: a TMPDIR such as ``/scratch/job[1]`` must not be taken for a glob pattern."""
+    import tempfile
+
+    _synth_with_relabels(tmp_path)
+    monkeypatch.setattr(merge, "FILES_PER_BATCH", 2)
+    kw = dict(ground_truth=str(tmp_path / "gt"), ground_truth_lookahead=timedelta(hours=1), fmt=fmt, flat=flat, chunk_records=60)
+    plain = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "plain"), DAY, **kw)  # type: ignore[arg-type]
+    odd = tmp_path / "job[1]*?"
+    odd.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(odd))
+    monkeypatch.setenv(ENV_BUDGET, "1000")
+    spilled = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "odd"), DAY, **kw)  # type: ignore[arg-type]
+    assert plain.duplicates > 0 and spilled.duplicates == plain.duplicates
+    assert _out(tmp_path / "odd", fmt) == _out(tmp_path / "plain", fmt)
+    assert list(odd.iterdir()) == []  # the spill folder is removed afterwards
