@@ -185,12 +185,12 @@ def capture_merge(
                                  label_budget(label_memory), spill_dir, _bounded_map)  # fmt: skip
             if is_batch and isinstance(labels, LabelSpill):
                 labels = labels.whole(summary)  # batch transform's join is not partitioned
-    except BaseException:
+        state = MergeState(summary, [], SeenIds(spill_dir), ChunkSpill(spill_dir, chunk_records))
+        state.parts = PartsPublisher(store, output)
+        state.uid = parts_uuid(summary.window.to_dict()["start"], summary.window.to_dict()["end"], kind, fmt)
+    except BaseException:  # nothing staged yet; the labels may have spilled
         shutil.rmtree(spill_dir, ignore_errors=True)
         raise
-    state = MergeState(summary, [], SeenIds(spill_dir), ChunkSpill(spill_dir, chunk_records))
-    state.parts = PartsPublisher(store, output)
-    state.uid = parts_uuid(summary.window.to_dict()["start"], summary.window.to_dict()["end"], kind, fmt)
     try:
         if is_batch:
             assert not isinstance(labels, LabelSpill)
