@@ -26,25 +26,34 @@ from datetime import UTC, datetime, timedelta
 
 
 def generate(root: str, records: int, hours: int, files_per_hour: int) -> None:
+    """Written one hour at a time (each hour its own seeded frame, inference ids counted on), so
+    generating 10M records holds one hour's rows, not the day's."""
     import polars as pl
 
     from mmon.capture.synth import write_capture
     from mmon.demo import make_frame
     from mmon.store import Store
 
-    frame = make_frame(records, seed=3)
-    labels = (pl.Series(range(records)) % 3 == 0).cast(pl.Int8).to_list()
+    per_hour = -(-records // hours)
     t = time.perf_counter()
-    r = write_capture(
-        Store(), os.path.join(root, "datacapture", "bench-endpoint", "AllTraffic"), frame.drop("approved_probability"),
-        frame["approved_probability"], datetime(2024, 1, 1, tzinfo=UTC), -(-records // hours),
-        ground_truth=os.path.join(root, "groundtruth"), labels=labels, label_fraction=0.7,
-        label_delay=timedelta(minutes=20), files_per_hour=files_per_hour, seed=3,
-    )  # fmt: skip
+    files = labels = label_files = 0
+    for h in range(hours):
+        first = h * per_hour
+        n = min(per_hour, records - first)
+        if n <= 0:
+            break
+        frame = make_frame(n, seed=3 + h)
+        r = write_capture(
+            Store(), os.path.join(root, "datacapture", "bench-endpoint", "AllTraffic"), frame.drop("approved_probability"),
+            frame["approved_probability"], datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=h), per_hour,
+            ground_truth=os.path.join(root, "groundtruth"), labels=(pl.int_range(first, first + n, eager=True) % 3 == 0).cast(pl.Int8),
+            label_fraction=0.7, label_delay=timedelta(minutes=20), files_per_hour=files_per_hour, seed=3 + h, first_id=first,
+        )  # fmt: skip
+        files, labels, label_files = files + r.files, labels + r.labels, label_files + r.label_files
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
     print(
-        f"generated {r.records:,} records in {r.files:,} files over {r.hours} hour folders, {r.labels:,} labels "
-        f"in {r.label_files} files, {size / 2**20:,.0f} MiB, in {time.perf_counter() - t:.1f} s",
+        f"generated {records:,} records in {files:,} files over {hours} hour folders, {labels:,} labels "
+        f"in {label_files} files, {size / 2**20:,.0f} MiB, in {time.perf_counter() - t:.1f} s",
         flush=True,
     )
 

@@ -68,5 +68,7 @@ class SeenIds:
         # one is no larger, so each hash is merged O(log n) times.
         level = np.sort(h)
         while self.levels and len(self.levels[-1]) <= 2 * len(level):
-            level = np.sort(np.concatenate([self.levels.pop(), level]), kind="stable")
+            # Sorted in place (two sorted runs: timsort merges them): no third copy of the largest level.
+            level = np.concatenate([self.levels.pop(), level])
+            level.sort(kind="stable")
         self.levels.append(level)

@@ -22,7 +22,6 @@ gives byte-identical output.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -50,13 +49,17 @@ from mmon.capture.table import (
 )
 from mmon.capture.window import Window
 from mmon.errors import InputError
+from mmon.memory import return_freed_memory
 from mmon.store import Store
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 DATA_NAME = "merged"
 DEFAULT_CHUNK_RECORDS = 100_000  # records per part: bounds memory (a few times a part's bytes)
 FILES_PER_BATCH = 16
-BATCH_BYTES = 32 * 2**20
+# Bytes of a batch of files (one file more may cross it): a parse holds a few times its batch's
+# bytes and up to ``cores + 1`` parses wait, so this, not the window, bounds the reading side's
+# memory -- 16 files of a busy endpoint (MiBs each) were once parsed at once.
+BATCH_BYTES = 8 * 2**20
 MERGED_COLUMNS = ("_file", "_line", "_raw", "event_id", "inference_id")
 
 T = TypeVar("T")
@@ -147,6 +150,7 @@ def capture_merge(
     label_memory: int | None = None,
 ) -> MergeSummary:
     """Merge one window of capture (and ground truth) into ``output``; see the module docstring."""
+    return_freed_memory()  # batches come and go: keep peak RSS at what is live (mmon.memory)
     if fmt not in OUTPUT_FORMATS:
         raise InputError(f"--format {fmt!r}: expected jsonl or parquet")
     if preprocessor_errors not in ("fail", "skip"):
@@ -248,12 +252,21 @@ def _merge_realtime(
         return item[0], item[1], store.read_bytes(item[1])
 
     def batches() -> Iterator[list[tuple[int, str, bytes]]]:
-        reads = _bounded_map(read, enumerate(files), workers, 2 * workers)
-        while batch := list(itertools.islice(reads, FILES_PER_BATCH)):
+        # Cut by file count and by bytes, both fixed by the input: part boundaries stay deterministic.
+        batch: list[tuple[int, str, bytes]] = []
+        size = 0
+        for item in _bounded_map(read, enumerate(files), workers, 2 * workers):
+            batch.append(item)
+            size += len(item[2])
+            if len(batch) >= FILES_PER_BATCH or size >= BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
             yield batch
 
-    def work(batch: list[tuple[int, str, bytes]]) -> ParsedFile:
-        # A batch's raw bytes are parsed BATCH_BYTES (plus one file) at a time.
+    def work(batch: list[tuple[int, str, bytes]]) -> tuple[int, ParsedFile]:
+        # A batch's raw bytes are parsed BATCH_BYTES (plus one file) at a time (a batch is cut at
+        # that size already; a test lowers it to cut inside a batch).
         parts: list[ParsedFile] = []
         items: list[tuple[int, str, bytes]] = []
         size = 0
@@ -268,13 +281,13 @@ def _merge_realtime(
         pf = _combine(parts)
         if kind == "merged":  # a merged record is its line and label: the rest need not wait
             pf.frame = pf.frame.select(MERGED_COLUMNS)
-        return pf
+        return len(batch), pf
 
     pending: list[pl.DataFrame] = []
     pending_rows = 0
     done = 0
-    for pf in _bounded_map(work, batches(), slots, slots + 1):
-        done += FILES_PER_BATCH
+    for n_files, pf in _bounded_map(work, batches(), slots, slots + 1):
+        done += n_files
         summary.records += pf.lines
         summary.malformed_lines += pf.malformed
         summary.shadow_skipped += pf.shadow

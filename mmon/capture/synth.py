@@ -69,6 +69,7 @@ def write_capture(
     input_content_type: str = "text/csv",
     output_content_type: str = "text/csv; charset=utf-8",
     workers: int = 16,
+    first_id: int = 0,
 ) -> SynthResult:
     """Write one capture record per row of ``inputs`` (CSV payloads), ``records_per_hour`` per hour.
 
@@ -76,7 +77,9 @@ def write_capture(
     SageMaker writes ``inferenceTime``). With ``ground_truth`` and ``labels``, a seeded
     ``label_fraction`` of the rows get a ground-truth record, filed under the hour of
     ``inference time + label_delay``; the label's ``eventId`` is the record's ``inferenceId``
-    (or its ``eventId`` without inference ids), which is how SageMaker joins them.
+    (or its ``eventId`` without inference ids), which is how SageMaker joins them. Inference ids
+    count from ``first_id``: a large capture is written a slice at a time (each slice a fresh
+    ``start`` and seed) without two records sharing an id.
     """
     n = inputs.height
     if len(outputs) != n:
@@ -90,7 +93,7 @@ def write_capture(
     base = pl.DataFrame(
         {
             "event_id": event_ids,
-            "inference_id": [str(i) for i in range(n)] if inference_ids else [None] * n,
+            "inference_id": [str(first_id + i) for i in range(n)] if inference_ids else [None] * n,
             "_us": offsets_us,
             "out": pl.Series(list(outputs) if not isinstance(outputs, pl.Series) else outputs).cast(pl.String),
         }

@@ -111,3 +111,31 @@ def test_reads_feed_parses_in_order_whatever_the_threads(tmp_path: Path, monkeyp
         got.append(([p.read_bytes() for p in parts(out, "jsonl")], s.to_dict()["capture"]))
     assert got[0] == got[1]
     assert got[0][1]["records"] == 13 * 11
+
+
+def test_big_files_are_parsed_a_few_mib_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch is cut by bytes as well as by files: 16 files of a busy endpoint (MiBs each) are not
+    parsed at once (the 10 M-record day peaked at 1 GiB so). Same bytes out as batches of one file."""
+    _write_window(tmp_path / "cap", n_files=12, per_file=40, dup_every=10**9)  # no duplicates
+    w = Window(parse_time("2024-01-01T10:00Z"), parse_time("2024-01-01T11:00Z"))
+    sizes = [p.stat().st_size for p in sorted((tmp_path / "cap").rglob("*.jsonl"))]
+    monkeypatch.setattr(merge, "BATCH_BYTES", 2 * max(sizes) + 1)  # three files cross it
+    seen: list[int] = []
+    real = merge.parse_capture_batch
+
+    def spy(items, *a, **k):  # type: ignore[no-untyped-def]
+        seen.append(sum(len(d) for _, _, d in items))
+        return real(items, *a, **k)
+
+    monkeypatch.setattr(merge, "parse_capture_batch", spy)
+    got = []
+    for per_batch in (16, 1):
+        monkeypatch.setattr(merge, "FILES_PER_BATCH", per_batch)
+        seen.clear()
+        out = tmp_path / f"b{per_batch}"
+        s = capture_merge(Store(), str(tmp_path / "cap"), str(out), w, chunk_records=10**6)
+        got.append([p.read_bytes() for p in parts(out, "jsonl")])
+        assert s.records == 12 * 40
+        assert max(seen) <= 3 * max(sizes)
+        assert len(seen) == (4 if per_batch == 16 else 12)  # 12 files, three to a batch
+    assert got[0] == got[1]
