@@ -78,7 +78,8 @@ def process_chunk(
         pl.coalesce("inference_id", "event_id").alias("_key"),
     )
     if isinstance(labels, LabelSpill):
-        labels.add_captures(recs)  # joined partition by partition once every chunk is read
+        # Joined partition by partition once every chunk is read; a merged record is its line.
+        labels.add_captures(recs.select("_rec", "_key", "_raw") if kind == "merged" else recs)
         return
     if labels is not None:
         recs = _join_labels(recs, labels, state, kind)

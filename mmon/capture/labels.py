@@ -6,7 +6,12 @@ it fits the label memory budget (``label_memory``, default 256 MiB of polars' es
 ``MMON_MERGE_LABEL_MEMORY`` in bytes overrides it). Past the budget the join becomes a
 **partitioned (grace) hash join on local temporary disk**:
 
-1. labels are written to ``PARTITIONS`` spill files by a hash of their key, in reading order;
+1. labels are written to spill files by a hash of their key, in reading order, in as many
+   partitions as make each about half the budget (estimated when the budget is crossed, from the
+   share of label files read then: 2 to :data:`MAX_PARTITIONS`; fixed by the input and the budget,
+   so the output is too). Few large partitions, not a fixed 64: each partition costs a file read,
+   joined and written per chunk, and with 64 that per-file cost made the 10 M-record day's join
+   take 95 s;
 2. each chunk of captures (after its duplicate event ids are dropped) is written the same way,
    one file per chunk and partition, with its record number in the chunk (``_rec``);
 3. partition by partition, the labels of that partition (the only ones in memory, deduplicated:
@@ -14,11 +19,13 @@ it fits the label memory budget (``label_memory``, default 256 MiB of polars' es
 4. chunk by chunk, the joined partitions are put back in record order and go on exactly as an
    in-memory chunk would: same rows, same order, same columns, so the output is byte-identical.
 
-Memory then holds one label partition (the index / ``PARTITIONS``) plus one chunk.
+Memory then holds one label partition (about half the budget) plus one chunk. Merged records
+spill only their line and key, not the parsed fields a flat table needs.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -39,7 +46,7 @@ if TYPE_CHECKING:
 
 ENV_BUDGET = "MMON_MERGE_LABEL_MEMORY"
 DEFAULT_BUDGET = 256 * 2**20
-PARTITIONS = 64
+MAX_PARTITIONS = 64
 INDEX_COLUMNS = ("key", "gt_data", "gt_enc", "gt_json")
 _SEED = 0x6D6D6F6E  # one fixed hash for both sides of the join
 
@@ -60,16 +67,20 @@ def label_budget(given: int | None = None) -> int:
     return value
 
 
-def _partition(key: str) -> pl.Expr:
-    return (pl.col(key).hash(seed=_SEED) % PARTITIONS).cast(pl.UInt32).alias("_p")
+def partitions_for(estimate: float, budget: int) -> int:
+    """Partitions for an index of ``estimate`` bytes: each about half the ``budget``."""
+    if budget <= 0:
+        return MAX_PARTITIONS
+    return int(min(MAX_PARTITIONS, max(2, math.ceil(2 * estimate / budget))))
 
 
 class LabelSpill:
     """The label index partitioned by key hash on local disk, and the captures waiting to be joined."""
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, partitions: int = MAX_PARTITIONS) -> None:
         self.folder = folder
-        self.label_files: list[list[str]] = [[] for _ in range(PARTITIONS)]
+        self.partitions = partitions
+        self.label_files: list[list[str]] = [[] for _ in range(partitions)]
         self.capture_files: list[dict[int, str]] = []  # per chunk of captures: partition -> file
         self._written = 0
 
@@ -77,7 +88,8 @@ class LabelSpill:
         out: dict[int, str] = {}
         if not frame.height:
             return out
-        for (p,), part in frame.with_columns(_partition(key)).partition_by("_p", as_dict=True, include_key=False).items():
+        by = (pl.col(key).hash(seed=_SEED) % self.partitions).cast(pl.UInt32).alias("_p")
+        for (p,), part in frame.with_columns(by).partition_by("_p", as_dict=True, include_key=False).items():
             path = os.path.join(self.folder, f"{key.strip('_')}-{self._written:06d}-p{int(str(p)):03d}.parquet")
             part.write_parquet(path, compression="lz4", statistics=False)
             out[int(str(p))] = path
@@ -104,7 +116,7 @@ class LabelSpill:
     def join(self, summary: MergeSummary) -> Iterator[pl.DataFrame]:
         """Steps 3 and 4: every chunk's labelled captures, in chunk and record order; counts them."""
         joined: dict[int, list[str]] = {}
-        for p in range(PARTITIONS):
+        for p in range(self.partitions):
             index, n = self.index(p)
             summary.labels += index.height
             summary.duplicate_labels += n - index.height
@@ -132,7 +144,7 @@ class LabelSpill:
     def whole(self, summary: MergeSummary) -> pl.DataFrame:
         """The whole index in memory (batch-transform capture, whose join is not partitioned)."""
         frames = []
-        for p in range(PARTITIONS):
+        for p in range(self.partitions):
             index, n = self.index(p)
             summary.labels += index.height
             summary.duplicate_labels += n - index.height
@@ -175,9 +187,12 @@ def read_labels(
 
     frames: list[pl.DataFrame] = []
     size = 0
+    done = 0
     spill: LabelSpill | None = None
-    reads = bounded_map(read, enumerate(files), workers, workers)
+    # Label files can be large (one upload a day): a few reads ahead of the parses, not ``workers``.
+    reads = bounded_map(read, enumerate(files), workers, slots + 2)
     for pf in bounded_map(parse, reads, slots, slots + 1):
+        done += 1
         summary.label_lines += pf.lines
         summary.label_malformed_lines += pf.malformed
         summary.add_problems(pf.problems, pf.malformed, strict, " in this file")
@@ -188,7 +203,7 @@ def read_labels(
         frames.append(frame)
         size += int(frame.estimated_size())
         if size > budget:
-            spill = LabelSpill(spill_dir)
+            spill = LabelSpill(spill_dir, partitions_for(size * len(files) / done, budget))
             for f in frames:
                 spill.add_labels(f)
             frames = []

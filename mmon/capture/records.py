@@ -17,12 +17,14 @@ import gzip
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import polars as pl
 
+from mmon import merged_scan
 from mmon.capture.linecheck import line_problem, suspect
 
 MAX_EXAMPLES = 10  # malformed lines kept with file:line and reason, per file and per run
@@ -150,6 +152,19 @@ def _slow_decode(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tu
     return frame.hstack(decoded), total, problems, malformed
 
 
+def _polars_ndjson(data: bytes, schema: dict[str, Any]) -> pl.DataFrame:
+    return pl.read_ndjson(io.BytesIO(data), schema=schema)
+
+
+def _reader(kind: str) -> Callable[[bytes, dict[str, Any]], pl.DataFrame]:
+    """``pl.read_ndjson`` or its template reader (:mod:`mmon.merged_scan`, same frame, same errors).
+
+    Label lines are short and alike: read by template they parse in half the CPU (a 29 k-line
+    label file: 42 → 22 ms). Capture lines gained nothing so (measured: dq 10.01 → 10.54 CPU s).
+    """
+    return merged_scan.read_ndjson if kind == "ground truth" else _polars_ndjson
+
+
 def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tuple[pl.DataFrame, int, list[Problem], int]:
     """(``_line``, ``_raw`` and the schema's columns for every good line, lines, problems, malformed).
 
@@ -159,7 +174,7 @@ def decode_file(data: bytes, url: str, schema: dict[str, Any], kind: str) -> tup
     if lines.height and suspect(lines["_raw"]):
         return _slow_decode(data, url, schema, kind)
     try:
-        decoded = pl.read_ndjson(io.BytesIO(data), schema=schema) if lines.height else pl.DataFrame(schema=schema)
+        decoded = _reader(kind)(data, schema) if lines.height else pl.DataFrame(schema=schema)
         if decoded.height != lines.height:
             raise ValueError("line count differs")
     except Exception:  # noqa: BLE001 - polars refused the file: find the bad lines
@@ -208,7 +223,7 @@ def decode_batch(
             lines = lines.filter(pl.col("_raw").is_not_null() & (pl.col("_raw").str.len_bytes() > 0))
             if suspect(lines["_raw"]):
                 raise ValueError("a line needs the line-by-line check")
-            decoded = pl.read_ndjson(io.BytesIO(big), schema=schema)
+            decoded = _reader(kind)(big, schema)
             if decoded.height != lines.height:
                 raise ValueError("line count differs")
             fidx = pl.Series([fi for fi, _, _ in ready], dtype=pl.UInt32)
@@ -355,7 +370,9 @@ def _expand_arrays(data: bytes) -> tuple[bytes, list[int] | None]:
     lines, and the original line number of every new line (None when nothing changed). A line
     that is not valid JSON is left as it is, to be reported as malformed.
     """
-    if not re.search(rb"(?:^|\n)[ \t\r]*\[", data):
+    # ``[`` first: a memchr pass; the regex (an alternation tried at every byte) cost 40 % of a
+    # label file's parse.
+    if b"[" not in data or not re.search(rb"(?:^|\n)[ \t\r]*\[", data):
         return data, None
     out: list[bytes] = []
     where: list[int] = []

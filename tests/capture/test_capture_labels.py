@@ -130,3 +130,39 @@ def test_spill_files_under_a_temp_path_with_glob_characters(
     assert plain.duplicates > 0 and spilled.duplicates == plain.duplicates
     assert _out(tmp_path / "odd", fmt) == _out(tmp_path / "plain", fmt)
     assert list(odd.iterdir()) == []  # the spill folder is removed afterwards
+
+
+def test_partitions_are_about_half_the_budget_each() -> None:
+    from mmon.capture.labels import MAX_PARTITIONS, partitions_for
+
+    mib = 2**20
+    assert partitions_for(260 * mib, 256 * mib) == 3  # the 10M-record day's 7M labels
+    assert partitions_for(100 * mib, 256 * mib) == 2  # (never one: the budget was crossed)
+    assert partitions_for(10_000 * mib, 256 * mib) == MAX_PARTITIONS
+    assert partitions_for(5_000, 0) == MAX_PARTITIONS  # label_memory=0: spill everything, finely
+
+
+@pytest.mark.parametrize("partitions", [2, 3, 64])
+@pytest.mark.parametrize(("fmt", "flat"), KINDS)
+def test_any_partition_count_gives_the_in_memory_bytes(
+    fmt: str, flat: bool, partitions: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mmon.capture import labels
+
+    _synth_with_relabels(tmp_path)
+    monkeypatch.setattr(merge, "FILES_PER_BATCH", 2)
+    kw = dict(ground_truth=str(tmp_path / "gt"), ground_truth_lookahead=timedelta(hours=1), fmt=fmt, flat=flat, chunk_records=60)
+    mem = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "mem"), DAY, **kw)  # type: ignore[arg-type]
+    made: list[int] = []
+    real = LabelSpill.__init__
+
+    def init(self: LabelSpill, folder: str, n: int = labels.MAX_PARTITIONS) -> None:
+        made.append(n)
+        real(self, folder, n)
+
+    monkeypatch.setattr(labels, "partitions_for", lambda estimate, budget: partitions)
+    monkeypatch.setattr(LabelSpill, "__init__", init)
+    spill = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / "spill"), DAY, label_memory=1000, **kw)  # type: ignore[arg-type]
+    assert made == [partitions]
+    assert _out(tmp_path / "spill", fmt) == _out(tmp_path / "mem", fmt)
+    assert (spill.matched, spill.labels, spill.duplicate_labels) == (mem.matched, mem.labels, mem.duplicate_labels)
