@@ -19,7 +19,7 @@ from mmon.capture.labels import LabelSpill
 from mmon.capture.parts import PartsPublisher, part_name
 from mmon.capture.payload import flatten
 from mmon.capture.preprocess import Preprocessor, PreprocessorError
-from mmon.capture.records import MAX_EXAMPLES, Problem
+from mmon.capture.records import MAX_EXAMPLES, Problem, label_json
 from mmon.capture.summary import MergeSummary
 from mmon.capture.table import ChunkSpill, serialise, table_exprs, text_lines
 from mmon.errors import InputError
@@ -116,7 +116,7 @@ def emit_chunk(
         return
     if kind == "merged":
         # SageMaker's merged record: the captured record, as written, plus groundTruthData.
-        line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + pl.col("gt_json") + pl.lit("}")
+        line = pl.col("_raw").str.strip_suffix("}") + pl.lit(',"groundTruthData":') + label_json() + pl.lit("}")
         state.summary.rows += recs.height
         # Made a slice at a time: a part's lines are never held as a column, a buffer and bytes at once.
         pieces = [text_lines(recs.slice(i, TEXT_SLICE).select(line)) for i in range(0, recs.height, TEXT_SLICE)]
@@ -159,8 +159,8 @@ def _preprocess_chunk(recs: pl.DataFrame, state: MergeState, pre: Preprocessor, 
     """The per-record loop SageMaker runs when a record preprocessor is given."""
     s = state.summary
     out_rows: list[dict[str, Any]] = []
-    cols = ["_raw", "_file", "_line", "event_id", "inference_id", "inference_time"] + (["gt_json"] if with_gt else [])
-    for values in recs.select(cols).iter_rows():
+    cols: list[str | pl.Expr] = ["_raw", "_file", "_line", "event_id", "inference_id", "inference_time"]
+    for values in recs.select(cols + ([label_json()] if with_gt else [])).iter_rows():
         raw, f, line, eid, iid, itime = values[:6]
         record = json.loads(raw)
         if with_gt:

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 ENV_BUDGET = "MMON_MERGE_LABEL_MEMORY"
 DEFAULT_BUDGET = 256 * 2**20
 MAX_PARTITIONS = 64
-INDEX_COLUMNS = ("key", "gt_data", "gt_enc", "gt_json")
+INDEX_COLUMNS = ("key", "gt_data", "gt_enc")
 _SEED = 0x6D6D6F6E  # one fixed hash for both sides of the join
 
 
@@ -120,13 +120,19 @@ class LabelSpill:
             index, n = self.index(p)
             summary.labels += index.height
             summary.duplicate_labels += n - index.height
+            # Sorted once by key, then searched by each chunk's keys: a hash join would hash the
+            # whole partition (millions of labels) again for every chunk of captures.
+            index = index.sort("key")
+            keys, values = index["key"], index.drop("key")
             matched: list[pl.Series] = []
             for c, by_partition in enumerate(self.capture_files):
                 path = by_partition.get(p)
                 if path is None:
                     continue
-                recs = pl.read_parquet(path, glob=False).join(index, left_on="_key", right_on="key", how="left", maintain_order="left")
-                has = recs.filter(pl.col("gt_data").is_not_null())
+                recs = pl.read_parquet(path, glob=False)
+                at = keys.search_sorted(recs["_key"], side="left").clip(0, max(len(keys) - 1, 0))
+                hit = (keys.gather(at) == recs["_key"]).fill_null(False) if len(keys) else pl.repeat(False, recs.height, eager=True)
+                has = recs.filter(hit).hstack(values[at.filter(hit)])
                 summary.matched += has.height
                 summary.captured_without_label += recs.height - has.height
                 matched.append(has["_key"].unique())
@@ -164,7 +170,7 @@ def read_labels(
     spill_dir: str,
     bounded_map: Callable[..., Iterator[ParsedFile]],
 ) -> pl.DataFrame | LabelSpill:
-    """The window's label index: a frame of ``key, gt_data, gt_enc, gt_json`` (one row per key, the
+    """The window's label index: a frame of ``key, gt_data, gt_enc`` (one row per key, the
     last label wins), or a :class:`LabelSpill` once it outgrows ``budget`` bytes."""
     layout.require_root(store, uri, "--ground-truth")
     folders = layout.hour_folders([uri], window.hours(after=lookahead))

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from mmon.capture.payload import flatten, label_rows
-from mmon.capture.records import parse_capture, parse_ground_truth
+from mmon.capture.records import label_json, parse_capture, parse_ground_truth
 
 START = datetime(2022, 4, 18, 0, tzinfo=UTC)
 END = datetime(2022, 4, 18, 1, tzinfo=UTC)
@@ -43,7 +43,7 @@ def test_real_ground_truth_line(shared_dir: Path) -> None:
     pf = parse_ground_truth((shared_dir / "ground-truth.csv-label.jsonl").read_bytes(), "gt.jsonl", 0)
     assert (pf.lines, pf.malformed) == (1, 0)
     assert pf.frame.select("key", "gt_data", "gt_enc").row(0) == ("01d3c1a8-aa99-4149-9d5e-78bea047a788", "0", "CSV")
-    assert json.loads(pf.frame["gt_json"][0]) == {"data": "0", "encoding": "CSV"}
+    assert json.loads(pf.frame.select(label_json()).item(0, 0)) == {"data": "0", "encoding": "CSV"}
 
 
 def _record(eid: str = "e1", t: str = "2022-04-18T00:10:00Z", **kw: object) -> dict:
