@@ -15,7 +15,7 @@ import polars as pl
 from mmon.capture.dedup import SeenIds
 from mmon.capture.flat import EVENT_ID, INFERENCE_ID, INFERENCE_TIME, META_COLUMNS
 from mmon.capture.flat import attach_labels as _attach_labels
-from mmon.capture.labels import LabelSpill
+from mmon.capture.labels import LabelSpill, search_join
 from mmon.capture.parts import PartsPublisher, part_name
 from mmon.capture.payload import flatten
 from mmon.capture.preprocess import Preprocessor, PreprocessorError
@@ -89,22 +89,21 @@ def process_chunk(
 def _join_labels(recs: pl.DataFrame, labels: pl.DataFrame, state: MergeState, kind: str) -> pl.DataFrame:
     """A chunk's labelled records, in record order, with the label columns; counts the chunk.
 
-    Only the labelled records are kept (an inner join: one gather of the chunk, not a left join
-    and a filter), and merged records carry just what their lines are made of. Each label's row
-    is marked as matched (a byte per label, not the matched keys).
+    Only the labelled records are kept (the sorted index searched by the chunk's keys:
+    :func:`mmon.capture.labels.search_join`), and merged records carry just what their lines are
+    made of. Each label's row is marked as matched (a byte per label, not the matched keys).
     """
     s = state.summary
     if state.label_hit is None:
         state.label_hit = np.zeros(labels.height, dtype=bool)
-    index = labels.with_row_index("_li")
     kept = recs.height
     if kind == "merged":
         recs = recs.select("_raw", "_key")
-    recs = recs.join(index, left_on="_key", right_on="key", how="inner", maintain_order="left")
+    recs, rows = search_join(recs, labels)
     s.matched += recs.height
     s.captured_without_label += kept - recs.height
-    state.label_hit[recs["_li"].to_numpy()] = True
-    return recs.drop("_li")
+    state.label_hit[rows] = True
+    return recs
 
 
 def emit_chunk(
