@@ -22,6 +22,7 @@ gives byte-identical output.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -35,7 +36,14 @@ from typing import TypeVar
 import polars as pl
 
 from mmon.capture import batch, layout
-from mmon.capture.chunks import SUMMARY_NAME, MergeState, emit_chunk, process_chunk, publish_window  # noqa: F401 - the CLI reads SUMMARY_NAME here
+from mmon.capture.chunks import (  # noqa: F401 - the CLI reads SUMMARY_NAME here
+    SUMMARY_NAME,
+    MergeState,
+    emit_chunk,
+    process_chunk,
+    publish_window,
+    stage_early,
+)
 from mmon.capture.chunks import MergeState as _State  # noqa: F401 - batch's name for it
 from mmon.capture.dedup import SeenIds
 from mmon.capture.labels import LabelSpill, label_budget, read_labels
@@ -46,6 +54,7 @@ from mmon.capture.summary import MergeSummary
 from mmon.capture.table import (
     ChunkSpill,
     is_meta_column,  # noqa: F401 - the package's name
+    table_exprs,
 )
 from mmon.capture.window import Window
 from mmon.errors import InputError
@@ -192,6 +201,10 @@ def capture_merge(
         state = MergeState(summary, [], SeenIds(spill_dir), ChunkSpill(spill_dir, chunk_records))
         state.parts = PartsPublisher(store, output)
         state.uid = parts_uuid(summary.window.to_dict()["start"], summary.window.to_dict()["end"], kind, fmt)
+        if kind == "flat":
+            scratch = dataclasses.replace(summary, warnings=[])  # the final call says the warnings
+            state.chunks.on_flush = stage_early(state, fmt, lambda union: table_exprs(
+                union, labels is not None, names, kind, scratch, inference_attribute, probability_attribute))  # fmt: skip
     except BaseException:  # nothing staged yet; the labels may have spilled
         shutil.rmtree(spill_dir, ignore_errors=True)
         raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -42,6 +42,9 @@ class ChunkSpill:
         self.heights: list[int] = []
         self._pending: list[pl.DataFrame] = []
         self._rows = 0
+        # Called with each chunk as it is spilled (its number and rows): parts can be made while
+        # the window is read, and kept when the window's columns turn out the chunk's already.
+        self.on_flush: Callable[[int, pl.DataFrame], None] | None = None
 
     def append(self, frame: pl.DataFrame) -> None:
         if not frame.width:
@@ -61,6 +64,8 @@ class ChunkSpill:
         self.paths.append(path)
         self.schemas.append(frame.schema)
         self.heights.append(frame.height)
+        if self.on_flush is not None:
+            self.on_flush(len(self.paths) - 1, frame)
 
     def union(self) -> pl.DataFrame:
         """An empty frame with the window's columns (first-appearance order) and common types."""
