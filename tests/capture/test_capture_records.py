@@ -225,3 +225,30 @@ def test_label_rows_csv_and_json() -> None:
     rows, bad = label_rows(labels)
     assert rows.rows() == [(0, 0, "1"), (1, 0, "0"), (1, 1, "1")]
     assert sorted(bad["_rec"].to_list()) == [2, 3]
+
+
+def test_a_large_label_file_parsed_in_slices_is_the_file_parsed_whole(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Slices cut at line ends: the same labels, line numbers, counts and problems as one parse,
+    with malformed lines, blank lines and a JSON array line (several labels on one line) inside."""
+    from mmon.capture import records
+
+    lines = []
+    for i in range(300):
+        if i % 37 == 5:
+            lines.append('{"groundTruthData": {"data": "1", "encoding": "CSV"}, "eventMetadata": ')  # cut off
+        elif i % 41 == 7:
+            lines.append("")
+        elif i % 53 == 11:
+            lines.append(json.dumps([{"groundTruthData": {"data": str(k), "encoding": "CSV"},
+                                      "eventMetadata": {"eventId": f"arr-{i}-{k}"}, "eventVersion": "0"} for k in range(3)]))  # fmt: skip
+        else:
+            lines.append(json.dumps({"groundTruthData": {"data": str(i % 2), "encoding": "CSV"},
+                                     "eventMetadata": {"eventId": f"e-{i}"}, "eventVersion": "0"}))  # fmt: skip
+    data = ("\n".join(lines) + "\n").encode()
+    whole = parse_ground_truth(data, "s3://b/gt.jsonl", 3)
+    monkeypatch.setattr(records, "LABEL_SLICE", 700)  # ~8 lines a slice: ~40 slices
+    sliced = parse_ground_truth(data, "s3://b/gt.jsonl", 3)
+    assert whole.malformed == sliced.malformed == 8
+    assert (whole.lines, [str(p) for p in whole.problems]) == (sliced.lines, [str(p) for p in sliced.problems])
+    assert sliced.frame.equals(whole.frame) and sliced.frame.height == whole.frame.height > 280
+    assert sliced.frame.filter(pl.col("key") == "arr-11-2")["_line"].to_list() == [12]
