@@ -2,7 +2,7 @@
 
 Labels are far fewer than captures, so the index is read first and each chunk of captures is
 joined to it as it comes; the window's captures are never held. The index stays in memory while
-it fits the label memory budget (``label_memory``, default 128 MiB, counted as
+it fits the label memory budget (``label_memory``, default 64 MiB, counted as
 :func:`index_bytes`; ``MMON_MERGE_LABEL_MEMORY`` in bytes overrides it). Past the budget the join becomes a
 **partitioned (grace) hash join on local temporary disk**:
 
@@ -46,14 +46,14 @@ if TYPE_CHECKING:
     from mmon.capture.summary import MergeSummary
 
 ENV_BUDGET = "MMON_MERGE_LABEL_MEMORY"
-DEFAULT_BUDGET = 128 * 2**20
+DEFAULT_BUDGET = 64 * 2**20
 MAX_PARTITIONS = 64
 INDEX_COLUMNS = ("key", "gt_data", "gt_enc")
 _SEED = 0x6D6D6F6E  # one fixed hash for both sides of the join
 
 
 def label_budget(given: int | None = None) -> int:
-    """The label memory budget in bytes: the argument, else the environment variable, else 128 MiB."""
+    """The label memory budget in bytes: the argument, else the environment variable, else 64 MiB."""
     if given is not None:
         return given
     text = os.environ.get(ENV_BUDGET)

@@ -104,7 +104,7 @@ def test_many_chunks_spilled_by_env_budget_is_byte_identical(
 
 def test_budget_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_BUDGET, raising=False)
-    assert label_budget() == 128 * 2**20 and label_budget(5) == 5
+    assert label_budget() == 64 * 2**20 and label_budget(5) == 5
     monkeypatch.setenv(ENV_BUDGET, "many")
     with pytest.raises(InputError, match=ENV_BUDGET):
         label_budget()
