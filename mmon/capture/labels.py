@@ -4,7 +4,7 @@ Labels are far fewer than captures, so the index is read first and each chunk of
 joined to it as it comes; the window's captures are never held. The index stays in memory while
 it fits the label memory budget (``label_memory``, default 64 MiB, counted as
 :func:`index_bytes`; ``MMON_MERGE_LABEL_MEMORY`` in bytes overrides it). Past the budget the join becomes a
-**partitioned (grace) hash join on local temporary disk**:
+**partitioned (grace) join on local temporary disk**:
 
 1. labels are written to spill files by a hash of their key, in reading order, in as many
    partitions as make each about half the budget (estimated when the budget is crossed, from the
@@ -15,7 +15,8 @@ it fits the label memory budget (``label_memory``, default 64 MiB, counted as
 2. each chunk of captures (after its duplicate event ids are dropped) is written the same way,
    one file per chunk and partition, with its record number in the chunk (``_rec``);
 3. partition by partition, the labels of that partition (the only ones in memory, deduplicated:
-   the last label of a key wins, as in memory) are joined with every chunk's captures of it;
+   the last label of a key wins, as in memory), sorted once, are searched by every chunk's captures
+   of it (:func:`search_join`, as the in-memory index is);
 4. chunk by chunk, the joined partitions are put back in record order and go on exactly as an
    in-memory chunk would: same rows, same order, same columns, so the output is byte-identical.
 
