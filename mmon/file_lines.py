@@ -13,7 +13,8 @@ import gzip
 import io
 import json
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Protocol
 
 from mmon.errors import InputError, MmonError
 from mmon.jsonfmt import strict_loads
@@ -21,6 +22,28 @@ from mmon.store import Store
 
 if TYPE_CHECKING:
     from mmon.readers import DatasetFile
+
+
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+def line_blocks_of(stream: _Readable, size: int, blank: bool = False) -> Iterator[bytes]:
+    """A stream's bytes in blocks of whole lines, about ``size`` bytes each; blocks of nothing but
+    whitespace too when ``blank`` (so that lines can be counted).
+
+    Each block is one read and, when it ends mid-line, one short readline (buffered files: local,
+    gzip, fsspec, ``io.BytesIO``): a block is copied once at most, not cut and joined again.
+    """
+    while True:
+        buf = stream.read(size)
+        if not buf:
+            break
+        if not buf.endswith(b"\n"):
+            buf += stream.readline()  # the rest of the block's last line
+        if blank or not buf.isspace():
+            yield buf
 
 
 def _quote_problem(text: str) -> str:

@@ -29,6 +29,7 @@ import polars as pl
 
 from mmon import merged_scan
 from mmon.errors import InputError
+from mmon.file_lines import line_blocks_of
 from mmon.merged_paths import (
     SIDE_NAMES,
     as_text,
@@ -99,17 +100,7 @@ def line_blocks(store: Store, url: str, size: int, blank: bool = False) -> Itera
     """The file's bytes (gunzipped when its name ends in ``.gz``) in blocks of whole lines; blocks
     of nothing but whitespace too when ``blank`` (so that lines can be counted)."""
     with store.open(url, "rb") as fh:
-        stream = gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh
-        # Each block is one read and, when it ends mid-line, one short readline (buffered files:
-        # local, gzip, fsspec): a block is copied once at most, not cut and joined again.
-        while True:
-            buf = stream.read(size)
-            if not buf:
-                break
-            if not buf.endswith(b"\n"):
-                buf += stream.readline()  # the rest of the block's last line
-            if blank or not buf.isspace():
-                yield buf
+        yield from line_blocks_of(gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh, size, blank)
 
 
 def read_file(store: Store, url: str) -> pl.DataFrame:

@@ -26,6 +26,7 @@ import polars as pl
 
 from mmon import merged_scan
 from mmon.capture.linecheck import line_problem, suspect
+from mmon.file_lines import line_blocks_of
 
 MAX_EXAMPLES = 10  # malformed lines kept with file:line and reason, per file and per run
 SAGEMAKER_TIME = "%Y-%m-%dT%H:%M:%SZ"  # eventMetadata.inferenceTime as SageMaker writes it
@@ -424,18 +425,14 @@ def parse_ground_truth(data: bytes, url: str, file_index: int) -> ParsedFile:
     # several times its text, and two run at once (the 10 M-record day's 16 MiB files: 604 MiB).
     out = ParsedFile(url, pl.DataFrame())
     frames = []
-    pos = before = 0
-    while pos < len(data):
-        end = data.find(b"\n", pos + LABEL_SLICE)
-        end = len(data) if end < 0 else end + 1
-        piece = data[pos:end]
+    before = 0
+    for piece in line_blocks_of(io.BytesIO(data), LABEL_SLICE, blank=True):
         pf = _parse_labels(piece, url, file_index)
         frames.append(pf.frame.with_columns(pl.col("_line") + before))
         out.lines += pf.lines
         out.malformed += pf.malformed
         out.problems.extend(Problem(p.file, p.line + before, p.reason) for p in pf.problems)
         before += piece.count(b"\n")
-        pos = end
     out.problems = out.problems[:MAX_EXAMPLES]
     out.frame = pl.concat(frames)
     return out
