@@ -139,3 +139,39 @@ def test_big_files_are_parsed_a_few_mib_at_a_time(tmp_path: Path, monkeypatch: p
         assert max(seen) <= 3 * max(sizes)
         assert len(seen) == (4 if per_batch == 16 else 12)  # 12 files, three to a batch
     assert got[0] == got[1]
+
+
+def test_chunk_thread_keeps_problems_in_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks are processed in a thread of their own while later batches are parsed: the summary's
+    problems (malformed lines found by the parse, unreadable payloads found by the chunk) still come
+    in file and line order, and the summary is the same whether that thread lags or not."""
+    import time
+
+    _write_window(tmp_path / "cap", n_files=10, per_file=12, dup_every=10**9)
+    for k, path in enumerate(sorted((tmp_path / "cap").rglob("*.jsonl"))):
+        lines = path.read_text().splitlines()
+        if k % 2:
+            lines[3] = "{not json"  # a malformed line: found while parsing the batch
+        else:
+            doc = json.loads(lines[5])
+            doc["captureData"]["endpointInput"]["encoding"] = "XML"  # found while processing the chunk
+            doc["captureData"]["endpointInput"]["observedContentType"] = "text/xml"
+            lines[5] = json.dumps(doc)
+        path.write_text("\n".join(lines) + "\n")
+    w = Window(parse_time("2024-01-01T10:00Z"), parse_time("2024-01-01T11:00Z"))
+    monkeypatch.setattr(merge, "FILES_PER_BATCH", 1)
+    real = merge.process_chunk
+    summaries = []
+    for lag in (0.0, 0.05):
+        def slow(*a, lag=lag, **k):  # type: ignore[no-untyped-def]
+            time.sleep(lag)  # the reading side runs ahead by several batches
+            return real(*a, **k)
+
+        monkeypatch.setattr(merge, "process_chunk", slow)
+        s = capture_merge(Store(), str(tmp_path / "cap"), str(tmp_path / f"o{lag}"), w, workers=4, chunk_records=12)
+        summaries.append(s.to_dict())
+    where = [(p["file"].rsplit("/", 1)[-1], p["line"]) for p in summaries[0]["malformed_examples"]]
+    assert where == sorted(where) and len(where) == 10
+    assert [line for _, line in where] == [6, 4] * 5  # payload (chunk), malformed (parse), ...
+    assert summaries[0]["capture"] == summaries[1]["capture"]
+    assert summaries[0]["malformed_examples"] == summaries[1]["malformed_examples"]
