@@ -55,6 +55,20 @@ def test_seen_ids_levels_stay_few_and_sorted(tmp_path: Path) -> None:
     assert sum(len(level) for level in seen.levels) == 2000
 
 
+def test_seen_ids_levels_never_pass_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Levels merge up to MAX_LEVEL hashes and then stay (a merge holds both levels and their union:
+    unbounded, the last merge of a 10 M-record day held 160 MiB); the verdict stays first-wins."""
+    monkeypatch.setattr(dedup, "MAX_LEVEL", 300)
+    rng = random.Random(5)
+    chunks = [[f"id-{rng.randrange(3000)}" for _ in range(rng.randrange(40, 120))] for _ in range(40)]
+    seen = SeenIds(str(tmp_path))
+    got = [seen.first(pl.Series("event_id", c, dtype=pl.String)).to_list() for c in chunks]
+    assert got == reference_first(chunks)
+    sizes = [len(level) for level in seen.levels]
+    assert max(sizes) <= 300 and sum(sizes) == len({v for c in chunks for v in c})
+    assert sum(s > 150 for s in sizes) >= 4  # levels did grow to the cap, and then stayed apart
+
+
 def _write_window(root: Path, n_files: int, per_file: int, dup_every: int) -> list[str]:
     """Capture files of one hour; every ``dup_every``-th record repeats an id of an earlier file."""
     folder = root / "2024/01/01/10"
