@@ -69,6 +69,9 @@ FILES_PER_BATCH = 16
 # bytes and up to ``cores + 1`` parses wait, so this, not the window, bounds the reading side's
 # memory -- 16 files of a busy endpoint (MiBs each) were once parsed at once.
 BATCH_BYTES = 8 * 2**20
+# Bytes of files read ahead of the parses, about (at least two files, at most ``2 * workers``):
+# many reads at once hide a store's latency, but 32 files of 2 MiB waited on the 10M-record day.
+READ_AHEAD_BYTES = 2 * BATCH_BYTES
 MERGED_COLUMNS = ("_file", "_line", "_raw", "event_id", "inference_id")
 
 T = TypeVar("T")
@@ -78,12 +81,14 @@ R = TypeVar("R")
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int, inflight: int) -> Iterator[R]:
-    """``map`` in order on a thread pool with at most ``inflight`` results waiting (bounded memory).
+def _bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int, inflight: int | Callable[[], int]) -> Iterator[R]:
+    """``map`` in order on a thread pool with at most ``inflight`` results waiting (bounded memory);
+    ``inflight`` may be a function, asked again as each result is taken.
 
     ``items`` may be an iterator (drawn in the calling thread as results are taken), so one map can
     feed another: reads of files feed the parses of their batches.
     """
+    limit = inflight if callable(inflight) else (lambda: inflight)
     it = iter(items)
     first = next(it, _END)
     if first is _END:
@@ -91,17 +96,13 @@ def _bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int, infligh
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: deque[Future[R]] = deque([pool.submit(fn, first)])  # type: ignore[arg-type]
         try:
-            while len(pending) < inflight:
-                item = next(it, _END)
-                if item is _END:
-                    break
-                pending.append(pool.submit(fn, item))  # type: ignore[arg-type]
             while pending:
-                result = pending.popleft().result()
-                item = next(it, _END)
-                if item is not _END:
+                while len(pending) < max(1, limit()):
+                    item = next(it, _END)
+                    if item is _END:
+                        break
                     pending.append(pool.submit(fn, item))  # type: ignore[arg-type]
-                yield result
+                yield pending.popleft().result()
         finally:
             for f in pending:
                 f.cancel()
@@ -261,14 +262,23 @@ def _merge_realtime(
     # more at once than there are cores, and only a few parsed batches wait: memory stays flat.
     slots = max(1, min(workers, os.cpu_count() or 1))
 
+    read_sizes = [0, 0]  # files read, their bytes: the read-ahead is counted in files of that size
+
     def read(item: tuple[int, str]) -> tuple[int, str, bytes]:
-        return item[0], item[1], store.read_bytes(item[1])
+        data = store.read_bytes(item[1])
+        read_sizes[0] += 1
+        read_sizes[1] += len(data)
+        return item[0], item[1], data
+
+    def read_ahead() -> int:
+        mean = read_sizes[1] / read_sizes[0] if read_sizes[0] else 0
+        return 2 * workers if not mean else max(2, min(2 * workers, int(READ_AHEAD_BYTES / mean)))
 
     def batches() -> Iterator[list[tuple[int, str, bytes]]]:
         # Cut by file count and by bytes, both fixed by the input: part boundaries stay deterministic.
         batch: list[tuple[int, str, bytes]] = []
         size = 0
-        for item in _bounded_map(read, enumerate(files), workers, 2 * workers):
+        for item in _bounded_map(read, enumerate(files), workers, read_ahead):
             batch.append(item)
             size += len(item[2])
             if len(batch) >= FILES_PER_BATCH or size >= BATCH_BYTES:
