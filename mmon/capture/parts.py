@@ -29,6 +29,7 @@ import json
 import posixpath
 import re
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,15 +67,42 @@ class PartsPublisher:
         self.staging = publish._url(folder, f"{publish.STAGING_DIR}/{self.id}")
         self.files: dict[str, dict[str, Any]] = {}  # name -> size, sha256 (in publish order)
         self.replaces: list[str] = []  # parts of earlier generations to remove once this one is complete
+        self._pool: ThreadPoolExecutor | None = None
+        self._writing: Future[None] | None = None
 
     def add(self, name: str, data: bytes) -> None:
-        """Stage one file (a part, or the summary last)."""
+        """Stage one file (a part, or the summary last).
+
+        Written (and hashed) in a thread of its own while the caller makes the next part: one part
+        at a time, so memory holds at most the part being written and the one being made. On one
+        thread, writing the 10M-record day's 4 GiB of merged records was a quarter of its merge.
+        An error of a write is raised by the next ``add`` or by ``commit``.
+        """
+        self._wait()
+        entry: dict[str, Any] = {"size": len(data)}
+        self.files[name] = entry  # (in the order of the calls: the marker lists parts in order)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1)
+        self._writing = self._pool.submit(self._stage, name, data, entry)
+
+    def _stage(self, name: str, data: bytes, entry: dict[str, Any]) -> None:
         self.store.write_bytes(publish._url(self.staging, name), data)
-        self.files[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        entry["sha256"] = hashlib.sha256(data).hexdigest()
+
+    def _wait(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def abort(self) -> None:
         """Remove the staged files (nothing names them yet): the previous generation stays whole."""
         try:
+            self._close()  # (a write under way ends first: nothing is left behind it)
             publish._remove_tree(self.store, self.staging)
         except Exception:  # noqa: BLE001 - the error that stopped the merge is the one to report
             pass
@@ -93,6 +121,10 @@ class PartsPublisher:
 
     def commit(self) -> None:
         """Steps 2-4: the marker, the final names (in order, the last staged file last), ``complete``."""
+        try:
+            self._wait()  # every part staged before the marker names it
+        finally:
+            self._close()
         marker_url = publish._url(self.folder, publish.MARKER_NAME)
         # The parts of the previous generation (complete or not), to remove those this one lacks.
         # (and, when that one never completed, those it was replacing): carried in the marker, so a

@@ -104,6 +104,29 @@ def test_crash_between_parts_keeps_the_previous_generation(
     assert len(again.part_names) == 4 and again.rows == 300 and _generation(store, out) == again.part_names
 
 
+def test_failed_write_of_a_part_stops_the_merge_and_keeps_the_previous_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts are written in a thread of their own while the next is made: a write that fails there
+    (a full disk) is raised by the merge, never lost, and nothing of that run becomes visible."""
+    store, root, out = Store(), str(tmp_path), str(tmp_path / "o")
+    _synth(store, root, n=100)
+    first = _merge(store, root, out)
+    before = {n: store.read_bytes(f"{out}/{n}") for n in first.part_names}
+    _synth(store, root, n=200, seed=6)
+    real = Store.stage_local
+
+    def stage_local(self: Store, path: str, data: bytes) -> str:
+        if "/.mmon-staging/" in path and Path(path).name.startswith("part-00002"):
+            raise OSError(28, "No space left on device")
+        return real(self, path, data)
+
+    monkeypatch.setattr(Store, "stage_local", stage_local)
+    with pytest.raises(StorageError, match="No space left"):
+        _merge(store, root, out)
+    assert _generation(store, out) == first.part_names
+    assert {n: store.read_bytes(f"{out}/{n}") for n in first.part_names} == before
+    assert not [u for u in store.find(out) if "/.mmon-staging/" in u]
+
+
 def test_crash_on_first_run_leaves_no_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     _synth(Store(), str(tmp_path))
     _crash_after(monkeypatch, 1)
