@@ -67,6 +67,11 @@ class SeenIds:
         self._remember(ids.filter(first), h[first.to_numpy()])
         return first
 
+    def forget(self) -> None:
+        """Free the hashes once the window is read (the label join and the parts come after it, and
+        the 10 M-record day's 80 MiB of hashes was the join's peak)."""
+        self.levels = []
+
     def _remember(self, ids: pl.Series, h: np.ndarray) -> None:
         if not len(h):
             return

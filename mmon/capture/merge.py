@@ -95,14 +95,20 @@ def _bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int, infligh
         return
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pending: deque[Future[R]] = deque([pool.submit(fn, first)])  # type: ignore[arg-type]
+
+        def fill() -> None:
+            while len(pending) < max(1, limit()):
+                item = next(it, _END)
+                if item is _END:
+                    break
+                pending.append(pool.submit(fn, item))  # type: ignore[arg-type]
+
         try:
+            fill()
             while pending:
-                while len(pending) < max(1, limit()):
-                    item = next(it, _END)
-                    if item is _END:
-                        break
-                    pending.append(pool.submit(fn, item))  # type: ignore[arg-type]
-                yield pending.popleft().result()
+                result = pending.popleft().result()
+                fill()  # before the caller takes its time with the result
+                yield result
         finally:
             for f in pending:
                 f.cancel()
@@ -216,6 +222,7 @@ def capture_merge(
         else:
             _merge_realtime(store, capture, window, state, labels, pre, preprocessor_errors, strict, kind,
                             capture_lookbehind, workers, chunk_records, progress)  # fmt: skip
+            state.seen.forget()  # every record is read: the kept ids' hashes (8 bytes each) go
             if isinstance(labels, LabelSpill):
                 for recs in labels.join(summary):
                     emit_chunk(recs, state, True, pre, preprocessor_errors, strict, kind)
