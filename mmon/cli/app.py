@@ -25,7 +25,6 @@ from mmon.cli.merge_parts_cmd import register as register_merge_parts
 from mmon.cli.options import EXIT_CODES_HELP
 from mmon.cli.profile_part_cmd import register as register_profile_part
 from mmon.errors import EXIT_INPUT, MmonError
-from mmon.memory import return_freed_memory
 
 try:  # typer >= 0.16 carries its own copy of click
     from typer._click import exceptions as click_exceptions
@@ -94,7 +93,6 @@ def _command() -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure ends as one line on stderr and a documented exit code."""
-    return_freed_memory()  # the commands stream batches: peak RSS should be what is live (mmon.memory)
     try:
         # Not standalone: click's usage errors come here, to be said in one line like every error.
         result = _command()(args=argv, prog_name="mmon", standalone_mode=False)
