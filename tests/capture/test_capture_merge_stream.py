@@ -189,3 +189,29 @@ def test_chunk_thread_keeps_problems_in_input_order(tmp_path: Path, monkeypatch:
     assert [line for _, line in where] == [6, 4] * 5  # payload (chunk), malformed (parse), ...
     assert summaries[0]["capture"] == summaries[1]["capture"]
     assert summaries[0]["malformed_examples"] == summaries[1]["malformed_examples"]
+
+
+def test_bounded_map_keeps_at_most_its_limit_ahead_and_the_order() -> None:
+    """Reads run ahead of their consumer by at most ``inflight`` items, which may change as the
+    reading goes (the capture merge counts its read-ahead in files of the mean size read so far)."""
+    import threading
+    import time
+
+    lock = threading.Lock()
+    started: list[int] = []
+    taken = [0]
+
+    def fn(i: int) -> int:
+        with lock:
+            started.append(i)
+        return i * i
+
+    out, ahead = [], []
+    for r in merge._bounded_map(fn, range(40), workers=8, inflight=lambda: 4 if taken[0] < 20 else 2):
+        time.sleep(0.002)  # a slow consumer: the pool would run far ahead if nothing held it
+        taken[0] += 1
+        with lock:
+            ahead.append(len(started) - taken[0])
+        out.append(r)
+    assert out == [i * i for i in range(40)]
+    assert 3 <= max(ahead) <= 4 and max(ahead[25:]) <= 2  # never past the limit; the smaller one took over
