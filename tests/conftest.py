@@ -64,6 +64,12 @@ def wait_ready(proc: subprocess.Popen[bytes], url: str, timeout: float, name: st
     raise RuntimeError(f"{name} not ready in {timeout} s: {log.read_text()[-2000:]}")
 
 
+# weed mini sizes its volume count from the free disk (free space / volume size, volumes up to 1 GiB)
+# and each bucket takes volumes of its own: with 23 GB free the suite's buckets ran out and writes
+# failed with S3 InternalError. Small volumes, a fixed count (sparse files: nothing is reserved).
+WEED_VOLUMES = ("-master.volumeSizeLimitMB=64", "-volume.max=1000")
+
+
 def _weed() -> str | None:
     candidates = [shutil.which("weed"), shutil.which("weed", path=sysconfig.get_path("scripts"))]
     candidates.append(str(Path(sys.executable).parent / "weed"))
@@ -106,7 +112,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory):
         f"-admin.port={ap}", f"-admin.port.grpc={ag}", "-admin.ui=false", "-webdav=false",
         "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={run}/s3.json",
         f"-s3.localSocket={run}/s3.sock", f"-filer.localSocket={run}/filer.sock",
-        "-volume.preStopSeconds=0",
+        "-volume.preStopSeconds=0", *WEED_VOLUMES,
     ]  # fmt: skip
     log = open(run / "server.log", "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(

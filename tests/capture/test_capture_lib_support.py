@@ -387,6 +387,8 @@ class Weed:
         self.endpoint = f"http://127.0.0.1:{self.ports[6]}"
 
     def start(self, timeout: float = 60) -> None:
+        from tests.conftest import WEED_VOLUMES
+
         mp, mg, vp, vg, fp, fg, sp, sg, ap, ag = self.ports
         r = self.run
         cmd = [
@@ -395,7 +397,7 @@ class Weed:
             f"-volume.port.grpc={vg}", f"-filer.port={fp}", f"-filer.port.grpc={fg}", f"-s3.port={sp}",
             f"-s3.port.grpc={sg}", f"-admin.port={ap}", f"-admin.port.grpc={ag}", "-admin.ui=false", "-webdav=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={r}/s3.json", f"-s3.localSocket={r}/s3.sock",
-            f"-filer.localSocket={r}/filer.sock", "-volume.preStopSeconds=0",
+            f"-filer.localSocket={r}/filer.sock", "-volume.preStopSeconds=0", *WEED_VOLUMES,
         ]  # fmt: skip
         with open(r / "server.log", "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
