@@ -166,6 +166,19 @@ def mq_both(tmp_path: Path, lines: list[str], attrs: Attributes, monkeypatch: py
     return small
 
 
+@pytest.mark.parametrize("block", [None, 300])
+def test_mq_unreadable_record_names_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int | None) -> None:
+    """An unreadable record is named by file and line, whichever block it falls in (blank lines
+    counted): the model-quality reader named only the file."""
+    lines = [mq_record("0.5", "1", i=i) for i in range(30)]
+    lines[12:12] = ["", "   "]
+    lines.insert(25, '{"captureData": {"endpointOutput": 5}}')  # line 26: a struct that is not an object
+    path = tmp_path / "merged.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"^{path}: line 26: cannot read merged records"):
+        mq_read(path, Attributes("0", "0", None), block, monkeypatch)
+
+
 def test_mq_blocks_csv_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     values = ["0.9", "1e-07", "1", "1.0", " 0.25 ", "NaN", "", "12345678901234567890", "0.000001"]
     labels = ["1", "1.0", "0", "true", "False", "1", "0", "1", "0"]
