@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import polars as pl
 
@@ -103,6 +104,27 @@ def line_blocks(store: Store, url: str, size: int, blank: bool = False) -> Itera
         yield from line_blocks_of(gzip.GzipFile(fileobj=fh) if url.lower().endswith(".gz") else fh, size, blank)
 
 
+def bad_record_at(raw: bytes, schema: dict[str, Any], url: str, line: int = 1) -> str:
+    """``url: line N``: the first record of ``raw`` (the file's lines from ``line`` on) that polars
+    cannot read as ``schema``; ``url`` alone when no line is to blame."""
+    bad = merged_scan.bad_line(raw, schema)
+    return f"{url}: line {line + bad - 1}" if bad else url
+
+
+def bad_record_in_block(store: Store, url: str, index: int, size: int, schema: dict[str, Any]) -> str:
+    """:func:`bad_record_at` of block ``index`` of ``line_blocks(store, url, size)`` (whitespace-only
+    blocks not counted as blocks, their lines counted): for a reader that counts no lines on the
+    way and looks only once reading failed."""
+    line, k = 1, 0
+    for block in line_blocks(store, url, size, blank=True):
+        if not block.isspace():
+            if k == index:
+                return bad_record_at(block, schema, url, line)
+            k += 1
+        line += block.count(b"\n")
+    return url
+
+
 def read_file(store: Store, url: str) -> pl.DataFrame:
     """:func:`read_records` of a whole file, parsed block by block (record numbers run on)."""
     frames: list[tuple[pl.DataFrame, int]] = []
@@ -140,9 +162,7 @@ def _read_block(raw: bytes, url: str, line: int = 1) -> tuple[pl.DataFrame, int]
     try:
         recs = merged_scan.read_ndjson(raw, schema)
     except pl.exceptions.PolarsError as exc:
-        bad = merged_scan.bad_line(raw, schema)
-        where = f"{url}: line {line + bad - 1}" if bad else url
-        raise InputError(f"{where}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
+        raise InputError(f"{bad_record_at(raw, schema, url, line)}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
     cap = pl.col("captureData")
     cin, cout = cap.struct.field("endpointInput"), cap.struct.field("endpointOutput")
     bt = cap.struct.field("batchTransformOutput") if has_bt else pl.lit(None, dtype=_IO)

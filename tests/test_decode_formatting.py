@@ -179,6 +179,16 @@ def test_mq_unreadable_record_names_its_line(tmp_path: Path, monkeypatch: pytest
         mq_read(path, Attributes("0", "0", None), block, monkeypatch)
 
 
+def test_mq_unreadable_record_line_counts_whitespace_only_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of nothing but blank lines are skipped by the reader, yet their lines count."""
+    lines = [mq_record("0.5", "1", i=i) for i in range(10)] + ["   "] * 200 + [mq_record("0.5", "1", i=10)]
+    lines.append('{"captureData": {"endpointOutput": 5}}')  # line 212
+    path = tmp_path / "merged.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=rf"^{path}: line 212: cannot read merged records"):
+        mq_read(path, Attributes("0", "0", None), 300, monkeypatch)
+
+
 def test_mq_blocks_csv_numbers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     values = ["0.9", "1e-07", "1", "1.0", " 0.25 ", "NaN", "", "12345678901234567890", "0.000001"]
     labels = ["1", "1.0", "0", "true", "False", "1", "0", "1", "0"]

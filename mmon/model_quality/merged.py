@@ -219,7 +219,8 @@ def merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.Da
                     blocks.append(pending.pop(0).result())
             blocks.extend(p.result() for p in pending)
     except pl.exceptions.PolarsError as exc:
-        where = _bad_line_at(store, f.url, len(blocks))
+        # (blocks are awaited in order: the first that failed is the one after those read)
+        where = merged_rows.bad_record_in_block(store, f.url, len(blocks), MERGED_BLOCK_BYTES, MERGED_SCHEMA)
         raise InputError(f"{where}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
     except (OSError, EOFError) as exc:
         raise InputError(f"{f.url}: cannot read: {exc}") from exc
@@ -235,24 +236,10 @@ def merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.Da
     try:
         raw = _parse_block(whole)
     except pl.exceptions.PolarsError as exc:
-        bad = merged_scan.bad_line(whole, MERGED_SCHEMA)
-        where = f"{f.url}: line {bad}" if bad else f.url
+        where = merged_rows.bad_record_at(whole, MERGED_SCHEMA, f.url)
         raise InputError(f"{where}: cannot read merged records: {str(exc).strip().splitlines()[0]}") from exc
     df, _ = _rows_of(raw, attrs, f.url)
     return df.drop("more"), [], False
-
-
-def _bad_line_at(store: Store, url: str, index: int) -> str:
-    """``url: line N`` of the first unreadable record of block ``index`` (blocks come in order, so
-    the first that failed is the one after those read); found only once reading failed: counting
-    lines costs nothing on the way."""
-    line = 1
-    for k, block in enumerate(_line_blocks(store, url, MERGED_BLOCK_BYTES)):
-        if k == index:
-            bad = merged_scan.bad_line(block, MERGED_SCHEMA)
-            return f"{url}: line {line + bad - 1}" if bad else url
-        line += block.count(b"\n")
-    return url
 
 
 def _second_row(raw: pl.DataFrame) -> bool:
