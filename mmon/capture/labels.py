@@ -175,9 +175,10 @@ class LabelSpill:
     def join(self, summary: MergeSummary) -> Iterator[pl.DataFrame]:
         """Steps 3 and 4: every chunk's labelled captures, in chunk and record order; counts them.
 
-        Partitions are joined as many at once as there are cores (two at once hold about the budget:
-        each partition is half of it), and the next chunk is read while the caller makes the last
-        one's part: done one after another on one core, this was half of the 10M-record day's merge.
+        Partitions are joined two at a time (one on a single core): two hold about the budget, each
+        being half of it, so more cores do not mean more at once. The next chunk is read while the
+        caller makes the last one's part: done one after another on one core, this was half of the
+        10M-record day's merge.
         """
         joined: dict[int, list[str]] = {}
         slots = max(1, min(2, os.cpu_count() or 1))

@@ -269,7 +269,9 @@ def _merge_realtime(
     # more at once than there are cores, and only a few parsed batches wait: memory stays flat.
     slots = max(1, min(workers, os.cpu_count() or 1))
 
-    read_sizes = [0, 0]  # files read, their bytes: the read-ahead is counted in files of that size
+    # Files read and their bytes: the read-ahead is counted in files of that mean size. Updated by
+    # the read threads without a lock: a lost update only nudges an estimate.
+    read_sizes = [0, 0]
 
     def read(item: tuple[int, str]) -> tuple[int, str, bytes]:
         data = store.read_bytes(item[1])
