@@ -71,6 +71,7 @@ class _Template:
     quotes: int  # delimiting quotes of a line
     values: np.ndarray  # numbers of the strings that are values (their text varies by line)
     skeleton: np.ndarray  # the line's bytes without the value strings' contents
+    sizes: np.ndarray  # the skeleton's pieces: bytes before the first value string, between, after the last
     fields: dict[Path, int | None]  # a wanted string field → its string's number (None: null)
     present: dict[Path, bool]  # a wanted struct → whether it is an object (else null)
 
@@ -158,7 +159,9 @@ def _template(line: bytes, quotes: np.ndarray, wanted: list[Path]) -> _Template 
     for n in value_strings:
         keep[quotes[2 * n] + 1 : quotes[2 * n + 1]] = False
     skeleton = np.frombuffer(line, dtype=np.uint8)[keep]
-    return _Template(len(quotes), np.array(value_strings, dtype=np.int64), skeleton, fields, present)
+    bounds = [0, *(int(q) for n in value_strings for q in (quotes[2 * n] + 1, quotes[2 * n + 1])), len(line)]
+    sizes = np.diff(np.array(bounds, dtype=np.int64))[0::2]  # the pieces between value strings
+    return _Template(len(quotes), np.array(value_strings, dtype=np.int64), skeleton, sizes, fields, present)
 
 
 def _gather(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, escaped: bool) -> pl.Series:
@@ -270,18 +273,53 @@ def _covered(n: int, parts: list[tuple[np.ndarray, pl.DataFrame]]) -> np.ndarray
     return done
 
 
-def _same(arr: np.ndarray, at: np.ndarray, piece: np.ndarray) -> np.ndarray:
-    """Whether ``arr[at[i]:at[i] + len(piece)] == piece``, compared eight bytes at a time."""
+def _same(arr: np.ndarray, at: np.ndarray, piece: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Whether ``arr[at[i]:at[i] + len(piece)] == piece`` (only where ``mask`` is 0xFF, when given),
+    compared eight bytes at a time."""
     words = -(-len(piece) // 8)
     if words * 8 > _PAD:  # (a line already refused may start its piece too near the end: kept inside)
+        assert mask is None  # (windows are never wider than _PAD)
         return (sliding_window_view(arr, len(piece))[np.minimum(at, len(arr) - len(piece))] == piece).all(axis=1)
     want = np.zeros(words * 8, dtype=np.uint8)
     want[: len(piece)] = piece
-    mask = np.zeros(words * 8, dtype=np.uint8)
-    mask[: len(piece)] = 0xFF
+    full = np.zeros(words * 8, dtype=np.uint8)
+    full[: len(piece)] = 0xFF if mask is None else mask
+    want &= full
     got = sliding_window_view(arr, words * 8)[at].view(np.uint64)
-    differ = (got ^ want.view(np.uint64)) & mask.view(np.uint64)
+    differ = (got ^ want.view(np.uint64)) & full.view(np.uint64)
     return ~differ.any(axis=1) if words > 1 else differ[:, 0] == 0
+
+
+def _windows(t: _Template, vlen: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray | None]]:
+    """The skeleton's pieces as few windows as compared: (first piece, bytes, mask or None).
+
+    Why: each comparison gathers a few bytes from every line, and the gathers' cost is per line, not
+    per byte. A value string of one length on every line (an encoding, a content type, a time) puts
+    the next piece at a fixed distance from this one, so both are compared in one window, the value's
+    bytes masked out. ``vlen``: the value strings' lengths (one row per value, one column per line).
+    """
+    same_len = (vlen == vlen[:, :1]).all(axis=1) if vlen.shape[1] else np.zeros(len(vlen), dtype=bool)
+    offsets = np.concatenate(([0], np.cumsum(t.sizes)))
+    out: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+    k = 0
+    while k < len(t.sizes):
+        spans = [(0, int(offsets[k]), int(t.sizes[k]))]  # (at in the window, at in the skeleton, size)
+        width, j = int(t.sizes[k]), k
+        while j + 1 < len(t.sizes) and same_len[j] and width + int(vlen[j, 0]) + int(t.sizes[j + 1]) <= _PAD:
+            spans.append((width + int(vlen[j, 0]), int(offsets[j + 1]), int(t.sizes[j + 1])))
+            width = spans[-1][0] + int(t.sizes[j + 1])
+            j += 1
+        if len(spans) == 1:
+            out.append((k, t.skeleton[offsets[k] : offsets[k + 1]], None))
+        else:
+            piece = np.zeros(width, dtype=np.uint8)
+            mask = np.zeros(width, dtype=np.uint8)
+            for w, o, size in spans:
+                piece[w : w + size] = t.skeleton[o : o + size]
+                mask[w : w + size] = 0xFF
+            out.append((k, piece, mask))
+        k = j + 1
+    return out
 
 
 def _match(arr: np.ndarray, lines: np.ndarray, starts: np.ndarray, ends: np.ndarray, quotes: np.ndarray,
@@ -294,16 +332,10 @@ def _match(arr: np.ndarray, lines: np.ndarray, starts: np.ndarray, ends: np.ndar
     closes = quotes[2 * t.values[:, None] + 1 + at_first]
     froms = np.vstack([starts[lines][None, :], closes])  # one row per piece
     tos = np.vstack([opens, ends[lines][None, :]])
-    ok = np.ones(len(lines), dtype=bool)
-    at = 0
-    for k in range(len(froms)):
-        size = int(tos[k, 0] - froms[k, 0]) if len(lines) else 0
-        piece = t.skeleton[at : at + size]
-        at += size
-        ok &= tos[k] - froms[k] == size
-        if size:
-            ok &= _same(arr, froms[k], piece)
-    ok &= at == len(t.skeleton)
+    ok = (tos - froms == t.sizes[:, None]).all(axis=0)
+    for k, piece, mask in _windows(t, closes - opens):
+        if len(piece):
+            ok &= _same(arr, froms[k], piece, mask)
     lines, first_q = lines[ok], first[lines[ok]]
     cols: dict[Path, pl.Series] = {}
     for path, n in t.fields.items():

@@ -13,6 +13,7 @@ import json
 import random
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -281,3 +282,54 @@ def test_long_pieces_between_strings(monkeypatch: pytest.MonkeyPatch) -> None:
     frame, slow = _read(raw, SCHEMA, monkeypatch)
     assert slow == 0  # two templates
     assert frame["groundTruthData"].struct.field("data").to_list() == ["1", "1", "2"]
+
+
+def test_pieces_compared_in_windows_still_refuse_a_changed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values of one length on every line (encoding, content type, time) let the pieces around them be
+    compared as one window with the value's bytes masked out: a key changed by one byte anywhere in
+    such a window (first byte, last byte, beside a masked value) must still send its line to polars,
+    and a masked value that differs must still be read as its own text."""
+    base = [_compact(_record(i)) for i in range(40)]
+    # (each keeps the quote count and the line's length, so only the byte comparison can catch it)
+    changed = {
+        3: base[3].replace('"mode":"INPUT"', '"modx":"INPUT"', 1),  # inside a window
+        7: base[7].replace('{"captureData"', '{"captureDatx"', 1),  # the line's first piece
+        11: base[11].replace('"encoding":"CSV"}}', '"encodinh":"CSV"}}', 1),  # the last piece
+        15: base[15].replace('"encoding":"CSV"', '"encoding";"CSV"', 1),  # not JSON: polars refuses
+        19: base[19].replace('"INPUT"', '"OUTPT"', 1),  # a masked value of the same length: template
+    }
+    lines = [changed.get(i, line) for i, line in enumerate(base)]
+    assert all(len(changed[i]) == len(base[i]) for i in changed)
+    with pytest.raises(pl.exceptions.ComputeError):
+        pl.read_ndjson(io.BytesIO(("\n".join(lines) + "\n").encode()), schema=SCHEMA)
+    with pytest.raises(pl.exceptions.ComputeError):
+        merged_scan.read_ndjson(("\n".join(lines) + "\n").encode(), SCHEMA)
+    del lines[15]
+    raw = ("\n".join(lines) + "\n").encode()
+    made = []
+    real = merged_scan._template
+    monkeypatch.setattr(merged_scan, "_template", lambda *a: made.append(real(*a)) or made[-1])
+    for schema in (SCHEMA, MERGED_SCHEMA):
+        made.clear()
+        frame, slow = _read(raw, schema, monkeypatch)
+        # the changed keys are layouts of their own (a template each), the changed value is not
+        assert slow == 0 and len(made) == 4
+        _check_json(frame, lines, schema)
+
+
+def test_windows_join_pieces_around_values_of_one_length() -> None:
+    line = _compact(_record(1)).encode()
+    raw = np.frombuffer(line, dtype=np.uint8)
+    quotes = np.flatnonzero(raw == 34)
+    t = merged_scan._template(line, quotes, merged_scan.leaves(SCHEMA) or [])
+    assert t is not None
+    pieces = len(t.sizes)
+    one_length = np.repeat((quotes[2 * t.values + 1] - quotes[2 * t.values] - 1)[:, None], 5, axis=1)
+    windows = merged_scan._windows(t, one_length)
+    assert len(windows) < pieces / 3  # joined, never wider than the spare bytes
+    assert all(len(piece) <= merged_scan._PAD for _, piece, _ in windows)
+    # the skeleton, window by window, is the template's: every byte compared once
+    assert sum(int((mask == 0xFF).sum()) if mask is not None else len(piece) for _, piece, mask in windows) == len(t.skeleton)
+    varying = one_length.copy()
+    varying[:, 0] += 1
+    assert len(merged_scan._windows(t, varying)) == pieces  # no value of one length: piece by piece
