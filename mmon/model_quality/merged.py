@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from mmon import merged_rows, merged_scan
+from mmon import memory, merged_rows, merged_scan
 from mmon.errors import InputError
 from mmon.model_quality.data import _INDEX, Attributes, _raw
 from mmon.readers import DatasetFile
@@ -211,7 +211,7 @@ def merged_frame(store: Store, f: DatasetFile, attrs: Attributes) -> tuple[pl.Da
         return _merged_rows(store, f, attrs), [], False
     blocks: list[_Block] = []
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with memory.reading_blocks(), ThreadPoolExecutor(max_workers=2) as pool:
             pending: list[Future[_Block]] = []
             for block in _line_blocks(store, f.url, MERGED_BLOCK_BYTES):
                 pending.append(pool.submit(_reduce_block, block, attrs, f.url))
