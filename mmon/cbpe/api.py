@@ -49,7 +49,7 @@ from mmon.model_quality.api import (
     validate_config,
 )
 from mmon.model_quality.constraints import SECTIONS
-from mmon.monitors import RunRequest
+from mmon.monitors import ESTIMATORS, RunRequest  # (the estimators are named once, in the monitor registry)
 from mmon.readers import dataset_files, iter_batches
 from mmon.schemas import json_pointer, load_schema
 from mmon.store import Store, join
@@ -57,7 +57,6 @@ from mmon.store import Store, join
 __all__ = ["CBPE_FILE", "ESTIMATORS", "baseline_cbpe", "check_baseline", "load_cbpe", "run_cbpe"]
 
 CBPE_FILE = "cbpe.json"
-ESTIMATORS = ("none", "cbpe")
 Model = CBPEModel | MulticlassModel
 
 
