@@ -68,7 +68,9 @@ def return_freed_memory() -> bool:
 def reading_blocks() -> Iterator[None]:
     """Blocks of up to 32 MiB from the heap, 64 MiB of freed heap kept, while a file is read in
     blocks; the heap trimmed on the way out (see the module's docstring). Where
-    :func:`return_freed_memory` is in force, it is put back afterwards. Changes no result."""
+    :func:`return_freed_memory` is in force, it is put back afterwards; elsewhere the thresholds stay
+    where glibc's own adjustment takes them at most (32 MiB, 64 MiB). Process-wide, as malloc is:
+    two readings at once only share the setting. Changes no result."""
     libc = _libc()
     if libc is None:
         yield
