@@ -108,7 +108,10 @@ def _curves(work: pl.DataFrame, n_samples: int) -> dict[str, Any]:
     give the curve points; the samples reuse the same order with their row masks.
     """
     cols = ["score", "y"] + [f"w{k + 1}" for k in range(n_samples)]
-    scored = work.select(cols).filter(pl.col("score").is_not_null()).sort("score", descending=True)
+    scored = work.select(cols)
+    if scored["score"].null_count():  # (a filter copies every column: only when it drops a row)
+        scored = scored.filter(pl.col("score").is_not_null())
+    scored = scored.sort("score", descending=True)
     s = scored["score"].to_numpy()
     end = np.ones(s.size, dtype=bool)
     end[:-1] = s[1:] != s[:-1]
@@ -127,7 +130,7 @@ def _curves(work: pl.DataFrame, n_samples: int) -> dict[str, Any]:
     r, p = F.precision_recall_curve(tp, fp)
     au_prc = F.area_under_curve(r, p) if both else math.nan
     pr = {"precisions": _thin(p[1:], [float(p[0])], []), "recalls": _thin(r[1:], [0.0], [])}
-    del r, p
+    del r, p, tp, fp  # (the samples' counts come next, as large)
     aucs, auprcs = [auc], [au_prc]
     if n_samples:
         for k in range(n_samples):
@@ -137,7 +140,7 @@ def _curves(work: pl.DataFrame, n_samples: int) -> dict[str, Any]:
             np.subtract(kfp, ktp, out=kfp)
             ok = ktp.size > 0 and ktp[-1] > 0 and kfp[-1] > 0
             aucs.append(F.area_under_roc_counts(ktp, kfp))
-            auprcs.append(F.area_under_curve(*F.precision_recall_curve(ktp, kfp)) if ok else math.nan)
+            auprcs.append(F.area_under_pr_counts(ktp, kfp) if ok else math.nan)
     return {"roc": roc, "pr": pr, "auc": aucs, "au_prc": auprcs}
 
 

@@ -221,3 +221,51 @@ def test_exact_roc_area_from_counts(seed: int) -> None:
     assert close(F.area_under_curve(*F.precision_recall_curve(np.r_[0, 0, tp], np.r_[0, 0, fp])),
                  F.area_under_curve(*F.precision_recall_curve(tp, fp)))
     assert math.isnan(F.area_under_roc_counts(tp * 0, fp))
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+def test_exact_roc_area_in_blocks(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Summed block by block (bounded temporaries), the integer area is the same number, and
+    scikit-learn's: every block boundary, the last group alone in a block included."""
+    rng = np.random.default_rng(400)
+    n = 3000
+    y = rng.random(n) < 0.3
+    score = np.round(rng.random(n) * 0.6 + 0.4 * y, 3)
+    tp, fp = F.score_groups(pl.Series(score), pl.Series(y))
+    whole = F.area_under_roc_counts(tp, fp)
+    prefixes = [m for m in (block, block + 1, block + 2, tp.size) if 2 <= m <= tp.size]
+    unblocked = [F.area_under_roc_counts(tp[:m], fp[:m]) for m in prefixes]
+    monkeypatch.setattr(F, "ROC_COUNTS_BLOCK", block)
+    assert F.area_under_roc_counts(tp, fp) == whole
+    for m, want in zip(prefixes, unblocked, strict=True):
+        got = F.area_under_roc_counts(tp[:m], fp[:m])
+        assert got == want or (math.isnan(got) and math.isnan(want))
+    assert close(whole, sk.roc_auc_score(y, score))
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 64, 1 << 20])
+@pytest.mark.parametrize("shape", ["ties", "distinct", "empty_lead", "no_positive", "one_point"])
+def test_pr_area_from_counts_equals_the_curve_area_to_the_bit(block: int, shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``area_under_pr_counts`` makes the PR curve's points block by block: the very float that
+    ``area_under_curve(*precision_recall_curve(...))`` gives (Spark's left-to-right sum), for every
+    block boundary, leading points without rows (a sample that skipped the top scores) included."""
+    rng = np.random.default_rng(500)
+    n = 700
+    y = rng.random(n) < 0.35
+    score = rng.random(n) * 0.6 + 0.4 * y
+    if shape == "ties":
+        score = np.round(score, 2)
+    tp, fp = F.score_groups(pl.Series(score), pl.Series(y))
+    if shape == "empty_lead":
+        tp, fp = np.r_[0, 0, 0, tp], np.r_[0, 0, 0, fp]
+    elif shape == "no_positive":
+        tp = tp * 0
+    elif shape == "one_point":
+        tp, fp = tp[-1:], fp[-1:]
+    want = F.area_under_curve(*F.precision_recall_curve(tp, fp))
+    monkeypatch.setattr(F, "AREA_BLOCK", block)
+    got = F.area_under_pr_counts(tp, fp)
+    assert got == want  # bit for bit, not approximately
+    assert F.area_under_curve(*F.precision_recall_curve(tp, fp)) == want  # (blocks never change the sum)
+    if shape in ("ties", "distinct"):
+        assert abs(got - sk.average_precision_score(y, score)) < 0.02  # the same curve, a step rule
