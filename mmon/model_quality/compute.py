@@ -123,14 +123,18 @@ def _curves(work: pl.DataFrame, n_samples: int) -> dict[str, Any]:
     np.add(fp, 1, out=fp)  # rows up to each group's end ...
     np.subtract(fp, tp, out=fp)  # ... minus the positives
     both = tp.size > 0 and tp[-1] > 0 and fp[-1] > 0
-    x, t = F.roc_curve(tp, fp)
-    auc = F.area_under_curve(x, t) if both else math.nan
-    roc = {"false_positive_rates": _thin(x[1:-1], [0.0], [1.0]), "true_positive_rates": _thin(t[1:-1], [0.0], [1.0])}
-    del x, t
-    r, p = F.precision_recall_curve(tp, fp)
-    au_prc = F.area_under_curve(r, p) if both else math.nan
-    pr = {"precisions": _thin(p[1:], [float(p[0])], []), "recalls": _thin(r[1:], [0.0], [])}
-    del r, p, tp, fp  # (the samples' counts come next, as large)
+    # The areas over every point, made block by block; the written curves from their kept points
+    # alone (each point depends on its own counts and the last ones, which are kept): the full
+    # curves were four float64 arrays of every distinct score.
+    auc = F.area_under_roc_curve(tp, fp) if both else math.nan
+    au_prc = F.area_under_pr_counts(tp, fp) if both else math.nan
+    keep = F.thin_curve(tp.size, CURVE_MAX_POINTS)
+    x, t = F.roc_curve(tp[keep], fp[keep])
+    roc = {"false_positive_rates": x.tolist(), "true_positive_rates": t.tolist()}
+    r, p = F.precision_recall_curve(tp[keep], fp[keep])
+    top = F.precision_recall_curve(tp[:1], fp[:1])[1][0]  # the curve starts at the top group's precision
+    pr = {"precisions": [float(top), *p[1:].tolist()], "recalls": r.tolist()}
+    del tp, fp  # (the samples' counts come next, as large)
     aucs, auprcs = [auc], [au_prc]
     if n_samples:
         for k in range(n_samples):
@@ -142,11 +146,6 @@ def _curves(work: pl.DataFrame, n_samples: int) -> dict[str, Any]:
             aucs.append(F.area_under_roc_counts(ktp, kfp))
             auprcs.append(F.area_under_pr_counts(ktp, kfp) if ok else math.nan)
     return {"roc": roc, "pr": pr, "auc": aucs, "au_prc": auprcs}
-
-
-def _thin(values: np.ndarray, head: list[float], tail: list[float]) -> list[float]:
-    idx = F.thin_curve(values.size, CURVE_MAX_POINTS)
-    return head + values[idx].tolist() + tail
 
 
 def binary_metrics(frame: pl.DataFrame, positive: str, seed: int = 0) -> dict[str, Any]:

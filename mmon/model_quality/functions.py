@@ -56,6 +56,7 @@ __all__ = [
     "precision_recall_curve",
     "area_under_curve",
     "area_under_pr_counts",
+    "area_under_roc_curve",
     "area_under_roc_counts",
     "thin_curve",
     "mean_absolute_error",
@@ -333,6 +334,30 @@ def _trapezoids(n: int, points: Callable[[int, int], tuple[np.ndarray, np.ndarra
         np.divide(seg, 2.0, out=seg)
         total = float(np.cumsum(terms, out=terms)[-1])
     return total
+
+
+def area_under_roc_curve(tp_cum: np.ndarray, fp_cum: np.ndarray) -> float:
+    """``area_under_curve(*roc_curve(tp_cum, fp_cum))``, the same number to the bit, with the
+    curve's points made block by block (the reported ``auc``: two float64 arrays of every distinct
+    score were 160 MiB on 10M scores)."""
+    tp = np.asarray(tp_cum)
+    fp = np.asarray(fp_cum)
+    pos = float(tp[-1]) if tp.size else 0.0
+    neg = float(fp[-1]) if fp.size else 0.0
+    m = tp.size
+
+    def points(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        # Curve point k in 1 … m is count k − 1; point 0 is (0, 0), point m + 1 is (1, 1).
+        a, b = max(lo, 1) - 1, min(hi, m)
+        x = np.divide(fp[a:b], neg) if neg else np.zeros(b - a, dtype=np.float64)
+        y = np.divide(tp[a:b], pos) if pos else np.zeros(b - a, dtype=np.float64)
+        if lo == 0:
+            x, y = np.concatenate(([0.0], x)), np.concatenate(([0.0], y))
+        if hi == m + 1:
+            x, y = np.concatenate((x, [1.0])), np.concatenate((y, [1.0]))
+        return x, y
+
+    return _trapezoids(m + 2, points)
 
 
 def area_under_pr_counts(tp_cum: np.ndarray, fp_cum: np.ndarray) -> float:

@@ -202,3 +202,52 @@ def test_long_curves_are_thinned_but_auc_uses_every_point() -> None:
     assert roc["false_positive_rates"][0] == 0.0 and roc["true_positive_rates"][-1] == 1.0
     assert len(m["precision_recall_curve"]["recalls"]) == len(m["precision_recall_curve"]["precisions"])
     assert close(m["auc"]["value"], sk.roc_auc_score(y, frame["score"].to_numpy()))
+
+
+def _curves_from_whole_arrays(tp: np.ndarray, fp: np.ndarray) -> dict:
+    """The written curves and areas as they were made before (every point of both curves in
+    memory, then thinned): the reference the block-by-block version must equal exactly."""
+    from mmon.model_quality import functions as F
+
+    def thin(values: np.ndarray, head: list[float], tail: list[float]) -> list[float]:
+        return head + values[F.thin_curve(values.size, compute.CURVE_MAX_POINTS)].tolist() + tail
+
+    both = tp.size > 0 and tp[-1] > 0 and fp[-1] > 0
+    x, t = F.roc_curve(tp, fp)
+    r, p = F.precision_recall_curve(tp, fp)
+    return {
+        "roc": {"false_positive_rates": thin(x[1:-1], [0.0], [1.0]), "true_positive_rates": thin(t[1:-1], [0.0], [1.0])},
+        "pr": {"precisions": thin(p[1:], [float(p[0])], []), "recalls": thin(r[1:], [0.0], [])},
+        "auc": [F.area_under_curve(x, t) if both else math.nan],
+        "au_prc": [F.area_under_curve(r, p) if both else math.nan],
+    }
+
+
+@pytest.mark.parametrize("max_points", [3, 10, 1000])
+@pytest.mark.parametrize("block", [2, 5, 1 << 20])
+@pytest.mark.parametrize("shape", ["distinct", "ties", "no_positive", "one_row"])
+def test_curves_and_areas_equal_the_whole_array_version(max_points: int, block: int, shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_curves`` makes the areas block by block and the written curves from their kept points
+    only: every number equal to the bit to the version that held both curves whole."""
+    from mmon.model_quality import functions as F
+
+    rng = np.random.default_rng(7)
+    n = 1 if shape == "one_row" else 900
+    y = rng.random(n) < 0.3 if shape != "no_positive" else np.zeros(n, dtype=bool)
+    score = rng.random(n) * 0.6 + 0.4 * y
+    if shape == "ties":
+        score = np.round(score, 2)
+    work = pl.DataFrame({"score": score, "y": y})
+    monkeypatch.setattr(compute, "CURVE_MAX_POINTS", max_points)
+    monkeypatch.setattr(F, "AREA_BLOCK", block)
+    got = compute._curves(work, 0)
+    order = np.argsort(-score, kind="stable")
+    s, ys = score[order], y[order]
+    end = np.r_[s[1:] != s[:-1], True]
+    tp = np.cumsum(ys)[end]
+    fp = np.flatnonzero(end) + 1 - tp
+    monkeypatch.setattr(F, "AREA_BLOCK", 1 << 20)
+    want = _curves_from_whole_arrays(tp, fp)
+    assert got["roc"] == want["roc"] and got["pr"] == want["pr"]
+    for key in ("auc", "au_prc"):
+        assert got[key] == want[key] or (math.isnan(got[key][0]) and math.isnan(want[key][0]))

@@ -245,10 +245,11 @@ def test_exact_roc_area_in_blocks(block: int, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.parametrize("block", [1, 2, 5, 64, 1 << 20])
 @pytest.mark.parametrize("shape", ["ties", "distinct", "empty_lead", "no_positive", "one_point"])
-def test_pr_area_from_counts_equals_the_curve_area_to_the_bit(block: int, shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``area_under_pr_counts`` makes the PR curve's points block by block: the very float that
-    ``area_under_curve(*precision_recall_curve(...))`` gives (Spark's left-to-right sum), for every
-    block boundary, leading points without rows (a sample that skipped the top scores) included."""
+def test_pr_and_roc_areas_from_counts_equal_the_curve_areas_to_the_bit(block: int, shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``area_under_pr_counts`` / ``area_under_roc_curve`` make the curve's points block by block:
+    the very float that ``area_under_curve`` of the whole curve gives (Spark's left-to-right sum),
+    for every block boundary, leading points without rows (a sample that skipped the top scores)
+    included."""
     rng = np.random.default_rng(500)
     n = 700
     y = rng.random(n) < 0.35
@@ -263,9 +264,11 @@ def test_pr_area_from_counts_equals_the_curve_area_to_the_bit(block: int, shape:
     elif shape == "one_point":
         tp, fp = tp[-1:], fp[-1:]
     want = F.area_under_curve(*F.precision_recall_curve(tp, fp))
+    want_roc = F.area_under_curve(*F.roc_curve(tp, fp))
     monkeypatch.setattr(F, "AREA_BLOCK", block)
     got = F.area_under_pr_counts(tp, fp)
     assert got == want  # bit for bit, not approximately
+    assert F.area_under_roc_curve(tp, fp) == want_roc
     assert F.area_under_curve(*F.precision_recall_curve(tp, fp)) == want  # (blocks never change the sum)
     if shape in ("ties", "distinct"):
         assert abs(got - sk.average_precision_score(y, score)) < 0.02  # the same curve, a step rule
