@@ -275,18 +275,22 @@ def roc_curve(tp_cum: np.ndarray, fp_cum: np.ndarray) -> tuple[np.ndarray, np.nd
     return x, y
 
 
+def _without_empty_lead(tp: np.ndarray, fp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts without their leading points that hold no row (a sample that left out the top
+    scores): on a PR curve they are no points."""
+    if tp.size and tp[0] + fp[0] == 0:
+        first = int(np.argmax((tp + fp) > 0)) if (tp[-1] + fp[-1]) > 0 else tp.size
+        tp, fp = tp[first:], fp[first:]
+    return tp, fp
+
+
 def precision_recall_curve(tp_cum: np.ndarray, fp_cum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """PR points (recalls, precisions) from :func:`score_groups` counts.
 
     Spark 3 ``BinaryClassificationMetrics.pr()``: (recall TP/P, precision TP/(TP+FP)) after each
     distinct score, preceded by (0, precision of the first point). Recall is 0 without positives.
     """
-    tp = np.asarray(tp_cum)
-    fp = np.asarray(fp_cum)
-    if tp.size and tp[0] + fp[0] == 0:
-        # Leading points without any row (a sample that left out the top scores) are no points.
-        first = int(np.argmax((tp + fp) > 0)) if (tp[-1] + fp[-1]) > 0 else tp.size
-        tp, fp = tp[first:], fp[first:]
+    tp, fp = _without_empty_lead(np.asarray(tp_cum), np.asarray(fp_cum))
     if tp.size == 0:
         return np.array([0.0]), np.array([1.0])
     pos = float(tp[-1])
@@ -364,11 +368,7 @@ def area_under_pr_counts(tp_cum: np.ndarray, fp_cum: np.ndarray) -> float:
     """``area_under_curve(*precision_recall_curve(tp_cum, fp_cum))``, the same number to the bit,
     with the curve's points made block by block: the samples behind ``au_prc``'s
     ``standard_deviation`` held two float64 arrays of every distinct score (160 MiB on 10M scores)."""
-    tp = np.asarray(tp_cum)
-    fp = np.asarray(fp_cum)
-    if tp.size and tp[0] + fp[0] == 0:  # (as precision_recall_curve leaves out empty leading points)
-        first = int(np.argmax((tp + fp) > 0)) if (tp[-1] + fp[-1]) > 0 else tp.size
-        tp, fp = tp[first:], fp[first:]
+    tp, fp = _without_empty_lead(np.asarray(tp_cum), np.asarray(fp_cum))
     if tp.size == 0:
         return area_under_curve(*precision_recall_curve(tp, fp))
     pos = float(tp[-1])
