@@ -61,6 +61,10 @@ def return_freed_memory() -> bool:
     if libc is None:
         return False
     _done = libc.mallopt(_M_TRIM_THRESHOLD, 0) == 1
+    # Setting a threshold freezes glibc's mmap threshold where it stands; a reading before
+    # (reading_blocks, or large blocks freed) may have left it at 32 MiB, which kept 130 MiB more on
+    # the 10M capture day: large blocks are mapped again, whatever ran first.
+    libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD)
     return _done
 
 

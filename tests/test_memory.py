@@ -96,3 +96,39 @@ def test_reading_blocks_keeps_block_memory_and_trims_on_the_way_out() -> None:
     assert inside < 2 * 2048  # the first block only: the heap keeps it for the next
     assert kept - left > 20  # the freed 30 MiB were kept inside, given back on the way out
     assert after - left < 10  # return_freed_memory in force again: freed memory goes back at once
+
+
+# reading_blocks first (its thresholds stay where it left them), then return_freed_memory, as a
+# process that reads model quality and then merges capture does. A large block freed below a small
+# one that is still held (the heap's top pinned) must go back at once: mapped on its own, as if
+# nothing had run before, not carved from the heap where trimming cannot reach it.
+_ORDER_CHILD = """
+import ctypes
+from mmon.memory import reading_blocks, return_freed_memory
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 // 2**20
+
+with reading_blocks():
+    pass
+assert return_freed_memory()
+big = libc.malloc(16 * 2**20)
+ctypes.memset(big, 1, 16 * 2**20)
+pin = libc.malloc(64 * 1024)
+ctypes.memset(pin, 1, 64 * 1024)
+held = rss()
+libc.free(big)
+print(held, rss())
+"""
+
+
+@glibc
+def test_return_freed_memory_after_a_reading_gives_large_blocks_back() -> None:
+    out = subprocess.run([sys.executable, "-c", _ORDER_CHILD], capture_output=True, text=True, check=True).stdout
+    held, after = (int(x) for x in out.split())
+    assert held - after >= 12  # the 16 MiB block went back though a live block sits above it
