@@ -14,9 +14,10 @@ it fits the label memory budget (``label_memory``, default 64 MiB, counted as
    take 95 s;
 2. each chunk of captures (after its duplicate event ids are dropped) is written the same way,
    one file per chunk and partition, with its record number in the chunk (``_rec``);
-3. partition by partition (two at a time, one a core), the labels of that partition (the only
-   ones in memory, deduplicated: the last label of a key wins, as in memory), sorted once, are
-   searched by every chunk's captures of it (:func:`search_join`, as the in-memory index is);
+3. partition by partition (two at a time, each about half the budget: a cap set by memory, not
+   one per core), the labels of that partition (the only ones in memory, deduplicated: the last
+   label of a key wins, as in memory), sorted once, are searched by every chunk's captures of it
+   (:func:`search_join`, as the in-memory index is);
 4. chunk by chunk, the joined partitions are put back in record order and go on exactly as an
    in-memory chunk would: same rows, same order, same columns, so the output is byte-identical.
 
