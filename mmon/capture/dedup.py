@@ -1,12 +1,17 @@
 """Duplicate ``eventId``s across a whole window, in bounded memory: the first record of an id wins.
 
-The window's kept ids are not held as text (~50 bytes each; 10 M records would take half a GiB):
-memory holds a 64-bit hash per kept id (8 bytes, in a few sorted arrays), and the ids themselves
-wait on local temporary disk, one file per chunk sorted by hash. A chunk's id whose hash is among
-the kept hashes is only a *candidate*: it is a duplicate when an earlier kept id with that hash
-is the same text, which is read back from disk (only the row groups whose hash range holds a
-candidate). So the verdict is exact, as comparing the texts in memory was; hashes only decide
-what to read back, and a window without duplicates reads nothing back.
+The window's kept ids are not held as text (~50 bytes each; 10 M records would take half a GiB),
+nor as 64-bit hashes (8 bytes each: 80 MiB on a 10 M-record day, the largest thing the merge held).
+Memory holds the top 32 bits of each kept id's hash (4 bytes, in a few sorted arrays: :class:`Level`);
+the full 64-bit hashes wait on local temporary disk beside them, in the same order, and the ids
+themselves, one file per chunk sorted by hash.
+
+A chunk's id whose top 32 bits are among the kept ones is looked up in its level's file of full
+hashes (only at the positions the search found: a few hundred reads of 8 bytes a chunk, at most).
+An id whose full hash is kept is only a *candidate*: it is a duplicate when an earlier kept id with
+that hash is the same text, which is read back from disk (only the row groups whose hash range
+holds a candidate). So the verdict is exact, as comparing the texts in memory was; hashes only
+decide what to read back, and a window without duplicates reads no id back.
 """
 
 from __future__ import annotations
@@ -18,11 +23,60 @@ import polars as pl
 
 _SEED = 0x6D6D6F6F  # any fixed seed: hashes are compared within one run only
 _ROW_GROUP = 4096  # rows per row group of an id file: a candidate reads back one small group
-# Hashes per level at most (16 MiB): levels merge up to this size, then stay as they are. Why: the
-# merge of two large levels held both and their union at once (the 10 M-record day's last merge:
-# 160 MiB for 80 MiB of hashes). A search costs about the same over several levels as over their
-# union (cache misses follow the total size: 100 k sorted lookups, 5 levels of 2 M 30 ms, one of 10 M 24 ms).
+_TOP = np.uint64(32)
+# Hashes per level at most: levels merge up to this size, then stay as they are. Why: a merge holds
+# both levels' full hashes and their union at once (the 10 M-record day's last merge, unbounded,
+# held 160 MiB). A search costs about the same over several levels as over their union (cache
+# misses follow the total size).
 MAX_LEVEL = 2**21
+
+
+class Level:
+    """Sorted 64-bit hashes: their top 32 bits in memory, all 64 in a file of local disk."""
+
+    def __init__(self, hashes: np.ndarray, path: str) -> None:
+        """``hashes``: sorted uint64, written to ``path`` (an ``.npy`` file)."""
+        np.save(path, hashes, allow_pickle=False)
+        self.path = path
+        self.top = (hashes >> _TOP).astype(np.uint32)
+
+    def __len__(self) -> int:
+        return len(self.top)
+
+    def hashes(self) -> np.ndarray:
+        """The level's full hashes, read back (for a merge: 8 bytes each while it lasts)."""
+        return np.load(self.path, allow_pickle=False)
+
+    def contains(self, h: np.ndarray) -> np.ndarray:
+        """Whether each hash of ``h`` (sorted: the search then reads the level front to back) is in
+        the level. The top 32 bits are searched in memory; where they match (a kept id's own hash,
+        or by chance, about once per 430 lookups against 10 M kept ids) the full hashes are read at
+        those positions (memory-mapped, and unmapped at once: no page of the file stays resident)."""
+        q = (h >> _TOP).astype(np.uint32)
+        n = len(self.top)
+        found = np.zeros(len(h), dtype=bool)
+        if not n:
+            return found
+        pos = np.searchsorted(self.top, q)
+        idx = np.flatnonzero(self.top[np.minimum(pos, n - 1)] == q)
+        if not len(idx):
+            return found
+        full = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        try:
+            pos, want, top = pos[idx], h[idx], q[idx]
+            ok = np.zeros(len(idx), dtype=bool)
+            live = np.ones(len(idx), dtype=bool)
+            while live.any():  # along each run of equal top bits (one hash long, almost always)
+                at = np.flatnonzero(live)
+                ok[at] = np.asarray(full[pos[at]]) == want[at]
+                pos[at] += 1
+                live[at] = ~ok[at] & (pos[at] < n)
+                at = np.flatnonzero(live)
+                live[at] = self.top[pos[at]] == top[at]
+            found[idx] = ok
+        finally:
+            del full
+        return found
 
 
 class SeenIds:
@@ -30,8 +84,9 @@ class SeenIds:
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
-        self.levels: list[np.ndarray] = []  # sorted uint64 arrays, sizes decreasing (merged as they grow)
+        self.levels: list[Level] = []  # sizes decreasing (merged as they grow)
         self.paths: list[str] = []
+        self._made = 0  # levels made so far: each its own file name
 
     def _hash(self, ids: pl.Series) -> np.ndarray:
         return ids.hash(seed=_SEED).to_numpy()
@@ -43,9 +98,7 @@ class SeenIds:
         hs = h[order]
         found = np.zeros(len(h), dtype=bool)
         for level in self.levels:
-            i = np.searchsorted(level, hs)
-            i[i == len(level)] = len(level) - 1
-            found |= level[i] == hs
+            found |= level.contains(hs)
         hit = np.empty(len(h), dtype=bool)
         hit[order] = found
         return hit
@@ -68,8 +121,9 @@ class SeenIds:
         return first
 
     def forget(self) -> None:
-        """Free the hashes once the window is read (the label join and the parts come after it, and
-        the 10 M-record day's 80 MiB of hashes was the join's peak)."""
+        """Free the hashes once the window is read (the label join and the parts come after it)."""
+        for level in self.levels:
+            os.unlink(level.path)
         self.levels = []
 
     def _remember(self, ids: pl.Series, h: np.ndarray) -> None:
@@ -82,9 +136,12 @@ class SeenIds:
         self.paths.append(path)
         # Levels like a log-structured merge: a new sorted array is merged into the last while that
         # one is no larger, so each hash is merged O(log n) times; never past MAX_LEVEL.
-        level = np.sort(h)
-        while self.levels and len(self.levels[-1]) <= 2 * len(level) and len(self.levels[-1]) + len(level) <= MAX_LEVEL:
-            # Sorted in place (two sorted runs: timsort merges them): no third copy of the largest level.
-            level = np.concatenate([self.levels.pop(), level])
-            level.sort(kind="stable")
-        self.levels.append(level)
+        hashes = np.sort(h)
+        while self.levels and len(self.levels[-1]) <= 2 * len(hashes) and len(self.levels[-1]) + len(hashes) <= MAX_LEVEL:
+            last = self.levels.pop()
+            # Sorted in place (two sorted runs: timsort merges them): no third copy of the union.
+            hashes = np.concatenate([last.hashes(), hashes])
+            hashes.sort(kind="stable")
+            os.unlink(last.path)
+        self.levels.append(Level(hashes, os.path.join(self.folder, f"level-{self._made:06d}.npy")))
+        self._made += 1

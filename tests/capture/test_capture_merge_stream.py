@@ -51,8 +51,34 @@ def test_seen_ids_levels_stay_few_and_sorted(tmp_path: Path) -> None:
     for k in range(40):
         seen.first(pl.Series([f"{k}-{i}" for i in range(50)], dtype=pl.String))
     assert len(seen.levels) <= 8  # log-structured: O(log chunks) arrays to search
-    assert all(bool(np.all(level[:-1] <= level[1:])) for level in seen.levels)
+    assert all(bool(np.all(level.hashes()[:-1] <= level.hashes()[1:])) for level in seen.levels)
     assert sum(len(level) for level in seen.levels) == 2000
+    assert sum(level.top.nbytes for level in seen.levels) == 4 * 2000  # 4 bytes a kept id in memory
+
+
+def test_level_contains_is_membership_of_full_hashes(tmp_path: Path) -> None:
+    """A level answers as numpy's isin over the full 64-bit hashes, though memory holds their top 32
+    bits: hashes sharing the top bits (runs of them in the level, and probes that share them with no
+    member), the first and last values, and an empty level."""
+    rng = np.random.default_rng(3)
+    h = rng.integers(0, 2**64 - 1, size=5000, dtype=np.uint64, endpoint=True)
+    h[:4] = [0, 2**64 - 1, 2**32, 2**32 - 1]
+    h[4:40] = (h[40:76] & np.uint64(0xFFFFFFFF00000000)) | np.uint64(7)  # same top bits as others
+    h[76:80] = h[80] ^ np.arange(1, 5, dtype=np.uint64)  # a run of five with equal top bits
+    hashes = np.sort(h)
+    level = dedup.Level(hashes, str(tmp_path / "l.npy"))
+    assert np.array_equal(level.hashes(), hashes) and level.top.nbytes == 4 * len(h)
+    probe = np.sort(np.concatenate([
+        h[::3],  # members
+        rng.integers(0, 2**64 - 1, size=3000, dtype=np.uint64, endpoint=True),  # not, mostly
+        h[1::7] ^ np.uint64(1 << 5),  # the top bits of a member, other low bits: not members
+        h[76:81] ^ np.uint64(1 << 20),  # ... against the run
+        h[2::7] ^ np.uint64(1 << 63),  # the low bits of a member, other top bits
+    ]))  # fmt: skip
+    got = level.contains(probe)
+    assert np.array_equal(got, np.isin(probe, hashes))
+    assert got.sum() > 1500 and (~got).sum() > 3000  # both answers are exercised
+    assert not dedup.Level(np.array([], dtype=np.uint64), str(tmp_path / "e.npy")).contains(probe).any()
 
 
 def test_seen_ids_levels_never_pass_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
