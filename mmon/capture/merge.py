@@ -222,7 +222,7 @@ def capture_merge(
         else:
             _merge_realtime(store, capture, window, state, labels, pre, preprocessor_errors, strict, kind,
                             capture_lookbehind, workers, chunk_records, progress)  # fmt: skip
-            state.seen.forget()  # every record is read: the kept ids' hashes (8 bytes each) go
+            state.seen.forget()  # every record is read: the kept ids' hashes (4 bytes each in memory) go
             if isinstance(labels, LabelSpill):
                 for recs in labels.join(summary):
                     emit_chunk(recs, state, True, pre, preprocessor_errors, strict, kind)
