@@ -24,6 +24,7 @@ import polars as pl
 _SEED = 0x6D6D6F6F  # any fixed seed: hashes are compared within one run only
 _ROW_GROUP = 4096  # rows per row group of an id file: a candidate reads back one small group
 _TOP = np.uint64(32)
+_HIGH = 1 if np.little_endian else 0  # which uint32 of a uint64 holds its top bits
 # Hashes per level at most: levels merge up to this size, then stay as they are. Why: a merge holds
 # both levels' full hashes and their union at once (the 10 M-record day's last merge, unbounded,
 # held 160 MiB). A search costs about the same over several levels as over their union (cache
@@ -38,14 +39,23 @@ class Level:
         """``hashes``: sorted uint64, written to ``path`` (an ``.npy`` file)."""
         np.save(path, hashes, allow_pickle=False)
         self.path = path
-        self.top = (hashes >> _TOP).astype(np.uint32)
+        # The high word of each hash, copied out of a view: no 8-byte temporary of the whole level.
+        self.top = hashes.view(np.uint32)[_HIGH::2].copy()
 
     def __len__(self) -> int:
         return len(self.top)
 
     def hashes(self) -> np.ndarray:
-        """The level's full hashes, read back (for a merge: 8 bytes each while it lasts)."""
+        """The level's full hashes, read back (8 bytes each while they last)."""
         return np.load(self.path, allow_pickle=False)
+
+    def read_into(self, out: np.ndarray) -> None:
+        """The level's full hashes read straight into ``out`` (a merge's union: no copy between)."""
+        with open(self.path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(f)
+            if f.readinto(memoryview(out).cast("B")) != out.nbytes:
+                raise OSError(f"{self.path}: shorter than its {len(out)} hashes")
 
     def contains(self, h: np.ndarray) -> np.ndarray:
         """Whether each hash of ``h`` (sorted: the search then reads the level front to back) is in
@@ -139,9 +149,14 @@ class SeenIds:
         hashes = np.sort(h)
         while self.levels and len(self.levels[-1]) <= 2 * len(hashes) and len(self.levels[-1]) + len(hashes) <= MAX_LEVEL:
             last = self.levels.pop()
-            # Sorted in place (two sorted runs: timsort merges them): no third copy of the union.
-            hashes = np.concatenate([last.hashes(), hashes])
-            hashes.sort(kind="stable")
+            # The union is made in place: the old level read into its front, the new hashes copied
+            # behind, sorted in place (two sorted runs: timsort merges them). No third copy.
+            union = np.empty(len(last) + len(hashes), dtype=np.uint64)
+            last.read_into(union[: len(last)])
+            union[len(last) :] = hashes
+            del hashes
+            union.sort(kind="stable")
+            hashes = union
             os.unlink(last.path)
         self.levels.append(Level(hashes, os.path.join(self.folder, f"level-{self._made:06d}.npy")))
         self._made += 1
