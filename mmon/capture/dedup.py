@@ -54,7 +54,7 @@ class Level:
         with open(self.path, "rb") as f:
             major, _ = np.lib.format.read_magic(f)
             (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(f)
-            if f.readinto(memoryview(out).cast("B")) != out.nbytes:
+            if f.readinto(out.data.cast("B")) != out.nbytes:
                 raise OSError(f"{self.path}: shorter than its {len(out)} hashes")
 
     def contains(self, h: np.ndarray) -> np.ndarray:
